@@ -1,0 +1,114 @@
+"""The persistence actor: the only writer of the garden database.
+
+It batches what arrives and commits each batch in ONE transaction in a worker thread, so the trio
+thread never waits on the disk. Batching rule (group commit, after Home Assistant's recorder):
+
+* A garden event, or anything asked for with `ask` (a caller waiting for durability, such as a
+  webhook delivery before its 202), is committed as soon as the writer is free, together with
+  everything that queued up meanwhile. Under load batches grow by themselves; idle, an event
+  costs one commit.
+* Background rows (histories, observations) wait up to `flush_interval` (default 1 s) or until
+  `max_batch` (default 500) messages are pending, so a quiet garden makes few small writes on
+  an SD card.
+
+After a commit it publishes `EventStored` for each event, in id order, with the envelope encoded
+once. On shutdown it flushes what is pending (shielded, bounded by `shutdown_timeout`); whoever
+opened the `Store` closes it (which checkpoints the WAL).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import trio
+
+from greenhouse.messages import EventStored, GardenEvent
+from greenhouse.runtime import Actor, AskRequest, Bus, Clock, Mailbox
+from greenhouse.store import Store
+
+__all__ = ["PersistenceActor"]
+
+
+class PersistenceActor(Actor):
+    """Batches garden events and observations into SQLite transactions."""
+
+    def __init__(
+        self,
+        inbox: Mailbox,
+        bus: Bus,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        flush_interval: float = 1.0,
+        max_batch: int = 500,
+        shutdown_timeout: float = 3.0,
+        name: str = "persistence",
+    ) -> None:
+        super().__init__(name, inbox, bus, clock)
+        self.store = store
+        self.flush_interval = flush_interval
+        self.max_batch = max_batch
+        self.shutdown_timeout = shutdown_timeout
+        self.commits = 0
+        self.rows_written = 0
+        self._pending: list[Any] = []
+        self._urgent = False
+
+    def _take(self, item: Any) -> None:
+        self._pending.append(item)
+        if isinstance(item, AskRequest) or isinstance(item, GardenEvent):
+            self._urgent = True
+
+    async def run(self) -> None:
+        assert self.inbox is not None
+        deadline = math.inf
+        try:
+            while True:
+                with trio.move_on_at(deadline):
+                    self._take(await self.inbox.get())
+                    while len(self._pending) < self.max_batch:
+                        try:
+                            self._take(self.inbox.get_nowait())
+                        except trio.WouldBlock:
+                            break
+                now = trio.current_time()
+                if self._pending and (
+                    self._urgent or len(self._pending) >= self.max_batch or now >= deadline
+                ):
+                    await self.flush()
+                    deadline = math.inf
+                elif self._pending and deadline == math.inf:
+                    deadline = now + self.flush_interval
+        finally:
+            with trio.CancelScope(shield=True) as scope:
+                scope.deadline = trio.current_time() + self.shutdown_timeout
+                await self.flush(publish=False)
+
+    async def flush(self, *, publish: bool = True) -> None:
+        """Commit everything pending in one transaction, then answer asks and publish events."""
+        batch, self._pending, self._urgent = self._pending, [], False
+        if not batch:
+            return
+        messages = [m.message if isinstance(m, AskRequest) else m for m in batch]
+        now = self.clock.time()
+        try:
+            stored = await trio.to_thread.run_sync(self.store.write_batch, messages, now)
+        except Exception as error:
+            # Nothing of the batch is stored (one transaction); the askers learn it, and the
+            # crash restarts the actor under its supervisor.
+            for item in batch:
+                if isinstance(item, AskRequest):
+                    item.fail(error)
+            raise
+        self.commits += 1
+        self.rows_written += len(messages)
+        ids = {id(message): row.id for message, row in stored}
+        for item in batch:
+            if isinstance(item, AskRequest):
+                item.answer(ids.get(id(item.message)))
+        if publish:
+            for message, row in stored:
+                await self.publish(
+                    EventStored(id=row.id, type=row.type, frame=row.frame(), event=message)
+                )

@@ -1,0 +1,565 @@
+"""Typed settings from the environment and a `.env` file.
+
+Every setting has a default that works on a fresh machine; a malformed value stops start-up with
+one line naming the variable (`ConfigError`). Secrets are wrapped in `Secret`, whose repr and str
+never show the value, so printing a settings object or logging it cannot leak a token.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from dotenv import dotenv_values
+
+__all__ = [
+    "AnalyticsConfig",
+    "CacheConfig",
+    "ConfigError",
+    "FeatureFlags",
+    "GitHubConfig",
+    "IntegrationSettings",
+    "PrivacyConfig",
+    "RateLimitConfig",
+    "RuntimeConfig",
+    "SchedulerConfig",
+    "Secret",
+    "SocialConfig",
+    "SpotifyConfig",
+    "WakaTimeConfig",
+    "WeatherConfig",
+    "WebConfig",
+    "load_settings",
+]
+
+
+class ConfigError(ValueError):
+    """A setting is malformed; the message is one line that names the variable."""
+
+
+class Secret:
+    """A string that never shows itself in repr, str, logs or error messages."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        """Return the clear-text value (only for building auth headers)."""
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+# --------------------------------------------------------------------------------------------
+# Environment reading with typed, one-line errors.
+
+
+class _Env:
+    """Typed reads from a mapping of variables; every error names the variable."""
+
+    _TRUE = {"1", "true", "yes", "on"}
+    _FALSE = {"0", "false", "no", "off", ""}
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = values
+
+    def raw(self, name: str) -> str | None:
+        value = self.values.get(name)
+        if value is None:
+            return None
+        return value.strip()
+
+    def str(self, name: str, default: str = "") -> str:
+        value = self.raw(name)
+        return default if value is None or value == "" else value
+
+    def secret(self, name: str) -> Secret:
+        return Secret(self.raw(name) or "")
+
+    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        try:
+            parsed = int(value)
+        except ValueError:
+            raise ConfigError(f"{name}: expected an integer, got {value!r}") from None
+        if minimum is not None and parsed < minimum:
+            raise ConfigError(f"{name}: must be at least {minimum}, got {parsed}")
+        return parsed
+
+    def float(self, name: str, default: float, *, minimum: float | None = None) -> float:
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        try:
+            parsed = float(value)
+        except ValueError:
+            raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+        if parsed != parsed or (minimum is not None and parsed < minimum):
+            raise ConfigError(f"{name}: must be a number >= {minimum}, got {value!r}")
+        return parsed
+
+    def bool(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in self._TRUE:
+            return True
+        if lowered in self._FALSE:
+            return False
+        raise ConfigError(f"{name}: expected true or false, got {value!r}")
+
+    def list(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        value = self.raw(name)
+        if value is None:
+            return default
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.str(name, default).lower()
+        if value not in choices:
+            raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+# --------------------------------------------------------------------------------------------
+# Per-service sections.
+
+
+class GitHubConfig(msgspec.Struct, frozen=True):
+    """GitHub REST API and webhooks."""
+
+    token: Secret = Secret("")
+    username: str = ""
+    api_base_url: str = "https://api.github.com"
+    webhook_secret: Secret = Secret("")
+    webhook_max_bytes: int = 25 * 1024 * 1024
+    sync_interval: float = 30 * 60.0
+    repositories: tuple[str, ...] = ()
+
+    @property
+    def is_configured(self) -> bool:
+        return bool(self.token) and bool(self.username)
+
+
+class SpotifyConfig(msgspec.Struct, frozen=True):
+    """Spotify Web API through a long-lived refresh token."""
+
+    client_id: str = ""
+    client_secret: Secret = Secret("")
+    refresh_token: Secret = Secret("")
+    api_base_url: str = "https://api.spotify.com/v1"
+    accounts_base_url: str = "https://accounts.spotify.com"
+    poll_interval: float = 30.0
+
+    @property
+    def is_configured(self) -> bool:
+        return bool(self.client_id) and bool(self.client_secret) and bool(self.refresh_token)
+
+
+class WeatherConfig(msgspec.Struct, frozen=True):
+    """OpenWeatherMap current weather and forecast."""
+
+    api_key: Secret = Secret("")
+    city: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    units: str = "metric"
+    api_base_url: str = "https://api.openweathermap.org"
+    poll_interval: float = 15 * 60.0
+
+    @property
+    def is_configured(self) -> bool:
+        has_place = bool(self.city) or (self.latitude is not None and self.longitude is not None)
+        return bool(self.api_key) and has_place
+
+
+class WakaTimeConfig(msgspec.Struct, frozen=True):
+    """WakaTime coding statistics."""
+
+    api_key: Secret = Secret("")
+    api_base_url: str = "https://wakatime.com/api/v1"
+    poll_interval: float = 30 * 60.0
+
+    @property
+    def is_configured(self) -> bool:
+        return bool(self.api_key)
+
+
+class SocialConfig(msgspec.Struct, frozen=True):
+    """Feeds and social accounts; every source is optional."""
+
+    rss_feeds: tuple[str, ...] = ()
+    mastodon_base_url: str = ""
+    mastodon_account: str = ""
+    bluesky_handle: str = ""
+    bluesky_base_url: str = "https://public.api.bsky.app"
+    hackernews_enabled: bool = False
+    hackernews_base_url: str = "https://hacker-news.firebaseio.com/v0"
+    twitter_bearer_token: Secret = Secret("")
+    twitter_user_id: str = ""
+    twitter_base_url: str = "https://api.twitter.com/2"
+    linkedin_access_token: Secret = Secret("")
+    linkedin_base_url: str = "https://api.linkedin.com"
+    poll_interval: float = 60 * 60.0
+
+    @property
+    def is_configured(self) -> bool:
+        return bool(
+            self.rss_feeds
+            or (self.mastodon_base_url and self.mastodon_account)
+            or self.bluesky_handle
+            or self.hackernews_enabled
+            or (self.twitter_bearer_token and self.twitter_user_id)
+            or self.linkedin_access_token
+        )
+
+
+class CacheConfig(msgspec.Struct, frozen=True):
+    """Memory, SQLite and optional Redis cache layers."""
+
+    memory_max_entries: int = 2048
+    memory_max_bytes: int = 16 * 1024 * 1024
+    default_ttl: float = 300.0
+    redis_url: Secret = Secret("")
+
+
+class RateLimitConfig(msgspec.Struct, frozen=True):
+    """Per-service client-side limits, in requests per minute."""
+
+    enabled: bool = True
+    github: int = 80
+    spotify: int = 100
+    weather: int = 10
+    wakatime: int = 10
+    social: int = 30
+    burst_seconds: float = 10.0  # burst allowance: this many seconds' worth of requests
+
+    def per_minute(self, service: str) -> int:
+        return int(getattr(self, service, 60))
+
+
+class FeatureFlags(msgspec.Struct, frozen=True):
+    """Switches for whole subsystems."""
+
+    github_integration: bool = True
+    spotify_integration: bool = True
+    real_time_events: bool = True
+    mood_synthesis: bool = True
+    growth_prediction: bool = True
+    mock_data: bool = False
+    rate_limiting: bool = True
+
+
+class WebConfig(msgspec.Struct, frozen=True):
+    """HTTP and WebSocket surface."""
+
+    host: str = "127.0.0.1"
+    http_port: int = 8000
+    ws_port: int = 8765
+    allowed_origins: tuple[str, ...] = ()
+    admin_token: Secret = Secret("")
+    max_viewers: int = 1000
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    public_ws_url: str = ""
+
+
+class PrivacyConfig(msgspec.Struct, frozen=True):
+    """Visitor privacy and secrets at rest."""
+
+    secret_key: Secret = Secret("")
+    site_id: str = "digital-greenhouse"
+    analytics_enabled: bool = True
+    retention_visits_days: int = 30
+    retention_events_days: int = 365
+    retention_task_runs_days: int = 14
+    retention_audit_days: int = 365
+
+
+class AnalyticsConfig(msgspec.Struct, frozen=True):
+    """Visitor analytics."""
+
+    session_timeout: float = 30 * 60.0
+
+
+class SchedulerConfig(msgspec.Struct, frozen=True):
+    """Intervals of the built-in tasks, in seconds, and the zone for cron tasks."""
+
+    timezone: str = "UTC"
+    mood_synthesis: float = 180.0
+    health_checks: float = 300.0
+    growth_calculation: float = 3600.0
+    analytics_processing: float = 3600.0
+    cache_maintenance_cron: str = "0 2 * * *"
+    data_cleanup_cron: str = "0 3 * * *"
+
+
+class RuntimeConfig(msgspec.Struct, frozen=True):
+    """The runtime itself: database, logging, supervision."""
+
+    db_path: str = "greenhouse.db"
+    log_level: str = "info"
+    log_format: str = "text"
+    component_log_levels: dict[str, str] = {}
+    debug: bool = False
+    flush_interval: float = 1.0
+    flush_max_batch: int = 500
+    demo_speed: float = 60.0
+
+
+class IntegrationSettings(msgspec.Struct, frozen=True):
+    """All settings, one section per service or subsystem."""
+
+    github: GitHubConfig = GitHubConfig()
+    spotify: SpotifyConfig = SpotifyConfig()
+    weather: WeatherConfig = WeatherConfig()
+    wakatime: WakaTimeConfig = WakaTimeConfig()
+    social: SocialConfig = SocialConfig()
+    cache: CacheConfig = CacheConfig()
+    rate_limits: RateLimitConfig = RateLimitConfig()
+    features: FeatureFlags = FeatureFlags()
+    web: WebConfig = WebConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
+    analytics: AnalyticsConfig = AnalyticsConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+
+    def service_configs(self) -> dict[str, Any]:
+        """The external services by name."""
+        return {
+            "github": self.github,
+            "spotify": self.spotify,
+            "weather": self.weather,
+            "wakatime": self.wakatime,
+            "social": self.social,
+        }
+
+    def is_configured(self, service: str) -> bool:
+        """True when the service has the credentials it needs and is not switched off."""
+        if service == "github" and not self.features.github_integration:
+            return False
+        if service == "spotify" and not self.features.spotify_integration:
+            return False
+        return bool(self.service_configs()[service].is_configured)
+
+    def get_enabled_services(self) -> list[str]:
+        """Services that are configured and enabled."""
+        return [name for name in self.service_configs() if self.is_configured(name)]
+
+    @property
+    def demo_mode(self) -> bool:
+        """The demo world runs when asked for, or when no service is configured."""
+        return self.features.mock_data or not self.get_enabled_services()
+
+    def validate_configurations(self) -> dict[str, list[str]]:
+        """Readable problems per section; an empty dict means all is well."""
+        problems: dict[str, list[str]] = {}
+
+        def add(section: str, text: str) -> None:
+            problems.setdefault(section, []).append(text)
+
+        gh = self.github
+        if bool(gh.token) != bool(gh.username):
+            add("github", "set both GITHUB_TOKEN and GITHUB_USERNAME")
+        sp = self.spotify
+        parts = [bool(sp.client_id), bool(sp.client_secret), bool(sp.refresh_token)]
+        if any(parts) and not all(parts):
+            add(
+                "spotify",
+                "set SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET and SPOTIFY_REFRESH_TOKEN together",
+            )
+        we = self.weather
+        if we.api_key and not (we.city or (we.latitude is not None and we.longitude is not None)):
+            add("weather", "set WEATHER_CITY or both WEATHER_LAT and WEATHER_LON")
+        if (we.latitude is None) != (we.longitude is None):
+            add("weather", "WEATHER_LAT and WEATHER_LON go together")
+        if we.latitude is not None and not -90 <= we.latitude <= 90:
+            add("weather", f"WEATHER_LAT must be within [-90, 90], got {we.latitude}")
+        if we.longitude is not None and not -180 <= we.longitude <= 180:
+            add("weather", f"WEATHER_LON must be within [-180, 180], got {we.longitude}")
+        so = self.social
+        if bool(so.mastodon_base_url) != bool(so.mastodon_account):
+            add("social", "set both MASTODON_BASE_URL and MASTODON_ACCOUNT")
+        if bool(so.twitter_bearer_token) != bool(so.twitter_user_id):
+            add("social", "set both TWITTER_BEARER_TOKEN and TWITTER_USER_ID")
+        if self.web.http_port == self.web.ws_port and self.web.http_port != 0:
+            add("web", "GREENHOUSE_HTTP_PORT and GREENHOUSE_WS_PORT must differ")
+        for origin in self.web.allowed_origins:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                add("web", f"GREENHOUSE_ALLOWED_ORIGINS: {origin!r} is not an http(s) origin")
+        return problems
+
+
+def _url(env: _Env, name: str, default: str) -> str:
+    value = env.str(name, default).rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name}: expected an http(s) URL, got {value!r}")
+    return value
+
+
+def _optional_float(env: _Env, name: str) -> float | None:
+    value = env.raw(name)
+    if value is None or value == "":
+        return None
+    return env.float(name, 0.0)
+
+
+def settings_from_mapping(values: Mapping[str, str]) -> IntegrationSettings:
+    """Build settings from a mapping of variable names to strings (the environment)."""
+    env = _Env(values)
+    component_levels = {
+        key.removeprefix("LOG_LEVEL_").lower(): env.choice(key, "info", _LOG_LEVELS)
+        for key in values
+        if key.startswith("LOG_LEVEL_")
+    }
+    return IntegrationSettings(
+        github=GitHubConfig(
+            token=env.secret("GITHUB_TOKEN"),
+            username=env.str("GITHUB_USERNAME"),
+            api_base_url=_url(env, "GITHUB_API_URL", "https://api.github.com"),
+            webhook_secret=env.secret("GITHUB_WEBHOOK_SECRET"),
+            webhook_max_bytes=env.int("GITHUB_WEBHOOK_MAX_BYTES", 25 * 1024 * 1024, minimum=1024),
+            sync_interval=env.float("GITHUB_SYNC_INTERVAL", 1800.0, minimum=60.0),
+            repositories=env.list("GITHUB_REPOSITORIES"),
+        ),
+        spotify=SpotifyConfig(
+            client_id=env.str("SPOTIFY_CLIENT_ID"),
+            client_secret=env.secret("SPOTIFY_CLIENT_SECRET"),
+            refresh_token=env.secret("SPOTIFY_REFRESH_TOKEN"),
+            api_base_url=_url(env, "SPOTIFY_API_URL", "https://api.spotify.com/v1"),
+            accounts_base_url=_url(env, "SPOTIFY_ACCOUNTS_URL", "https://accounts.spotify.com"),
+            poll_interval=env.float("SPOTIFY_POLL_INTERVAL", 30.0, minimum=5.0),
+        ),
+        weather=WeatherConfig(
+            api_key=env.secret("OPENWEATHER_API_KEY"),
+            city=env.str("WEATHER_CITY"),
+            latitude=_optional_float(env, "WEATHER_LAT"),
+            longitude=_optional_float(env, "WEATHER_LON"),
+            units=env.choice("WEATHER_UNITS", "metric", ("metric", "imperial", "standard")),
+            api_base_url=_url(env, "OPENWEATHER_API_URL", "https://api.openweathermap.org"),
+            poll_interval=env.float("WEATHER_POLL_INTERVAL", 900.0, minimum=600.0),
+        ),
+        wakatime=WakaTimeConfig(
+            api_key=env.secret("WAKATIME_API_KEY"),
+            api_base_url=_url(env, "WAKATIME_API_URL", "https://wakatime.com/api/v1"),
+            poll_interval=env.float("WAKATIME_POLL_INTERVAL", 1800.0, minimum=60.0),
+        ),
+        social=SocialConfig(
+            rss_feeds=env.list("RSS_FEEDS"),
+            mastodon_base_url=env.str("MASTODON_BASE_URL").rstrip("/"),
+            mastodon_account=env.str("MASTODON_ACCOUNT"),
+            bluesky_handle=env.str("BLUESKY_HANDLE"),
+            bluesky_base_url=_url(env, "BLUESKY_API_URL", "https://public.api.bsky.app"),
+            hackernews_enabled=env.bool("HACKERNEWS_ENABLED", False),
+            hackernews_base_url=_url(
+                env, "HACKERNEWS_API_URL", "https://hacker-news.firebaseio.com/v0"
+            ),
+            twitter_bearer_token=env.secret("TWITTER_BEARER_TOKEN"),
+            twitter_user_id=env.str("TWITTER_USER_ID"),
+            twitter_base_url=_url(env, "TWITTER_API_URL", "https://api.twitter.com/2"),
+            linkedin_access_token=env.secret("LINKEDIN_ACCESS_TOKEN"),
+            linkedin_base_url=_url(env, "LINKEDIN_API_URL", "https://api.linkedin.com"),
+            poll_interval=env.float("SOCIAL_POLL_INTERVAL", 3600.0, minimum=60.0),
+        ),
+        cache=CacheConfig(
+            memory_max_entries=env.int("CACHE_MEMORY_MAX_ENTRIES", 2048, minimum=1),
+            memory_max_bytes=env.int("CACHE_MEMORY_MAX_BYTES", 16 * 1024 * 1024, minimum=1024),
+            default_ttl=env.float("CACHE_DEFAULT_TTL", 300.0, minimum=0.0),
+            redis_url=env.secret("REDIS_URL"),
+        ),
+        rate_limits=RateLimitConfig(
+            enabled=env.bool("ENABLE_RATE_LIMITING", True),
+            github=env.int("GITHUB_RATE_LIMIT", 80, minimum=1),
+            spotify=env.int("SPOTIFY_RATE_LIMIT", 100, minimum=1),
+            weather=env.int("WEATHER_RATE_LIMIT", 10, minimum=1),
+            wakatime=env.int("WAKATIME_RATE_LIMIT", 10, minimum=1),
+            social=env.int("SOCIAL_RATE_LIMIT", 30, minimum=1),
+            burst_seconds=env.float("RATE_LIMIT_BURST_SECONDS", 10.0, minimum=0.0),
+        ),
+        features=FeatureFlags(
+            github_integration=env.bool("ENABLE_GITHUB_INTEGRATION", True),
+            spotify_integration=env.bool("ENABLE_SPOTIFY_INTEGRATION", True),
+            real_time_events=env.bool("ENABLE_REAL_TIME_EVENTS", True),
+            mood_synthesis=env.bool("ENABLE_MOOD_SYNTHESIS", True),
+            growth_prediction=env.bool("ENABLE_GROWTH_PREDICTION", True),
+            mock_data=env.bool("ENABLE_MOCK_DATA", False),
+            rate_limiting=env.bool("ENABLE_RATE_LIMITING", True),
+        ),
+        web=WebConfig(
+            host=env.str("GREENHOUSE_HOST", "127.0.0.1"),
+            http_port=env.int("GREENHOUSE_HTTP_PORT", 8000, minimum=0),
+            ws_port=env.int("GREENHOUSE_WS_PORT", 8765, minimum=0),
+            allowed_origins=env.list("GREENHOUSE_ALLOWED_ORIGINS"),
+            admin_token=env.secret("GREENHOUSE_ADMIN_TOKEN"),
+            max_viewers=env.int("GREENHOUSE_MAX_VIEWERS", 1000, minimum=1),
+            trusted_proxies=env.list("GREENHOUSE_TRUSTED_PROXIES", ("127.0.0.1", "::1")),
+            public_ws_url=env.str("GREENHOUSE_PUBLIC_WS_URL"),
+        ),
+        privacy=PrivacyConfig(
+            secret_key=env.secret("GREENHOUSE_SECRET_KEY"),
+            site_id=env.str("GREENHOUSE_SITE_ID", "digital-greenhouse"),
+            analytics_enabled=env.bool("ENABLE_ANALYTICS", True),
+            retention_visits_days=env.int("RETENTION_VISITS_DAYS", 30, minimum=1),
+            retention_events_days=env.int("RETENTION_EVENTS_DAYS", 365, minimum=1),
+            retention_task_runs_days=env.int("RETENTION_TASK_RUNS_DAYS", 14, minimum=1),
+            retention_audit_days=env.int("RETENTION_AUDIT_DAYS", 365, minimum=1),
+        ),
+        analytics=AnalyticsConfig(
+            session_timeout=env.float("ANALYTICS_SESSION_TIMEOUT", 1800.0, minimum=60.0),
+        ),
+        scheduler=SchedulerConfig(
+            timezone=env.str("GREENHOUSE_TIMEZONE", "UTC"),
+            mood_synthesis=env.float("MOOD_SYNTHESIS_INTERVAL", 180.0, minimum=10.0),
+            health_checks=env.float("HEALTH_CHECK_INTERVAL", 300.0, minimum=10.0),
+            growth_calculation=env.float("GROWTH_CALCULATION_INTERVAL", 3600.0, minimum=60.0),
+            analytics_processing=env.float("ANALYTICS_INTERVAL", 3600.0, minimum=60.0),
+            cache_maintenance_cron=env.str("CACHE_MAINTENANCE_CRON", "0 2 * * *"),
+            data_cleanup_cron=env.str("DATA_CLEANUP_CRON", "0 3 * * *"),
+        ),
+        runtime=RuntimeConfig(
+            db_path=env.str("GREENHOUSE_DB", "greenhouse.db"),
+            log_level=env.choice("LOG_LEVEL", "info", _LOG_LEVELS),
+            log_format=env.choice("LOG_FORMAT", "text", ("text", "json")),
+            component_log_levels=component_levels,
+            debug=env.bool("DEBUG_MODE", False),
+            flush_interval=env.float("GREENHOUSE_FLUSH_INTERVAL", 1.0, minimum=0.01),
+            flush_max_batch=env.int("GREENHOUSE_FLUSH_MAX_BATCH", 500, minimum=1),
+            demo_speed=env.float("GREENHOUSE_DEMO_SPEED", 60.0, minimum=1.0),
+        ),
+    )
+
+
+def load_settings(
+    env_file: str | Path | None = ".env", environ: Mapping[str, str] | None = None
+) -> IntegrationSettings:
+    """Settings from `.env` (if present) overlaid by the process environment.
+
+    Raises `ConfigError` with a one-line message on any malformed value.
+    """
+    values: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return settings_from_mapping(values)

@@ -1,0 +1,133 @@
+"""The actor base class and request/reply (`ask`).
+
+An actor is a named unit that owns its state and reads one `Mailbox`. Its mailbox is created
+when the tree is built and outlives restarts, so a restarted actor keeps its subscriptions and
+any messages that were queued for it. Subclasses implement `handle(message)`; for an `ask` the
+return value of `handle` is the reply (an exception raised by `handle` is sent back to the asker
+and does not crash the actor, which is how OTP's `gen_server:call` errors behave for the caller).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import trio
+
+from .bus import Bus
+from .clock import Clock
+from .mailbox import Mailbox, current_actor_name
+
+__all__ = ["Actor", "AskError", "AskRequest", "AskTimeout", "ask"]
+
+
+class AskTimeout(TimeoutError):
+    """The actor did not answer within the timeout."""
+
+
+class AskError(RuntimeError):
+    """The actor raised while handling the request; the original is the `__cause__`."""
+
+
+class AskRequest:
+    """A request travelling to an actor together with its one-shot reply channel."""
+
+    __slots__ = ("message", "_reply")
+
+    def __init__(self, message: Any, reply: trio.MemorySendChannel[tuple[bool, Any]]) -> None:
+        self.message = message
+        self._reply = reply
+
+    def answer(self, value: Any) -> None:
+        self._send((True, value))
+
+    def fail(self, error: BaseException) -> None:
+        self._send((False, error))
+
+    def _send(self, outcome: tuple[bool, Any]) -> None:
+        # The asker may have timed out and closed its end; a late answer is simply dropped.
+        try:
+            self._reply.send_nowait(outcome)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.WouldBlock):
+            pass
+        finally:
+            self._reply.close()
+
+
+async def ask(target: Mailbox, message: Any, timeout: float = 5.0) -> Any:
+    """Send `message` to the mailbox's actor and wait at most `timeout` seconds for its reply.
+
+    Raises `AskTimeout` naming the actor and the request, or `AskError` if the actor raised.
+    """
+    send, receive = trio.open_memory_channel[tuple[bool, Any]](1)
+    with receive:
+        with trio.move_on_after(timeout) as scope:
+            await target.put(AskRequest(message, send))
+            ok, value = await receive.receive()
+        if scope.cancelled_caught:
+            raise AskTimeout(
+                f"{target.owner} did not answer {type(message).__name__} within {timeout:g}s"
+            )
+    if not ok:
+        raise AskError(f"{target.owner} failed on {type(message).__name__}: {value}") from value
+    return value
+
+
+class Actor:
+    """Base class: a named loop over one mailbox. Override `handle`, and `started`/`stopped`."""
+
+    def __init__(
+        self,
+        name: str,
+        inbox: Mailbox | None = None,
+        bus: Bus | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.name = name
+        self.inbox = inbox
+        self.bus = bus
+        self.clock = clock if clock is not None else Clock()
+        self.log = logging.getLogger(f"greenhouse.{name}")
+
+    async def publish(self, message: Any) -> None:
+        """Publish on the bus (no-op when the actor has no bus)."""
+        if self.bus is not None:
+            await self.bus.publish(message)
+
+    async def started(self) -> None:
+        """Called once per (re)start before the first message."""
+
+    async def stopped(self) -> None:
+        """Called when the loop ends normally or by cancellation (runs shielded, keep it short)."""
+
+    async def handle(self, message: Any) -> Any:
+        """Handle one message; for an `ask` the return value is the reply."""
+        raise NotImplementedError(f"{type(self).__name__} does not handle {type(message).__name__}")
+
+    async def run(self) -> None:
+        """Read the mailbox until it closes; overridable for actors with their own loop."""
+        token = current_actor_name.set(self.name)
+        try:
+            await self.started()
+            if self.inbox is None:
+                await trio.sleep(math.inf)
+                return
+            async for message in self.inbox:
+                await self.dispatch(message)
+        finally:
+            current_actor_name.reset(token)
+            with trio.CancelScope(shield=True):
+                await self.stopped()
+
+    async def dispatch(self, message: Any) -> None:
+        """Route one mailbox item: plain messages to `handle`, asks with their reply."""
+        if isinstance(message, AskRequest):
+            try:
+                result = await self.handle(message.message)
+            except Exception as error:  # the asker gets the error; the actor lives on
+                message.fail(error)
+            else:
+                message.answer(result)
+        else:
+            await self.handle(message)

@@ -1,0 +1,108 @@
+"""The message bus: typed publish/subscribe over per-subscriber mailboxes.
+
+A subscriber declares the message types it takes (subclasses included) and gets its own
+`Mailbox`; `publish` delivers one message to every matching mailbox. Delivery order per publisher
+is preserved for every subscriber. A closed mailbox (a viewer that went away) is unsubscribed on
+the next publish instead of failing the publisher.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from .mailbox import Mailbox, MailboxClosed, OverflowPolicy, WaitGraph
+
+__all__ = ["Bus", "Subscription"]
+
+
+@dataclass
+class Subscription:
+    """One subscriber: its name, the types it takes, and its mailbox."""
+
+    name: str
+    types: tuple[type, ...]
+    mailbox: Mailbox
+
+
+class Bus:
+    """Publish typed messages to subscribers' bounded mailboxes."""
+
+    def __init__(self) -> None:
+        self._subscriptions: dict[str, Subscription] = {}
+        self._routes: dict[type, list[Subscription]] = {}
+        self.wait_graph = WaitGraph()
+        self.published = 0
+
+    def mailbox(
+        self,
+        name: str,
+        capacity: int = 256,
+        policy: OverflowPolicy | str = OverflowPolicy.BLOCK,
+    ) -> Mailbox:
+        """A mailbox that shares this bus's wait graph but subscribes to nothing (ask-only)."""
+        return Mailbox(name, capacity, OverflowPolicy(policy), self.wait_graph)
+
+    def subscribe(
+        self,
+        name: str,
+        types: tuple[type, ...] | type,
+        capacity: int = 256,
+        policy: OverflowPolicy | str = OverflowPolicy.BLOCK,
+        mailbox: Mailbox | None = None,
+    ) -> Mailbox:
+        """Register `name` for messages of `types`; returns its mailbox (new unless given)."""
+        if name in self._subscriptions:
+            raise ValueError(f"subscriber {name!r} already exists")
+        wanted = types if isinstance(types, tuple) else (types,)
+        box = mailbox if mailbox is not None else self.mailbox(name, capacity, policy)
+        self._subscriptions[name] = Subscription(name, wanted, box)
+        self._routes.clear()
+        return box
+
+    def unsubscribe(self, name: str) -> None:
+        """Remove a subscriber (idempotent)."""
+        if self._subscriptions.pop(name, None) is not None:
+            self._routes.clear()
+
+    def subscribers(self) -> list[Subscription]:
+        """Current subscriptions, in registration order."""
+        return list(self._subscriptions.values())
+
+    def _route(self, message_type: type) -> list[Subscription]:
+        route = self._routes.get(message_type)
+        if route is None:
+            route = [s for s in self._subscriptions.values() if issubclass(message_type, s.types)]
+            self._routes[message_type] = route
+        return route
+
+    async def publish(self, message: Any) -> int:
+        """Deliver to every matching subscriber; returns how many mailboxes took it."""
+        self.published += 1
+        delivered = 0
+        for sub in self._route(type(message)):
+            try:
+                await sub.mailbox.put(message)
+                delivered += 1
+            except MailboxClosed:
+                self.unsubscribe(sub.name)
+        return delivered
+
+    def publish_nowait(self, message: Any) -> int:
+        """Deliver without waiting; a full `block` mailbox raises `trio.WouldBlock`.
+
+        Only for callers that cannot await (sync callbacks); actors use `publish`.
+        """
+        self.published += 1
+        delivered = 0
+        for sub in self._route(type(message)):
+            try:
+                if sub.mailbox.put_nowait(message):
+                    delivered += 1
+                elif sub.mailbox.policy is OverflowPolicy.BLOCK:
+                    raise trio.WouldBlock(f"mailbox of {sub.name} is full")
+            except MailboxClosed:
+                self.unsubscribe(sub.name)
+        return delivered

@@ -1,0 +1,217 @@
+"""Bounded mailboxes with overflow policies, and the wait graph that keeps them deadlock-free.
+
+A `Mailbox` is a bounded FIFO built on trio's `ParkingLot`, the primitive trio's own memory
+channels are built on. It is not a plain `trio.open_memory_channel` because two things here need
+to reach into the buffer: `drop_oldest` evicts the head atomically, and the cycle rule below lets
+one sender overdraw a full mailbox.
+
+Policies:
+
+* `block`: the sender waits until there is room (backpressure; the default for actors).
+* `drop_oldest`: the oldest queued message is dropped and counted; the sender never waits.
+* `disconnect`: the mailbox closes and the receiver sees `MailboxOverflow` (for viewers that
+  must then resume from the event log).
+
+Deadlock rule: two actors that publish to each other can both be blocked on the other's full
+mailbox. Every blocked send is recorded in a shared `WaitGraph` (sender name -> owner of the
+mailbox it waits on). A send that would close a cycle (the mailbox's owner is, directly or
+transitively, waiting on the sender) does not wait: it appends past capacity and counts an
+`overdraft`. The sender then returns to its own loop, drains its mailbox, and that unblocks the
+other side. Overdraft is bounded by what one handler publishes in one step, so the bound holds in
+practice, and the counter shows it in status.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import enum
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+__all__ = [
+    "Mailbox",
+    "MailboxClosed",
+    "MailboxOverflow",
+    "MailboxStats",
+    "OverflowPolicy",
+    "WaitGraph",
+    "current_actor_name",
+]
+
+# The name of the actor whose code is running in this task (set by Actor.run).
+current_actor_name: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "current_actor_name", default=None
+)
+
+
+class OverflowPolicy(enum.StrEnum):
+    """What a full mailbox does with one more message."""
+
+    BLOCK = "block"
+    DROP_OLDEST = "drop_oldest"
+    DISCONNECT = "disconnect"
+
+
+class MailboxClosed(Exception):
+    """The mailbox was closed; no more messages can be sent or received."""
+
+
+class MailboxOverflow(MailboxClosed):
+    """A `disconnect` mailbox overflowed and was closed."""
+
+
+@dataclass
+class MailboxStats:
+    """Counters kept per mailbox (per subscriber)."""
+
+    delivered: int = 0
+    dropped: int = 0
+    blocked: int = 0
+    overdraft: int = 0
+    high_water: int = 0
+
+
+class WaitGraph:
+    """Who is blocked sending to whom; used to refuse waits that would close a cycle."""
+
+    def __init__(self) -> None:
+        self._waits: dict[str, str] = {}
+
+    def would_deadlock(self, sender: str, owner: str) -> bool:
+        """True if `owner` is (transitively) waiting on `sender`."""
+        seen: set[str] = set()
+        node: str | None = owner
+        while node is not None and node not in seen:
+            if node == sender:
+                return True
+            seen.add(node)
+            node = self._waits.get(node)
+        return False
+
+    def wait(self, sender: str, owner: str) -> None:
+        self._waits[sender] = owner
+
+    def done(self, sender: str) -> None:
+        self._waits.pop(sender, None)
+
+
+class Mailbox:
+    """A bounded FIFO of messages with an overflow policy and counters."""
+
+    def __init__(
+        self,
+        owner: str,
+        capacity: int = 256,
+        policy: OverflowPolicy = OverflowPolicy.BLOCK,
+        wait_graph: WaitGraph | None = None,
+    ) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.owner = owner
+        self.capacity = capacity
+        self.policy = OverflowPolicy(policy)
+        self.stats = MailboxStats()
+        self._items: deque[Any] = deque()
+        self._not_empty = trio.lowlevel.ParkingLot()
+        self._not_full = trio.lowlevel.ParkingLot()
+        self._wait_graph = wait_graph if wait_graph is not None else WaitGraph()
+        self._closed: type[MailboxClosed] | None = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed is not None
+
+    def _append(self, message: Any) -> None:
+        self._items.append(message)
+        self.stats.delivered += 1
+        self.stats.high_water = max(self.stats.high_water, len(self._items))
+        self._not_empty.unpark()
+
+    def put_nowait(self, message: Any) -> bool:
+        """Deliver without waiting; returns False if a `block` mailbox is full.
+
+        `drop_oldest` evicts the head; `disconnect` closes the mailbox (and returns False).
+        """
+        if self._closed is not None:
+            raise self._closed(f"mailbox of {self.owner} is closed")
+        if len(self._items) < self.capacity:
+            self._append(message)
+            return True
+        if self.policy is OverflowPolicy.DROP_OLDEST:
+            self._items.popleft()
+            self.stats.dropped += 1
+            self._append(message)
+            return True
+        if self.policy is OverflowPolicy.DISCONNECT:
+            self.stats.dropped += 1
+            self.close(overflow=True)
+            return False
+        return False
+
+    async def put(self, message: Any) -> None:
+        """Deliver, waiting for room under `block` (see the module docstring for cycles)."""
+        if self.put_nowait(message) or self.policy is not OverflowPolicy.BLOCK:
+            await trio.lowlevel.checkpoint()
+            return
+        self.stats.blocked += 1
+        sender = current_actor_name.get()
+        while len(self._items) >= self.capacity:
+            if sender is not None and self._wait_graph.would_deadlock(sender, self.owner):
+                self.stats.overdraft += 1
+                break
+            if sender is not None:
+                self._wait_graph.wait(sender, self.owner)
+            try:
+                await self._not_full.park()
+            finally:
+                if sender is not None:
+                    self._wait_graph.done(sender)
+            if self._closed is not None:
+                raise self._closed(f"mailbox of {self.owner} is closed")
+        self._append(message)
+
+    def get_nowait(self) -> Any:
+        """Take the oldest message; raises `trio.WouldBlock` when empty."""
+        if self._items:
+            message = self._items.popleft()
+            self._not_full.unpark()
+            return message
+        if self._closed is not None:
+            raise self._closed(f"mailbox of {self.owner} is closed")
+        raise trio.WouldBlock
+
+    async def get(self) -> Any:
+        """Wait for and take the oldest message."""
+        while True:
+            try:
+                message = self.get_nowait()
+            except trio.WouldBlock:
+                await self._not_empty.park()
+                continue
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return message
+
+    def close(self, *, overflow: bool = False) -> None:
+        """Close: pending receivers and senders wake with `MailboxClosed`."""
+        if self._closed is None:
+            self._closed = MailboxOverflow if overflow else MailboxClosed
+            self._items.clear() if overflow else None
+            self._not_empty.unpark_all()
+            self._not_full.unpark_all()
+
+    def __aiter__(self) -> Mailbox:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.get()
+        except MailboxOverflow:
+            raise
+        except MailboxClosed:
+            raise StopAsyncIteration from None

@@ -1,0 +1,13 @@
+"""Every migration of the garden database, in the order they apply.
+
+Each part of the system keeps its migrations beside its code and lists them here once. Names are
+never reused or renamed: a migration that has run is recorded in `schema_migrations` by name.
+"""
+
+from __future__ import annotations
+
+from .store import CORE_MIGRATIONS, Migration
+
+MIGRATIONS: list[Migration] = [
+    *CORE_MIGRATIONS,
+]

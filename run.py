@@ -1,0 +1,133 @@
+"""Digital Greenhouse: `python run.py` runs the garden; see `python run.py --help`.
+
+Commands:
+  (none)        run the garden (the demo world when no API keys are set)
+  status        configured services, the database and its event count
+  check-config  validate the configuration and print what is wrong
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sqlite3
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import trio
+
+from greenhouse.config import ConfigError, IntegrationSettings, load_settings
+from greenhouse.logs import configure_logging
+from greenhouse.store import DatabaseCorrupt, event_count, open_connection
+
+log = logging.getLogger("greenhouse.run")
+
+SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python run.py",
+        description="Digital Greenhouse: your digital life as a living garden.",
+    )
+    parser.add_argument("--db", help="SQLite database path (default: GREENHOUSE_DB or greenhouse.db)")
+    parser.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], help="overrides LOG_LEVEL"
+    )
+    parser.add_argument("--env-file", default=".env", help="the .env file to read (default .env)")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("status", help="configured services, the database and its event count")
+    sub.add_parser("check-config", help="validate the configuration")
+    return parser.parse_args(argv)
+
+
+def command_status(settings: IntegrationSettings, db_path: str) -> int:
+    enabled = settings.get_enabled_services()
+    print("Digital Greenhouse status")
+    for name in settings.service_configs():
+        state = "configured" if name in enabled else "not configured"
+        print(f"  {name:<10} {state}")
+    print(f"  mode       {'demo' if settings.demo_mode else 'live'}")
+    path = Path(db_path)
+    if not path.exists():
+        print(f"  database   {path} (not created yet)")
+        return 0
+    try:
+        conn = open_connection(path, readonly=True)
+        count = event_count(conn)
+        conn.close()
+    except sqlite3.Error as error:
+        print(f"  database   {path}: cannot read ({error})")
+        return 1
+    print(f"  database   {path} ({path.stat().st_size / 1024:.0f} KiB, {count} events)")
+    return 0
+
+
+def command_check_config(settings: IntegrationSettings) -> int:
+    problems = settings.validate_configurations()
+    enabled = settings.get_enabled_services()
+    for name in settings.service_configs():
+        if name in problems:
+            mark = "problem"
+        elif name in enabled:
+            mark = "ok"
+        else:
+            mark = "not configured"
+        print(f"{name:<10} {mark}")
+    for section, items in problems.items():
+        for item in items:
+            print(f"  {section}: {item}")
+    if not problems:
+        print("configuration ok" + ("" if enabled else " (no services: the demo garden runs)"))
+    return 1 if problems else 0
+
+
+async def serve(settings: IntegrationSettings, db_path: str) -> None:
+    """Run the garden until SIGINT or SIGTERM, then shut down cleanly."""
+    from actors.tree import build_garden, run_garden
+
+    garden = build_garden(settings, db_path=db_path)
+    with trio.open_signal_receiver(*SHUTDOWN_SIGNALS) as signals:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(run_garden, garden)
+            log.info("garden running (database %s); Ctrl-C to stop", db_path)
+            async for signum in signals:
+                log.info("received %s: shutting down", signal.Signals(signum).name)
+                nursery.cancel_scope.cancel()
+                break
+    log.info("stopped cleanly; database flushed")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = load_settings(args.env_file)
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings, level=args.log_level)
+    db_path = args.db or settings.runtime.db_path
+    if args.command == "status":
+        return command_status(settings, db_path)
+    if args.command == "check-config":
+        return command_check_config(settings)
+    problems = settings.validate_configurations()
+    if problems:
+        for section, items in problems.items():
+            for item in items:
+                print(f"configuration error: {section}: {item}", file=sys.stderr)
+        return 2
+    try:
+        trio.run(serve, settings, db_path)
+    except DatabaseCorrupt as error:
+        print(f"database error: {error}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
