@@ -291,10 +291,8 @@ def predict_growth(
     xs = [(t - now) / DAY for t, _ in points]
     ys = [s for _, s in points]
     slope, _ = statistics.linear_regression(xs, ys)
-    if len(set(ys)) > 1:
-        r_squared = statistics.correlation(xs, ys) ** 2
-    else:
-        r_squared = 1.0  # a perfectly flat history is perfectly explained by a flat line
+    # A perfectly flat history is perfectly explained by a flat line.
+    r_squared = statistics.correlation(xs, ys) ** 2 if len(set(ys)) > 1 else 1.0
     confidence = _clamp(r_squared * min(1.0, len(points) / 10.0))
     if slope <= 1e-9:
         return GrowthPrediction(
