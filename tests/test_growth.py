@@ -150,13 +150,8 @@ def test_an_active_project_outgrows_an_abandoned_one() -> None:
 
 @pytest.mark.parametrize(
     ("idle_days", "commits_last_month", "health"),
-    [
-        (1, 10, "thriving"),
-        (1, 2, "healthy"),
-        (20, 0, "healthy"),
-        (60, 0, "dormant"),
-        (200, 0, "wilting"),
-    ],
+    [(1, 10, "thriving"), (1, 2, "healthy"), (20, 0, "healthy"), (60, 0, "dormant"),
+     (200, 0, "wilting")],
 )
 def test_health_follows_inactivity(idle_days: int, commits_last_month: int, health: str) -> None:
     commits = tuple(NOW - idle_days * DAY - i * 3600 for i in range(max(1, commits_last_month)))
@@ -165,15 +160,8 @@ def test_health_follows_inactivity(idle_days: int, commits_last_month: int, heal
 
 
 def test_stage_thresholds_without_history() -> None:
-    expected = {
-        0.0: "seed",
-        0.12: "seed",
-        0.3: "seedling",
-        0.5: "sapling",
-        0.7: "young_tree",
-        0.85: "mature_tree",
-        0.97: "ancient_tree",
-    }
+    expected = {0.0: "seed", 0.12: "seed", 0.3: "seedling", 0.5: "sapling", 0.7: "young_tree",
+                0.85: "mature_tree", 0.97: "ancient_tree"}
     for score, stage in expected.items():
         assert stage_for_score(score, None, CONFIG) == stage
 
@@ -229,31 +217,12 @@ def test_prediction_says_not_growing_when_flat_or_falling() -> None:
 
 def test_portfolio_overview() -> None:
     plants = [
-        PlantSummary(
-            name="a",
-            score=0.5,
-            stage="sapling",
-            health="thriving",
-            velocity_per_day=0.02,
-            coding_seconds=7200,
-            languages={"Python": 100},
-        ),
-        PlantSummary(
-            name="b",
-            score=0.2,
-            stage="seed",
-            health="wilting",
-            velocity_per_day=-0.01,
-            languages={"Python": 50, "C": 400},
-        ),
-        PlantSummary(
-            name="c",
-            score=0.3,
-            stage="seedling",
-            health="dormant",
-            velocity_per_day=0.05,
-            coding_seconds=3600,
-        ),
+        PlantSummary(name="a", score=0.5, stage="sapling", health="thriving",
+                     velocity_per_day=0.02, coding_seconds=7200, languages={"Python": 100}),
+        PlantSummary(name="b", score=0.2, stage="seed", health="wilting",
+                     velocity_per_day=-0.01, languages={"Python": 50, "C": 400}),
+        PlantSummary(name="c", score=0.3, stage="seedling", health="dormant",
+                     velocity_per_day=0.05, coding_seconds=3600),
     ]
     overview = portfolio_overview(plants)
     assert overview.total_plants == 3
