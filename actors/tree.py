@@ -105,6 +105,12 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
     )
 
 
+def _add_github(garden: Garden, children: list[ChildSpec]) -> None:
+    from .github import add_github  # issue 3: GitHub poller (only when configured or faked)
+
+    add_github(garden, children)
+
+
 def _add_wakatime(garden: Garden, children: list[ChildSpec]) -> None:
     """The WakaTime poller, when WakaTime is configured or a transport is injected."""
     settings, bus, clock = garden.settings, garden.bus, garden.clock
@@ -153,7 +159,7 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
 
 
 # Subsystems add themselves here, in start order.
-SUBSYSTEMS: list[ChildAdder] = [_add_core, _add_wakatime, _add_social]
+SUBSYSTEMS: list[ChildAdder] = [_add_core, _add_github, _add_wakatime, _add_social]
 
 
 def build_garden(
@@ -173,6 +179,7 @@ def build_garden(
     bus = Bus()
     store = store if store is not None else Store(db_path or settings.runtime.db_path)
     garden = Garden(settings=settings, clock=clock, bus=bus, store=store)
+    # Injected before the adders run, e.g. {"transports": {"github": httpx.MockTransport(...)}}.
     garden.extras.update(extras or {})
     children: list[ChildSpec] = []
     for add in SUBSYSTEMS:
