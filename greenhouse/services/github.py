@@ -85,6 +85,7 @@ class GitHubService(BaseIntegration):
     def __init__(self, config: GitHubConfig | None = None, **kwargs: Any) -> None:
         self.config = config or GitHubConfig()
         super().__init__(self.config.api_base_url, **kwargs)
+        self.per_page = 100
         self.events_poll_interval = DEFAULT_EVENTS_POLL_INTERVAL
         self._events_next_poll = 0.0
         self._events_last: APIResponse[list[GitHubEvent]] | None = None
@@ -179,7 +180,7 @@ class GitHubService(BaseIntegration):
                 from_cache=all_cached,
                 rate_limit=last.rate_limit,
             )
-        params = {"per_page": 100, "sort": "pushed"}
+        params: dict[str, Any] = {"per_page": self.per_page, "sort": "pushed"}
         if self.config.token:
             params["affiliation"] = "owner"
         return await self.get_paginated(self._repos_path(), GitHubRepository, params=params)
