@@ -49,6 +49,7 @@ __all__ = ["SpotifyAuthError", "SpotifyService"]
 # expires in flight.
 REFRESH_MARGIN = 60.0
 MAX_IDS_PER_REQUEST = 50  # Spotify's limit for /artists and /audio-features?ids=
+KNOWN_MOODS = 512  # tracks whose mood is remembered
 
 
 class SpotifyAuthError(Exception):
@@ -76,6 +77,7 @@ class SpotifyService(BaseIntegration):
         self.settings = settings
         self.token_url = f"{settings.accounts_base_url.rstrip('/')}/api/token"
         self._refresh_token = settings.refresh_token
+        self._known_moods: dict[str, TrackMood] = {}
         self._access_token = Secret("")
         self._expires_at = 0.0
         self._refresh_lock = trio.Lock()
@@ -297,6 +299,12 @@ class SpotifyService(BaseIntegration):
     ) -> dict[str, TrackMood]:
         """A mood for every track: measured when audio features answer, else estimated."""
         unique = {t.id: t for t in tracks if t.id}
+        # A track's mood does not change: remembered ones cost no request (a 30 s poll would
+        # otherwise ask for the same track's features and genres every time).
+        known = {tid: self._known_moods[tid] for tid in unique if tid in self._known_moods}
+        unique = {tid: t for tid, t in unique.items() if tid not in known}
+        if not unique:
+            return known
         features = await self.get_audio_features(list(unique))
         moods = dict(features.data or {})
         missing = [t for tid, t in unique.items() if tid not in moods]
@@ -307,7 +315,11 @@ class SpotifyService(BaseIntegration):
                 track_genres = [g for a in track.artists for g in genres.get(a.id or "", ())]
                 hour = (hours or {}).get(track.id or "")
                 moods[track.id or ""] = estimate_track_mood(track, genres=track_genres, hour=hour)
-        return moods
+        for tid, mood in moods.items():
+            self._known_moods[tid] = mood
+            if len(self._known_moods) > KNOWN_MOODS:
+                self._known_moods.pop(next(iter(self._known_moods)))
+        return {**known, **moods}
 
     async def analyze_current_mood(self) -> APIResponse[MusicMood]:
         """The music side of the garden's mood right now (silent when nothing plays)."""
