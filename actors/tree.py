@@ -7,6 +7,7 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
     root (one_for_one)
     ├── persistence        the only database writer
     ├── health             heartbeat and status
+    ├── websocket          viewers: snapshot, resume, fan-out
     └── ... (services, engines, web: added by their issues)
 """
 
@@ -20,12 +21,14 @@ from typing import Any
 import trio
 
 from greenhouse.config import IntegrationSettings
-from greenhouse.messages import GardenEvent, ServiceStatusChanged
+from greenhouse.messages import EventStored, GardenEvent, ServiceStatusChanged
 from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor
 from greenhouse.store import Store
+from greenhouse.web.addresses import ListenAddresses
 
 from .health import HealthActor
 from .persistence import PersistenceActor
+from .websocket import ViewerLimits, WebSocketActor
 
 __all__ = ["Garden", "build_garden", "run_garden"]
 
@@ -98,8 +101,36 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
     )
 
 
+def _add_web(garden: Garden, children: list[ChildSpec]) -> None:
+    """The real-time surface: WebSocket viewers (and the HTTP API)."""
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    web = settings.web
+    addresses = garden.extras.setdefault("addresses", ListenAddresses())
+    if settings.features.real_time_events:
+        websocket_box = bus.subscribe("websocket", (EventStored,), capacity=4096)
+        garden.mailboxes["websocket"] = websocket_box
+        limits = ViewerLimits(max_viewers=web.max_viewers)
+        children.append(
+            ChildSpec(
+                "websocket",
+                lambda: WebSocketActor(
+                    websocket_box,
+                    bus,
+                    garden.store,
+                    clock=clock,
+                    host=web.host,
+                    port=web.ws_port,
+                    allowed_origins=web.allowed_origins,
+                    limits=limits,
+                    addresses=addresses,
+                ),
+                Restart.PERMANENT,
+            )
+        )
+
+
 # Subsystems add themselves here, in start order.
-SUBSYSTEMS: list[ChildAdder] = [_add_core]
+SUBSYSTEMS: list[ChildAdder] = [_add_core, _add_web]
 
 
 def build_garden(
