@@ -466,7 +466,8 @@ class WebSocketActor(Actor):
     async def _replay(self, viewer: Viewer, since: int) -> None:
         """Send every stored event with id > since (as filtered), oldest first, then go live."""
         viewer.resume_to = None
-        last = self.state.last_event_id
+        # The log may be ahead of what this actor has folded so far; ask the store too.
+        last = max(self.state.last_event_id, self.store.last_event_id())
         await self._write(viewer, [self._control("resumed", {"since": since}, last)])
         if since > last:
             await self._send_error(
