@@ -267,7 +267,7 @@ class SpotifyService(BaseIntegration):
                     last.status_code,
                 )
                 return APIResponse(data=moods, status_code=last.status_code)
-            if not last.ok:
+            if not last.ok or last.data is None:
                 return last
             self.audio_features_available = True
             for features in last.data.audio_features:
@@ -288,7 +288,7 @@ class SpotifyService(BaseIntegration):
             if response.status_code in (403, 404):
                 self.artists_available = False
                 return genres
-            if not response.ok:
+            if not response.ok or response.data is None:
                 return genres
             self.artists_available = True
             for artist in response.data.artists:
@@ -346,10 +346,10 @@ class SpotifyService(BaseIntegration):
         now = self._time()
         after_ms = int((now - days * 86400) * 1000)
         recent = await self.get_recently_played(50, after=after_ms)
-        if not recent.ok:
+        if not recent.ok or recent.data is None:
             return recent  # type: ignore[return-value]
         history = recent.data.items
-        hours = {}
+        hours: dict[str, int] = {}
         for item in history:
             try:
                 at = datetime.fromisoformat(item.played_at.replace("Z", "+00:00"))
