@@ -21,6 +21,8 @@ from typing import Any, ClassVar
 import msgspec
 
 __all__ = [
+    "AnalyticsSession",
+    "AnalyticsSessionsComputed",
     "AtmosphereChanged",
     "CommitPushed",
     "CommitSnapshot",
@@ -29,15 +31,21 @@ __all__ = [
     "EventType",
     "GardenEvent",
     "GitHubActivity",
+    "GrowthScored",
     "GrowthStageChanged",
+    "GrowthUpdated",
     "Heartbeat",
     "Message",
+    "MoodSynthesized",
+    "MusicChanged",
     "RepositoriesObserved",
     "RepositorySnapshot",
-    "MusicChanged",
     "RunTask",
     "ServiceStatusChanged",
     "TaskFinished",
+    "ViewerConnected",
+    "ViewerDisconnected",
+    "VisitRecorded",
     "VisitorJoined",
     "VisitorLeft",
     "WeatherUpdated",
@@ -356,6 +364,93 @@ class WebhookReceived(Message, frozen=True, kw_only=True):
 
 # --------------------------------------------------------------------------------------------
 # Growth, mood, analytics (issue 6).
+
+
+class GrowthUpdated(GardenEvent, frozen=True, kw_only=True):
+    """A plant's growth score moved (or was computed for the first time)."""
+
+    event_type: ClassVar[EventType] = EventType.GROWTH_UPDATED
+    repository: str
+    score: float
+    stage: str
+    health: str
+    factors: dict[str, float] = {}  # factor -> contribution to the score
+    factors_missing: tuple[str, ...] = ()
+    prediction: str = "disabled"  # growing | not_growing | insufficient_history | fully_grown
+    next_stage: str | None = None
+    days_to_next_stage: float | None = None
+    prediction_confidence: float = 0.0
+
+
+class GrowthScored(Message, frozen=True, kw_only=True):
+    """A growth computation, for the `growth_history` and `plant_growth` tables."""
+
+    repository: str
+    at: float
+    score: float
+    stage: str
+    health: str
+    velocity_per_day: float = 0.0
+    prediction: str = "{}"  # JSON of the engine's GrowthPrediction
+    factors: str = "{}"  # JSON: factor -> {value, weight, contribution}
+    snapshot: str = "{}"  # JSON of the ProjectSnapshot the score came from
+    coding_seconds: float | None = None
+    languages: dict[str, int] = {}
+
+
+class MoodSynthesized(Message, frozen=True, kw_only=True):
+    """One mood synthesis, for the `mood_history` table."""
+
+    at: float
+    energy: float
+    focus: float
+    creativity: float
+    serenity: float
+    intensity: float
+    atmosphere: str
+    weather_pattern: str
+    season: str = ""
+    time_of_day: str = ""
+    confidence: float = 0.0
+    sources: dict[str, float] = {}
+
+
+class VisitRecorded(Message, frozen=True, kw_only=True):
+    """A page visit that privacy allowed analytics to count (daily hashed id, no address)."""
+
+    visitor_id: str
+    path: str
+    referrer: str | None = None
+    at: float
+
+
+class ViewerConnected(Message, frozen=True, kw_only=True):
+    """A garden viewer opened a live connection (the id is the connection's, not a person's)."""
+
+    connection_id: str
+
+
+class ViewerDisconnected(Message, frozen=True, kw_only=True):
+    """A garden viewer's live connection closed."""
+
+    connection_id: str
+
+
+class AnalyticsSession(msgspec.Struct, frozen=True, kw_only=True):
+    """One visitor session as stored in `analytics_sessions`."""
+
+    visitor_id: str
+    start: float
+    end: float
+    paths: tuple[str, ...]
+    referrer: str | None = None
+
+
+class AnalyticsSessionsComputed(Message, frozen=True, kw_only=True):
+    """Sessions rebuilt by `analytics_processing`, upserted into `analytics_sessions`."""
+
+    sessions: tuple[AnalyticsSession, ...]
+    computed_at: float
 
 
 # --------------------------------------------------------------------------------------------
