@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 
 import msgspec
 
+from greenhouse.models import AtmosphericMood, CurrentWeather, MusicMood, SeasonalInfluence
+
 __all__ = [
     "AnalyticsSession",
     "AnalyticsSessionsComputed",
@@ -38,16 +40,19 @@ __all__ = [
     "Message",
     "MoodSynthesized",
     "MusicChanged",
+    "MusicObserved",
     "RepositoriesObserved",
     "RepositorySnapshot",
     "RunTask",
     "ServiceStatusChanged",
     "TaskFinished",
+    "TrackChanged",
     "ViewerConnected",
     "ViewerDisconnected",
     "VisitRecorded",
     "VisitorJoined",
     "VisitorLeft",
+    "WeatherObserved",
     "WeatherUpdated",
     "WebSocketEvent",
     "WebhookReceived",
@@ -159,6 +164,11 @@ class MusicChanged(GardenEvent, frozen=True, kw_only=True):
     energy: float | None = None
     tempo: float | None = None
     confidence: float = 0.0
+    # Added by issue 4 (Spotify):
+    track_id: str | None = None
+    danceability: float | None = None
+    mood_source: str = ""  # audio_features | estimate | neutral
+    label: str = ""  # the mood word, e.g. "euphoric", or "silent" when nothing plays
 
 
 class WeatherUpdated(GardenEvent, frozen=True, kw_only=True):
@@ -173,6 +183,10 @@ class WeatherUpdated(GardenEvent, frozen=True, kw_only=True):
     clouds: float
     is_day: bool = True
     location: str = ""
+    # Added by issue 4 (weather):
+    weather_pattern: str = ""
+    season: str = ""
+    units: str = "metric"
 
 
 class GrowthStageChanged(GardenEvent, frozen=True, kw_only=True):
@@ -356,6 +370,36 @@ class WebhookReceived(Message, frozen=True, kw_only=True):
 
 # --------------------------------------------------------------------------------------------
 # Spotify, weather, WakaTime, social (issue 4).
+
+# Spotify and weather.
+
+
+class TrackChanged(Message, frozen=True, kw_only=True):
+    """The playing track changed (or playback stopped: `track_id` None, not playing)."""
+
+    track_id: str | None
+    previous_track_id: str | None
+    mood: MusicMood
+    observed_at: float
+
+
+class MusicObserved(Message, frozen=True, kw_only=True):
+    """One Spotify poll: what plays now and its mood (also when nothing plays)."""
+
+    mood: MusicMood
+    observed_at: float
+
+
+class WeatherObserved(Message, frozen=True, kw_only=True):
+    """One weather poll: the reading, its atmospheric mood and the season."""
+
+    location: str
+    units: str
+    current: CurrentWeather
+    mood: AtmosphericMood
+    season: SeasonalInfluence
+    observed_at: float
+    changed: bool  # True when it differs meaningfully from the last published conditions
 
 
 # --------------------------------------------------------------------------------------------

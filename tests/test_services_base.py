@@ -343,3 +343,28 @@ def test_arbitrary_responses_never_raise(status: int, body: bytes, headers: dict
     assert result.ok == (result.error is None)
     if result.ok:
         assert isinstance(result.data, list)
+
+
+class OpenGate:
+    """A gate that never waits: the service must still respect the server's limit itself."""
+
+    async def acquire(self, service: str, endpoint: str, tokens: int = 1) -> None:
+        return None
+
+    async def report(self, *args: Any) -> None:
+        return None
+
+
+async def test_service_respects_server_limit_even_with_an_open_gate(autojump_clock: Any) -> None:
+    times: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        times.append(trio.current_time())
+        headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(EPOCH) + 300)}
+        return httpx.Response(200, json={"id": 1, "name": "a"}, headers=headers)
+
+    service, _ = make(handler, gate=OpenGate())
+    start = trio.current_time()
+    await service.get("/a", Item)
+    await service.get("/b", Item)
+    assert len(times) == 2 and times[1] - start == pytest.approx(300.0, abs=1.0)
