@@ -190,8 +190,14 @@ def _add_engines(garden: Garden, children: list[ChildSpec]) -> None:
     )
 
 
+def _add_github(garden: Garden, children: list[ChildSpec]) -> None:
+    from .github import add_github  # issue 3: GitHub poller (only when configured or faked)
+
+    add_github(garden, children)
+
+
 # Subsystems add themselves here, in start order.
-SUBSYSTEMS: list[ChildAdder] = [_add_core, _add_engines]
+SUBSYSTEMS: list[ChildAdder] = [_add_core, _add_github, _add_engines]
 
 
 def build_garden(
@@ -200,12 +206,15 @@ def build_garden(
     clock: Clock | None = None,
     db_path: str | None = None,
     store: Store | None = None,
+    extras: dict[str, Any] | None = None,
 ) -> Garden:
     """Make the bus, store, mailboxes and the root supervisor from settings."""
     clock = clock if clock is not None else Clock()
     bus = Bus()
     store = store if store is not None else Store(db_path or settings.runtime.db_path)
     garden = Garden(settings=settings, clock=clock, bus=bus, store=store)
+    # Injected before the adders run, e.g. {"transports": {"github": httpx.MockTransport(...)}}.
+    garden.extras.update(extras or {})
     children: list[ChildSpec] = []
     for add in SUBSYSTEMS:
         add(garden, children)

@@ -15,6 +15,8 @@ their owner.
 from __future__ import annotations
 
 import enum
+import functools
+import math
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -85,12 +87,21 @@ class EventType(enum.StrEnum):
     SERVICE_STATUS = "service_status"
 
 
+@functools.lru_cache(maxsize=1024)
+def _iso_second(second: int) -> str:
+    return datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def iso_timestamp(epoch_seconds: float) -> str:
     """`2024-01-15T10:30:00Z` style UTC timestamp (milliseconds kept when present)."""
-    moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
-    if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = math.floor(epoch_seconds)
+    millis = int(round((epoch_seconds - second) * 1000))
+    if millis >= 1000:
+        second, millis = second + 1, 0
+    # Cached per second: a batch of events usually shares its second, and strftime is slow.
+    if millis:
+        return f"{_iso_second(second)}.{millis:03d}Z"
+    return f"{_iso_second(second)}Z"
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,6 +119,7 @@ class WebSocketEvent(msgspec.Struct, frozen=True):
 
 
 _envelope_encoder = msgspec.json.Encoder()
+_payload_encoder = msgspec.json.Encoder()
 _envelope_decoder = msgspec.json.Decoder(WebSocketEvent)
 
 
@@ -139,6 +151,20 @@ class GardenEvent(Message, frozen=True, kw_only=True):
         data.pop("source", None)
         data.pop("timestamp", None)
         return data
+
+    def payload_json(self) -> bytes:
+        """`payload()` encoded as JSON, without building the dict (the store's hot path).
+
+        msgspec encodes base-class fields first, so the encoding starts with
+        `{"source":"…","timestamp":N` and the payload fields follow. An encoded JSON string
+        cannot contain an unescaped quote, so the first `,"timestamp":` is the real key.
+        """
+        raw = _payload_encoder.encode(self)
+        key = raw.find(b',"timestamp":')
+        end = key + 13
+        while raw[end] not in b",}":
+            end += 1
+        return b"{" + raw[end + 1 :] if raw[end] == 44 else b"{}"
 
 
 class CommitPushed(GardenEvent, frozen=True, kw_only=True):
