@@ -7,37 +7,32 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
     root (one_for_one)
     ├── persistence        the only database writer
     ├── health             heartbeat and status
+    ├── wakatime           WakaTime poller (when configured or a transport is injected)
+    ├── social             feeds/social poller (likewise)
     └── ... (services, engines, web: added by their issues)
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import trio
 
-from greenhouse import analytics_store, histories
-from greenhouse.config import IntegrationSettings
-from greenhouse.insights import GardenInsights
-from greenhouse.messages import (
-    AnalyticsSessionsComputed,
-    GardenEvent,
-    GrowthScored,
-    MoodSynthesized,
-    ServiceStatusChanged,
-    VisitRecorded,
-)
+from greenhouse.config import IntegrationSettings, SocialConfig
+from greenhouse.messages import GardenEvent, RepositoriesObserved, RunTask, ServiceStatusChanged
 from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor
+from greenhouse.services.base import RetryPolicy
+from greenhouse.services.social import SocialService
+from greenhouse.services.wakatime import WakaTimeService
 from greenhouse.store import Store
 
-from .analytics import ANALYTICS_INPUTS, AnalyticsActor
-from .growth import GROWTH_INPUTS, GrowthActor
 from .health import HealthActor
-from .mood import MOOD_INPUTS, MoodActor
 from .persistence import PersistenceActor
+from .social import SocialPoller
+from .wakatime import WakaTimePoller
 
 __all__ = ["Garden", "build_garden", "run_garden"]
 
@@ -110,84 +105,10 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
     )
 
 
-def _reader(garden: Garden, query: Callable[..., Any]) -> Callable[..., Any]:
-    """`query(conn, *args)` on a fresh read-only connection (run it in a worker thread)."""
-
-    def run(*args: Any) -> Any:
-        conn = garden.store.reader()
-        try:
-            return query(conn, *args)
-        finally:
-            conn.close()
-
-    return run
-
-
 def _add_engines(garden: Garden, children: list[ChildSpec]) -> None:
-    """Growth, mood and analytics actors, their history writers and the read-side queries."""
-    settings, bus, clock, store = garden.settings, garden.bus, garden.clock, garden.store
-    persisted: list[type] = [GrowthScored]
-    store.register_writer(GrowthScored, histories.write_growth_scores)
-    store.register_writer(MoodSynthesized, histories.write_mood_history)
-    store.register_writer(VisitRecorded, analytics_store.write_visits)
-    store.register_writer(AnalyticsSessionsComputed, analytics_store.write_sessions)
+    from .engines import add_engines  # issue 6: growth, mood and analytics actors
 
-    growth_box = bus.subscribe("growth", GROWTH_INPUTS, capacity=512)
-    garden.mailboxes["growth"] = growth_box
-    children.append(
-        ChildSpec(
-            "growth",
-            lambda: GrowthActor(
-                growth_box,
-                bus,
-                clock,
-                config=settings.growth,
-                predict=settings.features.growth_prediction,
-                load_state=_reader(garden, histories.load_growth_state),
-            ),
-            Restart.PERMANENT,
-        )
-    )
-    if settings.features.mood_synthesis:
-        persisted.append(MoodSynthesized)
-        mood_box = bus.subscribe("mood", MOOD_INPUTS, capacity=256)
-        garden.mailboxes["mood"] = mood_box
-        children.append(
-            ChildSpec(
-                "mood",
-                lambda: MoodActor(
-                    mood_box,
-                    bus,
-                    clock,
-                    config=settings.mood,
-                    load_last=_reader(garden, histories.load_last_mood),
-                ),
-                Restart.PERMANENT,
-            )
-        )
-    if settings.privacy.analytics_enabled:
-        persisted += [VisitRecorded, AnalyticsSessionsComputed]
-        analytics_box = bus.subscribe("analytics", ANALYTICS_INPUTS, capacity=1024)
-        garden.mailboxes["analytics"] = analytics_box
-        children.append(
-            ChildSpec(
-                "analytics",
-                lambda: AnalyticsActor(
-                    analytics_box,
-                    bus,
-                    clock,
-                    session_timeout=settings.analytics.session_timeout,
-                    timezone=settings.scheduler.timezone,
-                    load_visits=_reader(garden, analytics_store.load_visits),
-                ),
-                Restart.PERMANENT,
-            )
-        )
-    # History rows ride in the persistence actor's batched transactions.
-    bus.subscribe("persistence.engines", tuple(persisted), mailbox=garden.mailbox("persistence"))
-    garden.extras["insights"] = GardenInsights(
-        store, clock, session_timeout=settings.analytics.session_timeout
-    )
+    add_engines(garden, children)
 
 
 def _add_github(garden: Garden, children: list[ChildSpec]) -> None:
@@ -196,8 +117,55 @@ def _add_github(garden: Garden, children: list[ChildSpec]) -> None:
     add_github(garden, children)
 
 
+def _add_wakatime(garden: Garden, children: list[ChildSpec]) -> None:
+    """The WakaTime poller, when WakaTime is configured or a transport is injected."""
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    transport = garden.extras.get("transports", {}).get("wakatime")
+    if not settings.is_configured("wakatime") and transport is None:
+        return
+    config = settings.wakatime
+    box = bus.subscribe("wakatime", (RunTask,), capacity=64)
+    garden.mailboxes["wakatime"] = box
+    # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
+    retry = RetryPolicy(max_rate_limit_wait=600.0)
+
+    def make() -> WakaTimePoller:
+        service = WakaTimeService(config, transport=transport, clock=clock, retry=retry)
+        return WakaTimePoller(box, bus, service, clock, interval=config.poll_interval)
+
+    children.append(ChildSpec("wakatime", make, Restart.PERMANENT))
+
+
+# An injected social transport with no source configured (the demo world) reads these.
+DEMO_SOCIAL = SocialConfig(
+    rss_feeds=("https://blog.greenhouse.example/feed.xml",),
+    mastodon_base_url="https://mastodon.greenhouse.example",
+    mastodon_account="gardener",
+    bluesky_handle="gardener.bsky.social",
+    hackernews_enabled=True,
+)
+
+
+def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
+    """The social poller, when a social source is configured or a transport is injected."""
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    transport = garden.extras.get("transports", {}).get("social")
+    if not settings.is_configured("social") and transport is None:
+        return
+    config = settings.social if settings.is_configured("social") else DEMO_SOCIAL
+    box = bus.subscribe("social", (RunTask, RepositoriesObserved), capacity=64)
+    garden.mailboxes["social"] = box
+    retry = RetryPolicy(max_rate_limit_wait=600.0)
+
+    def make() -> SocialPoller:
+        service = SocialService(config, transport=transport, clock=clock, retry=retry)
+        return SocialPoller(box, bus, service, clock, interval=config.poll_interval)
+
+    children.append(ChildSpec("social", make, Restart.PERMANENT))
+
+
 # Subsystems add themselves here, in start order.
-SUBSYSTEMS: list[ChildAdder] = [_add_core, _add_github, _add_engines]
+SUBSYSTEMS: list[ChildAdder] = [_add_core, _add_github, _add_wakatime, _add_social, _add_engines]
 
 
 def build_garden(
@@ -206,9 +174,13 @@ def build_garden(
     clock: Clock | None = None,
     db_path: str | None = None,
     store: Store | None = None,
-    extras: dict[str, Any] | None = None,
+    extras: Mapping[str, Any] | None = None,
 ) -> Garden:
-    """Make the bus, store, mailboxes and the root supervisor from settings."""
+    """Make the bus, store, mailboxes and the root supervisor from settings.
+
+    `extras` seeds `garden.extras` before the subsystems are added, e.g. `{"transports":
+    {"spotify": httpx.MockTransport(...)}}` to feed pollers from a fake world.
+    """
     clock = clock if clock is not None else Clock()
     bus = Bus()
     store = store if store is not None else Store(db_path or settings.runtime.db_path)
