@@ -63,6 +63,8 @@ __all__ = [
     "SocialActivityObserved",
     "TaskFinished",
     "TrackChanged",
+    "ConnectionStatsRequest",
+    "SnapshotRequest",
     "ViewerConnected",
     "ViewerDisconnected",
     "VisitRecorded",
@@ -560,18 +562,6 @@ class VisitRecorded(Message, frozen=True, kw_only=True):
     at: float
 
 
-class ViewerConnected(Message, frozen=True, kw_only=True):
-    """A garden viewer opened a live connection (the id is the connection's, not a person's)."""
-
-    connection_id: str
-
-
-class ViewerDisconnected(Message, frozen=True, kw_only=True):
-    """A garden viewer's live connection closed."""
-
-    connection_id: str
-
-
 class AnalyticsSession(msgspec.Struct, frozen=True, kw_only=True):
     """One visitor session as stored in `analytics_sessions`."""
 
@@ -589,12 +579,34 @@ class AnalyticsSessionsComputed(Message, frozen=True, kw_only=True):
     computed_at: float
 
 
+class ViewerConnected(Message, frozen=True, kw_only=True):
+    """A WebSocket viewer connected (an opaque per-connection id, never an address)."""
+
+    connection_id: str
+    live_viewers: int = 0
+
+
+class ViewerDisconnected(Message, frozen=True, kw_only=True):
+    """A WebSocket viewer went away."""
+
+    connection_id: str
+    live_viewers: int = 0
+
+
 # --------------------------------------------------------------------------------------------
 # Scheduler (issue 7).
 
 
 # --------------------------------------------------------------------------------------------
 # Real-time surface: WebSocket and HTTP (issue 8).
+
+
+class SnapshotRequest(Message, frozen=True, kw_only=True):
+    """Ask the WebSocket actor for the garden snapshot (the `snapshot` frame's data)."""
+
+
+class ConnectionStatsRequest(Message, frozen=True, kw_only=True):
+    """Ask the WebSocket actor for `get_connection_stats()`."""
 
 
 # --------------------------------------------------------------------------------------------
