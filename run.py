@@ -90,9 +90,9 @@ def command_check_config(settings: IntegrationSettings) -> int:
 
 def command_check(settings: IntegrationSettings) -> int:
     """`python run.py check`: exit 1 when a configured service fails."""
-    from greenhouse.integration_check import format_report, run_integration_check
+    from greenhouse.integration_check import format_report, run_check_for_settings
 
-    report = trio.run(run_integration_check, settings)
+    report = trio.run(run_check_for_settings, settings)
     print(format_report(report))
     return 1 if report.failed else 0
 
