@@ -5,6 +5,7 @@ Commands:
   status        configured services, the database and its event count
   check-config  validate the configuration and print what is wrong
   simulate      the whole garden against the simulation world in virtual time
+  check         health check and one real read per configured service, then the engines
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     sim.add_argument("--days", type=int, default=30, help="simulated days (default 30)")
     sim.add_argument("--seed", type=int, default=7, help="world seed (default 7)")
     sim.add_argument("--faults", type=float, default=0.02, help="API fault rate (default 0.02)")
+    sub.add_parser(
+        "check", help="health check and one real read per configured service, then the engines"
+    )
     return parser.parse_args(argv)
 
 
@@ -111,6 +115,13 @@ def command_simulate(settings: IntegrationSettings, args: argparse.Namespace, db
     )
     print(summary.table())
     return 0
+def command_check(settings: IntegrationSettings) -> int:
+    """`python run.py check`: exit 1 when a configured service fails."""
+    from greenhouse.integration_check import format_report, run_check_for_settings
+
+    report = trio.run(run_check_for_settings, settings)
+    print(format_report(report))
+    return 1 if report.failed else 0
 
 
 async def serve(settings: IntegrationSettings, db_path: str) -> None:
@@ -150,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return command_check_config(settings)
     if args.command == "simulate":
         return command_simulate(settings, args, args.db or "simulation.db")
+    if args.command == "check":
+        return command_check(settings)
     problems = settings.validate_configurations()
     if problems:
         for section, items in problems.items():

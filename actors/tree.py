@@ -11,6 +11,7 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
     ├── weather            OpenWeatherMap poller (likewise)
     ├── wakatime           WakaTime poller (when configured or a transport is injected)
     ├── social             feeds/social poller (likewise)
+    ├── websocket          viewers: snapshot, resume, fan-out
     └── ... (services, engines, web: added by their issues)
 """
 
@@ -112,6 +113,12 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
             Restart.PERMANENT,
         )
     )
+
+
+def _add_engines(garden: Garden, children: list[ChildSpec]) -> None:
+    from .engines import add_engines  # issue 6: growth, mood and analytics actors
+
+    add_engines(garden, children)
 
 
 def _injected_transport(garden: Garden, service: str) -> httpx.AsyncBaseTransport | None:
@@ -230,6 +237,12 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
     children.append(ChildSpec("social", make, Restart.PERMANENT))
 
 
+def _add_web(garden: Garden, children: list[ChildSpec]) -> None:
+    from .web import add_web  # issue 8: WebSocket viewers and the HTTP API
+
+    add_web(garden, children)
+
+
 # Subsystems add themselves here, in start order.
 SUBSYSTEMS: list[ChildAdder] = [
     _add_core,
@@ -238,6 +251,8 @@ SUBSYSTEMS: list[ChildAdder] = [
     _add_weather,
     _add_wakatime,
     _add_social,
+    _add_web,
+    _add_engines,
 ]
 
 
