@@ -114,6 +114,12 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
     )
 
 
+def _add_engines(garden: Garden, children: list[ChildSpec]) -> None:
+    from .engines import add_engines  # issue 6: growth, mood and analytics actors
+
+    add_engines(garden, children)
+
+
 def _injected_transport(garden: Garden, service: str) -> httpx.AsyncBaseTransport | None:
     """A transport put in `extras["transports"]` (demo mode, simulation, tests), if any."""
     return garden.extras.get("transports", {}).get(service)
@@ -245,6 +251,7 @@ SUBSYSTEMS: list[ChildAdder] = [
     _add_wakatime,
     _add_social,
     _add_web,
+    _add_engines,
 ]
 
 
