@@ -1,7 +1,7 @@
 """The growth actor: keeps what is known about each project and publishes how its plant grows.
 
 Inputs: `RepositoriesObserved` and `CommitsObserved` (GitHub, however they arrived),
-`ProductivitySignal.project_seconds` (WakaTime time per project), `ProjectSnapshot` (any other
+`CodingActivityObserved` / `ProductivitySignal.project_seconds` (WakaTime time per project), `ProjectSnapshot` (any other
 source, merged field by field), and `RunTask("growth_calculation")`, which rescores every plant.
 Outputs: `GrowthUpdated` when a score moves, `GrowthStageChanged` only when the stage really
 changes (hysteresis is in the engine), and `GrowthScored` rows for the history tables.
@@ -29,6 +29,7 @@ from greenhouse.engines.growth import (
 from greenhouse.engines.mood import ProductivitySignal
 from greenhouse.histories import GrowthState
 from greenhouse.messages import (
+    CodingActivityObserved,
     CommitsObserved,
     GrowthScored,
     GrowthStageChanged,
@@ -37,6 +38,7 @@ from greenhouse.messages import (
     RunTask,
 )
 from greenhouse.runtime import Bus, Clock, Mailbox
+from greenhouse.signals import productivity_signal
 from greenhouse.task_actor import TaskActor
 
 __all__ = ["GROWTH_INPUTS", "GrowthActor", "plant_name"]
@@ -46,6 +48,7 @@ GROWTH_INPUTS: tuple[type, ...] = (
     CommitsObserved,
     ProjectSnapshot,
     ProductivitySignal,
+    CodingActivityObserved,
     RunTask,
 )
 MAX_COMMITS_KEPT = 1000  # per project: the newest commits are all the factors look at
@@ -126,6 +129,8 @@ class GrowthActor(TaskActor):
             await self.rescore([self._merge(message)], now)
         elif isinstance(message, ProductivitySignal):
             await self.rescore(self._take_coding_time(message), now)
+        elif isinstance(message, CodingActivityObserved):
+            await self.rescore(self._take_coding_time(productivity_signal(message)), now)
         return None
 
     def _merge(self, update: ProjectSnapshot) -> str:

@@ -12,15 +12,31 @@ import math
 from typing import Any
 
 from greenhouse.engines.mood import MusicSignal, ProductivitySignal, WeatherSignal
-from greenhouse.messages import MusicObserved, TrackChanged, WeatherObserved
+from greenhouse.messages import (
+    CodingActivityObserved,
+    MusicObserved,
+    TrackChanged,
+    WeatherObserved,
+)
 from greenhouse.models import MusicMood, Precipitation
 
-__all__ = ["OBSERVATION_TYPES", "mood_signal", "music_signal", "weather_signal"]
+__all__ = [
+    "OBSERVATION_TYPES",
+    "mood_signal",
+    "music_signal",
+    "productivity_signal",
+    "weather_signal",
+]
 
 MoodSignal = MusicSignal | WeatherSignal | ProductivitySignal
 
 # Service observation types translated below (extended as the services land).
-OBSERVATION_TYPES: tuple[type, ...] = (MusicObserved, TrackChanged, WeatherObserved)
+OBSERVATION_TYPES: tuple[type, ...] = (
+    MusicObserved,
+    TrackChanged,
+    WeatherObserved,
+    CodingActivityObserved,
+)
 
 
 def music_signal(mood: MusicMood, at: float) -> MusicSignal:
@@ -74,6 +90,21 @@ def weather_signal(message: WeatherObserved) -> WeatherSignal:
     )
 
 
+def productivity_signal(message: CodingActivityObserved) -> ProductivitySignal:
+    """WakaTime: today's coding against the person's own daily average, and time per project.
+
+    Today is compared with a whole day's average, so early in the day the garden reads as calm;
+    that is the honest reading (little coding yet), not a bug.
+    """
+    average = message.metrics.daily_average_seconds
+    return ProductivitySignal(
+        at=message.observed_at,
+        recent_seconds=max(0.0, message.today_seconds),
+        baseline_seconds=average if average > 0 else None,
+        project_seconds={p.name: p.seconds for p in message.projects},
+    )
+
+
 def mood_signal(message: Any) -> MoodSignal | None:
     """The mood input a message carries, or None when it carries none."""
     if isinstance(message, MusicSignal | WeatherSignal | ProductivitySignal):
@@ -82,4 +113,6 @@ def mood_signal(message: Any) -> MoodSignal | None:
         return music_signal(message.mood, message.observed_at)
     if isinstance(message, WeatherObserved):
         return weather_signal(message)
+    if isinstance(message, CodingActivityObserved):
+        return productivity_signal(message)
     return None

@@ -296,6 +296,38 @@ async def test_coding_time_reaches_growth_and_mood(clock: Any, tmp_path: Path) -
         assert "productivity" in watcher.of(AtmosphereChanged)[-1].data_sources
 
 
+async def test_wakatime_observation_feeds_growth_and_mood(clock: Any, tmp_path: Path) -> None:
+    from greenhouse.messages import CodingActivityObserved
+    from greenhouse.models import WakaSummaries
+    from greenhouse.productivity import coding_days, productivity_metrics
+
+    raw = (FIXTURES / "wakatime" / "summaries.3days.derived.json").read_bytes()
+    days = coding_days(msgspec.json.decode(raw, type=WakaSummaries).data)
+    metrics = productivity_metrics(days)
+    assert metrics.top_projects, "the fixture names projects"
+    project = metrics.top_projects[0]
+    observed = CodingActivityObserved(
+        observed_at=T0,
+        days=len(days),
+        today_seconds=metrics.today_seconds,
+        projects=metrics.top_projects,
+        languages={},
+        metrics=metrics,
+    )
+    async with running_garden(tmp_path / "garden.db") as (garden, watcher):
+        await garden.bus.publish(ProjectSnapshot(name=f"someone/{project.name}", stars=1))
+        await settle(garden)
+        await garden.bus.publish(observed)
+        await settle(garden)
+        update = watcher.of(GrowthUpdated)[-1]
+        change = watcher.of(AtmosphereChanged)[-1]
+        plants = await garden.extras["insights"].get_plants()
+    assert update.repository == project.name
+    assert "time" in update.factors
+    assert "productivity" in change.data_sources
+    assert plants[0].coding_seconds == project.seconds
+
+
 async def test_analytics_counts_viewers_and_stores_sessions(
     clock: Any, tmp_path: Path
 ) -> None:
