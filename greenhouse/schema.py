@@ -9,9 +9,11 @@ from __future__ import annotations
 from .analytics_store import ANALYTICS_MIGRATIONS
 from .histories import HISTORY_MIGRATIONS
 from .store import CORE_MIGRATIONS, Migration
+from .web.deliveries import WEB_MIGRATIONS
 
 MIGRATIONS: list[Migration] = [
     *CORE_MIGRATIONS,
     *HISTORY_MIGRATIONS,
     *ANALYTICS_MIGRATIONS,
+    *WEB_MIGRATIONS,
 ]
