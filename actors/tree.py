@@ -134,6 +134,14 @@ def _injected_transport(garden: Garden, service: str) -> httpx.AsyncBaseTranspor
     return garden.extras.get("transports", {}).get(service)
 
 
+def _client_hooks(garden: Garden, service: str) -> dict[str, Any]:
+    """The service's request gate and response cache from extras (as for GitHub), when set."""
+    return {
+        "gate": garden.extras.get("request_gates", {}).get(service),
+        "cache": garden.extras.get("response_caches", {}).get(service),
+    }
+
+
 # Credentials of pollers that run on an injected transport without configuration (the demo).
 DEMO_CREDENTIAL = "demo"
 
@@ -162,8 +170,10 @@ def _add_spotify(garden: Garden, children: list[ChildSpec]) -> None:
     # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
     retry = RetryPolicy(max_rate_limit_wait=120.0)
 
+    hooks = _client_hooks(garden, "spotify")
+
     def make() -> SpotifyPoller:
-        service = SpotifyService(config, transport=transport, clock=clock, retry=retry)
+        service = SpotifyService(config, transport=transport, clock=clock, retry=retry, **hooks)
         return SpotifyPoller(box, bus, service, clock, interval=config.poll_interval)
 
     children.append(ChildSpec("spotify", make, Restart.PERMANENT))
@@ -190,8 +200,10 @@ def _add_weather(garden: Garden, children: list[ChildSpec]) -> None:
     bus.subscribe("persistence.weather", (WeatherObserved,), mailbox=garden.mailbox("persistence"))
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
+    hooks = _client_hooks(garden, "weather")
+
     def make() -> WeatherPoller:
-        service = WeatherService(config, transport=transport, clock=clock, retry=retry)
+        service = WeatherService(config, transport=transport, clock=clock, retry=retry, **hooks)
         return WeatherPoller(box, bus, service, clock, interval=config.poll_interval)
 
     children.append(ChildSpec("weather", make, Restart.PERMANENT))
