@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -246,8 +247,6 @@ def test_announce_only_on_atmosphere_change_or_big_energy_move() -> None:
     same = synthesize_current_mood(MoodInputs(), NOW + 60)
     assert should_announce(None, base, 0.15)
     assert not should_announce(base, same, 0.15)
-    import msgspec
-
     moved = msgspec.structs.replace(same, energy=min(1.0, base.energy + 0.2))
     assert should_announce(base, moved, 0.15)
     other = msgspec.structs.replace(same, atmosphere="misty_mystery")
@@ -280,3 +279,17 @@ def test_mood_trends_summarise_components_and_atmospheres() -> None:
     assert trends.atmospheres["serene_morning"] == 0.5
     assert trends.current_atmosphere == "focused_afternoon"
     assert mood_trends([], 24, COMPONENTS).samples == 0
+
+
+def test_the_season_colours_the_weather() -> None:
+    """The same sky reads livelier in summer than in winter, and the hemisphere flips it."""
+    sky = WeatherSignal(at=0.0, condition="Clouds", temperature=15, clouds=50, is_day=True)
+
+    def energy(moment: float, latitude: float | None) -> float:
+        weather = msgspec.structs.replace(sky, at=moment, latitude=latitude)
+        mood = synthesize_current_mood(MoodInputs(weather=weather), moment)
+        return mood.energy
+
+    july, january = at(2026, 7, 1, 12), at(2026, 1, 1, 12)
+    assert energy(july, 50.0) > energy(january, 50.0)
+    assert energy(july, -35.0) < energy(january, -35.0)

@@ -190,8 +190,27 @@ def _daylight(weather: WeatherSignal, now: float) -> float:
     return 0.5
 
 
-def weather_components(weather: WeatherSignal, now: float) -> Components:
+# The season's own colour, blended into the weather's components (15 %): long summer days lift
+# energy, winter settles towards serenity, spring is creative, autumn reflective.
+SEASON_COMPONENTS: dict[str, Components] = {
+    "winter": {"energy": 0.3, "focus": 0.6, "creativity": 0.5, "serenity": 0.7, "intensity": 0.3},
+    "spring": {"energy": 0.6, "focus": 0.5, "creativity": 0.7, "serenity": 0.6, "intensity": 0.4},
+    "summer": {"energy": 0.8, "focus": 0.4, "creativity": 0.6, "serenity": 0.5, "intensity": 0.6},
+    "autumn": {"energy": 0.45, "focus": 0.6, "creativity": 0.65, "serenity": 0.6, "intensity": 0.35},
+}
+SEASON_SHARE = 0.15
+
+
+def weather_components(weather: WeatherSignal, now: float, season: str | None = None) -> Components:
     """Warm bright days energise, soft rain calms and invites focus, storms are intense."""
+    sky = _sky_components(weather, now)
+    colour = SEASON_COMPONENTS.get(season or "")
+    if colour is None:
+        return sky
+    return {k: (1 - SEASON_SHARE) * sky[k] + SEASON_SHARE * colour[k] for k in COMPONENTS}
+
+
+def _sky_components(weather: WeatherSignal, now: float) -> Components:
     storm = _storminess(weather)
     rain = _clamp((weather.rain_mm_h or 0.0) / 8.0)
     if weather.rain_mm_h is None and weather.condition.lower() in ("rain", "drizzle"):
@@ -360,9 +379,13 @@ def synthesize_current_mood(
     if inputs.music is not None and inputs.music.is_playing:
         fade = _fade(now - inputs.music.at, config.music_freshness)
         candidates["music"] = (fade * _clamp(inputs.music.confidence), music_components(inputs.music))
+    latitude = config.latitude
+    if inputs.weather is not None and inputs.weather.latitude is not None:
+        latitude = inputs.weather.latitude
+    season = season_for(local, latitude)
     if inputs.weather is not None:
         fade = _fade(now - inputs.weather.at, config.weather_freshness)
-        candidates["weather"] = (fade, weather_components(inputs.weather, now))
+        candidates["weather"] = (fade, weather_components(inputs.weather, now, season))
     if inputs.productivity is not None:
         fade = _fade(now - inputs.productivity.at, config.productivity_freshness)
         candidates["productivity"] = (fade, productivity_components(inputs.productivity))
@@ -385,10 +408,6 @@ def synthesize_current_mood(
         )
         for component in COMPONENTS
     }
-    latitude = config.latitude
-    if inputs.weather is not None and inputs.weather.latitude is not None:
-        latitude = inputs.weather.latitude
-    season = season_for(local, latitude)
     period = time_of_day(hour)
     weather_in_use = inputs.weather if "weather" in sources else None
     pattern = weather_pattern(
