@@ -293,3 +293,31 @@ def test_the_season_colours_the_weather() -> None:
     july, january = at(2026, 7, 1, 12), at(2026, 1, 1, 12)
     assert energy(july, 50.0) > energy(january, 50.0)
     assert energy(july, -35.0) < energy(january, -35.0)
+
+
+@given(
+    st.lists(st.floats(min_value=0.451, max_value=0.499), min_size=1, max_size=40),
+    st.sampled_from(["focused_afternoon", "spring_growth"]),
+)
+def test_atmosphere_hysteresis_stops_flapping(focus_values: list[float], start: str) -> None:
+    """Focus wobbling between leave (0.45) and enter (0.5) keeps whichever sky was there."""
+    from greenhouse.engines.mood import choose_atmosphere
+
+    current = start
+    for focus in focus_values:
+        components = {"energy": 0.5, "focus": focus, "creativity": 0.4, "serenity": 0.4,
+                      "intensity": 0.3}
+        current, _ = choose_atmosphere(components, "afternoon", "spring", "clear_skies",
+                                       current, 0.05)
+        assert current == start
+
+
+def test_atmosphere_still_changes_past_the_band() -> None:
+    from greenhouse.engines.mood import choose_atmosphere
+
+    calm = {"energy": 0.5, "focus": 0.44, "creativity": 0.4, "serenity": 0.4, "intensity": 0.3}
+    keen = dict(calm, focus=0.5)
+    assert choose_atmosphere(calm, "afternoon", "spring", "clear_skies",
+                             "focused_afternoon", 0.05)[0] == "spring_growth"
+    assert choose_atmosphere(keen, "afternoon", "spring", "clear_skies",
+                             "spring_growth", 0.05)[0] == "focused_afternoon"

@@ -333,27 +333,46 @@ def weather_pattern(
 
 
 def choose_atmosphere(
-    components: Components, period: str, season: str, pattern: str
+    components: Components,
+    period: str,
+    season: str,
+    pattern: str,
+    previous: str | None = None,
+    margin: float = 0.0,
 ) -> tuple[str, str]:
-    """The atmosphere and the one rule that chose it, checked in order."""
+    """The atmosphere and the one rule that chose it, checked in order.
+
+    Hysteresis: the rule of the `previous` atmosphere has its threshold relaxed by `margin`, so a
+    component wobbling just around a threshold does not make the sky flap.
+    """
+
+    def at_least(value: float, threshold: float, name: str) -> bool:
+        return value >= threshold - (margin if name == previous else 0.0)
+
+    def below(value: float, threshold: float, name: str) -> bool:
+        return value < threshold + (margin if name == previous else 0.0)
+
     energy, focus = components["energy"], components["focus"]
     creativity, serenity = components["creativity"], components["serenity"]
     intensity = components["intensity"]
-    if intensity >= 0.6 or (pattern == "thunderstorm" and intensity >= 0.45):
-        return "stormy_intensity", f"intensity {intensity:.2f} (sky: {pattern})"
+    storm = "stormy_intensity"
+    if at_least(intensity, 0.6, storm) or (
+        pattern == "thunderstorm" and at_least(intensity, 0.45, storm)
+    ):
+        return storm, f"intensity {intensity:.2f} (sky: {pattern})"
     if pattern == "misty_fog":
         return "misty_mystery", "fog or mist outside"
-    if season == "winter" and pattern == "snow_fall" and energy < 0.55:
+    if season == "winter" and pattern == "snow_fall" and below(energy, 0.55, "winter_calm"):
         return "winter_calm", f"snow falling, energy {energy:.2f}"
-    if period == "morning" and serenity >= 0.5:
+    if period == "morning" and at_least(serenity, 0.5, "serene_morning"):
         return "serene_morning", f"morning, serenity {serenity:.2f}"
-    if period == "noon" and energy >= 0.55:
+    if period == "noon" and at_least(energy, 0.55, "energetic_noon"):
         return "energetic_noon", f"midday, energy {energy:.2f}"
-    if period == "afternoon" and focus >= 0.5:
+    if period == "afternoon" and at_least(focus, 0.5, "focused_afternoon"):
         return "focused_afternoon", f"afternoon, focus {focus:.2f}"
-    if period == "evening" and creativity >= 0.5:
+    if period == "evening" and at_least(creativity, 0.5, "creative_evening"):
         return "creative_evening", f"evening, creativity {creativity:.2f}"
-    if period == "night" and energy < 0.55:
+    if period == "night" and below(energy, 0.55, "contemplative_night"):
         return "contemplative_night", f"night, energy {energy:.2f}"
     by_season = {
         "winter": "winter_calm",
@@ -413,7 +432,14 @@ def synthesize_current_mood(
     pattern = weather_pattern(
         weather_in_use, blended, period, previous.weather_pattern if previous else None
     )
-    atmosphere, reason = choose_atmosphere(blended, period, season, pattern)
+    atmosphere, reason = choose_atmosphere(
+        blended,
+        period,
+        season,
+        pattern,
+        previous.atmosphere if previous else None,
+        config.atmosphere_hysteresis,
+    )
     used = ", ".join(f"{name} {weight:.2f}" for name, weight in sorted(sources.items()))
     return MoodSynthesis(
         at=now,
