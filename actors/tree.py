@@ -7,6 +7,7 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
     root (one_for_one)
     ├── persistence        the only database writer
     ├── health             heartbeat and status
+    ├── privacy            daily salts, consent, data-subject requests, retention, secrets
     └── ... (services, engines, web: added by their issues)
 """
 
@@ -21,11 +22,13 @@ import trio
 
 from greenhouse.config import IntegrationSettings
 from greenhouse.messages import GardenEvent, ServiceStatusChanged
+from greenhouse.privacy import PrivacyManager, fernet_from_key
 from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor
 from greenhouse.store import Store
 
 from .health import HealthActor
 from .persistence import PersistenceActor
+from .privacy import PrivacyActor
 
 __all__ = ["Garden", "build_garden", "run_garden"]
 
@@ -98,8 +101,29 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
     )
 
 
+def _add_privacy(garden: Garden, children: list[ChildSpec]) -> None:
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    # A malformed GREENHOUSE_SECRET_KEY stops start-up here with one line, not in a restart loop.
+    fernet_from_key(settings.privacy.secret_key)
+    # Ask-only: raw visits reach it by `ask` from the HTTP layer and are never published.
+    privacy_box = bus.mailbox("privacy", capacity=1024)
+    garden.mailboxes["privacy"] = privacy_box
+    children.append(
+        ChildSpec(
+            "privacy",
+            lambda: PrivacyActor(
+                privacy_box,
+                bus,
+                lambda: PrivacyManager.open(garden.store.path, settings.privacy),
+                clock=clock,
+            ),
+            Restart.PERMANENT,
+        )
+    )
+
+
 # Subsystems add themselves here, in start order.
-SUBSYSTEMS: list[ChildAdder] = [_add_core]
+SUBSYSTEMS: list[ChildAdder] = [_add_core, _add_privacy]
 
 
 def build_garden(
