@@ -16,6 +16,7 @@ from .anonymize import (
     clean_path,
     clean_referrer,
     client_address,
+    normalize_ip,
 )
 from .audit import AuditLog, PersonalDataInAudit
 from .consent import (
@@ -65,6 +66,7 @@ __all__ = [
     "count_references",
     "export_csv",
     "fernet_from_key",
+    "normalize_ip",
     "one_month_after",
     "retention_policies",
     "scannable_tables",

@@ -11,6 +11,7 @@ Ids are 128-bit hex strings, so a match by chance is not a practical concern.
 from __future__ import annotations
 
 import base64
+import contextlib
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
@@ -104,4 +105,19 @@ def delete_references(
         )
         if cursor.rowcount:
             deleted[table] = int(cursor.rowcount)
+            if kind_of(conn, table) == "virtual":
+                _optimize_full_text(conn, table)
     return deleted
+
+
+def kind_of(conn: sqlite3.Connection, table: str) -> str | None:
+    """`table`, `virtual`, `view`... as `PRAGMA table_list` says (None when absent)."""
+    row = conn.execute("PRAGMA main.table_list(" + _quote(table) + ")").fetchone()
+    return None if row is None else row[2]
+
+
+def _optimize_full_text(conn: sqlite3.Connection, table: str) -> None:
+    # FTS3/4/5 keep deleted tokens in their index segments until a merge; 'optimize' rewrites
+    # the index so the id leaves the file too. Other virtual tables do not know the command.
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute(f"INSERT INTO {_quote(table)}({_quote(table)}) VALUES ('optimize')")
