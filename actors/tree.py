@@ -8,6 +8,8 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
     ├── persistence        the only database writer
     ├── health             heartbeat and status
     ├── privacy            daily salts, consent, data-subject requests, retention, secrets
+    ├── spotify            Spotify poller (when configured or a transport is injected)
+    ├── weather            OpenWeatherMap poller (likewise)
     ├── wakatime           WakaTime poller (when configured or a transport is injected)
     ├── social             feeds/social poller (likewise)
     └── ... (services, engines, web: added by their issues)
@@ -20,22 +22,28 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+import msgspec
 import trio
 
-from greenhouse.config import IntegrationSettings, SocialConfig
+from greenhouse.config import IntegrationSettings, Secret, SocialConfig
 from greenhouse.messages import GardenEvent, RepositoriesObserved, RunTask, ServiceStatusChanged
 from greenhouse.privacy import PrivacyManager, fernet_from_key
 from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor
 from greenhouse.services.base import RetryPolicy
 from greenhouse.services.social import SocialService
+from greenhouse.services.spotify import SpotifyService
 from greenhouse.services.wakatime import WakaTimeService
+from greenhouse.services.weather import WeatherService
 from greenhouse.store import Store
 
 from .health import HealthActor
 from .persistence import PersistenceActor
 from .privacy import PrivacyActor
 from .social import SocialPoller
+from .spotify import SpotifyPoller
 from .wakatime import WakaTimePoller
+from .weather import WeatherPoller
 
 __all__ = ["Garden", "build_garden", "run_garden"]
 
@@ -129,6 +137,69 @@ def _add_privacy(garden: Garden, children: list[ChildSpec]) -> None:
     )
 
 
+def _injected_transport(garden: Garden, service: str) -> httpx.AsyncBaseTransport | None:
+    """A transport put in `extras["transports"]` (demo mode, simulation, tests), if any."""
+    return garden.extras.get("transports", {}).get(service)
+
+
+# Credentials of pollers that run on an injected transport without configuration (the demo).
+DEMO_CREDENTIAL = "demo"
+
+
+def _add_spotify(garden: Garden, children: list[ChildSpec]) -> None:
+    """The Spotify poller, when Spotify is configured or a transport is injected."""
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    transport = _injected_transport(garden, "spotify")
+    if not settings.is_configured("spotify") and transport is None:
+        return
+    config = settings.spotify
+    if not settings.is_configured("spotify"):
+        # A fed (demo) poller still goes through the real token flow, with placeholder
+        # credentials that the demo world's token endpoint accepts.
+        config = msgspec.structs.replace(
+            config,
+            client_id=config.client_id or DEMO_CREDENTIAL,
+            client_secret=config.client_secret or Secret(DEMO_CREDENTIAL),
+            refresh_token=config.refresh_token or Secret(DEMO_CREDENTIAL),
+        )
+    box = bus.subscribe("spotify", (RunTask,), capacity=64)
+    garden.mailboxes["spotify"] = box
+    # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
+    retry = RetryPolicy(max_rate_limit_wait=120.0)
+
+    def make() -> SpotifyPoller:
+        service = SpotifyService(config, transport=transport, clock=clock, retry=retry)
+        return SpotifyPoller(box, bus, service, clock, interval=config.poll_interval)
+
+    children.append(ChildSpec("spotify", make, Restart.PERMANENT))
+
+
+# An injected weather transport with no place configured (the demo world) reads this one.
+DEMO_WEATHER_CITY = "Lisbon"
+
+
+def _add_weather(garden: Garden, children: list[ChildSpec]) -> None:
+    """The weather poller, when OpenWeatherMap is configured or a transport is injected."""
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    transport = _injected_transport(garden, "weather")
+    if not settings.is_configured("weather") and transport is None:
+        return
+    config = settings.weather
+    if not config.city and (config.latitude is None or config.longitude is None):
+        config = msgspec.structs.replace(config, city=DEMO_WEATHER_CITY)
+    if not config.api_key:
+        config = msgspec.structs.replace(config, api_key=Secret(DEMO_CREDENTIAL))
+    box = bus.subscribe("weather", (RunTask,), capacity=64)
+    garden.mailboxes["weather"] = box
+    retry = RetryPolicy(max_rate_limit_wait=600.0)
+
+    def make() -> WeatherPoller:
+        service = WeatherService(config, transport=transport, clock=clock, retry=retry)
+        return WeatherPoller(box, bus, service, clock, interval=config.poll_interval)
+
+    children.append(ChildSpec("weather", make, Restart.PERMANENT))
+
+
 def _add_github(garden: Garden, children: list[ChildSpec]) -> None:
     from .github import add_github  # issue 3: GitHub poller (only when configured or faked)
 
@@ -187,6 +258,8 @@ SUBSYSTEMS: list[ChildAdder] = [
     _add_core,
     _add_privacy,
     _add_github,
+    _add_spotify,
+    _add_weather,
     _add_wakatime,
     _add_social,
 ]
