@@ -69,6 +69,10 @@ __all__ = [
     "VisitReceived",
     "VisitRecorded",
     "VisitorDataErased",
+    "ConnectionStatsRequest",
+    "SnapshotRequest",
+    "ViewerConnected",
+    "ViewerDisconnected",
     "VisitorJoined",
     "VisitorLeft",
     "WeatherObserved",
@@ -505,6 +509,20 @@ class SocialActivity(GardenEvent, frozen=True, kw_only=True):
 # Growth, mood, analytics (issue 6).
 
 
+class ViewerConnected(Message, frozen=True, kw_only=True):
+    """A WebSocket viewer connected (an opaque per-connection id, never an address)."""
+
+    connection_id: str
+    live_viewers: int = 0
+
+
+class ViewerDisconnected(Message, frozen=True, kw_only=True):
+    """A WebSocket viewer went away."""
+
+    connection_id: str
+    live_viewers: int = 0
+
+
 class VisitRecorded(Message, frozen=True, kw_only=True):
     """A page visit that privacy allowed analytics to count (daily hashed id, no address)."""
 
@@ -520,6 +538,14 @@ class VisitRecorded(Message, frozen=True, kw_only=True):
 
 # --------------------------------------------------------------------------------------------
 # Real-time surface: WebSocket and HTTP (issue 8).
+
+
+class SnapshotRequest(Message, frozen=True, kw_only=True):
+    """Ask the WebSocket actor for the garden snapshot (the `snapshot` frame's data)."""
+
+
+class ConnectionStatsRequest(Message, frozen=True, kw_only=True):
+    """Ask the WebSocket actor for `get_connection_stats()`."""
 
 
 # --------------------------------------------------------------------------------------------
