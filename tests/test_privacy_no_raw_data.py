@@ -140,10 +140,11 @@ def test_no_raw_address_or_user_agent_is_stored_or_logged(visits):
     capture = _Capture()
     capture.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
     root, greenhouse = logging.getLogger(), logging.getLogger("greenhouse")
-    old_levels = root.level, greenhouse.level
+    old = root.level, greenhouse.level, greenhouse.propagate
     root.addHandler(capture)
     root.setLevel(logging.DEBUG)
     greenhouse.setLevel(logging.DEBUG)
+    greenhouse.propagate = True  # configure_logging (run by other tests) turns it off
     try:
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "garden.db"
@@ -161,8 +162,9 @@ def test_no_raw_address_or_user_agent_is_stored_or_logged(visits):
             file_text = b"".join(p.read_bytes() for p in Path(tmp).iterdir()).decode("latin-1")
     finally:
         root.removeHandler(capture)
-        root.setLevel(old_levels[0])
-        greenhouse.setLevel(old_levels[1])
+        root.setLevel(old[0])
+        greenhouse.setLevel(old[1])
+        greenhouse.propagate = old[2]
     haystack = "\n".join(cells)
     logs = "\n".join(capture.lines)
     # The scan is of a database that really holds the visits analytics was allowed to see.

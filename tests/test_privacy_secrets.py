@@ -48,12 +48,26 @@ def test_refresh_token_is_unreadable_in_the_database_file(tmp_path):
     store.close()
 
 
-def test_without_a_key_secrets_are_not_persisted(tmp_path, caplog):
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.text = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.text += record.getMessage() + "\n"
+
+
+def test_without_a_key_secrets_are_not_persisted(tmp_path):
     store = Store(tmp_path / "garden.db")
     secrets = SecretStore(store.conn, Secret(""))
-    with caplog.at_level(logging.WARNING, logger="greenhouse.privacy"):
+    # A handler on the logger itself: other tests may have stopped "greenhouse" propagating.
+    lines, logger = _Lines(), logging.getLogger("greenhouse.privacy")
+    logger.addHandler(lines)
+    try:
         assert secrets.put("spotify.refresh_token", REFRESH_TOKEN, T0) is False
-    assert "GREENHOUSE_SECRET_KEY" in caplog.text and REFRESH_TOKEN not in caplog.text
+    finally:
+        logger.removeHandler(lines)
+    assert "GREENHOUSE_SECRET_KEY" in lines.text and REFRESH_TOKEN not in lines.text
     assert secrets.get("spotify.refresh_token").get() == REFRESH_TOKEN  # this process only
     assert store.conn.execute("SELECT COUNT(*) FROM stored_secrets").fetchone()[0] == 0
     assert REFRESH_TOKEN.encode() not in _file_bytes(store)
