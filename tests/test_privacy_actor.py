@@ -31,7 +31,12 @@ UA = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
 
 
 def _garden(tmp_path, env=None):
-    settings = settings_from_mapping({"GREENHOUSE_DB": str(tmp_path / "g.db"), **(env or {})})
+    settings = settings_from_mapping({
+        "GREENHOUSE_DB": str(tmp_path / "g.db"),
+        "GREENHOUSE_HTTP_PORT": "0",
+        "GREENHOUSE_WS_PORT": "0",
+        **(env or {}),
+    })
     garden = build_garden(settings, clock=Clock(start_epoch=T0))
     visits = garden.bus.subscribe("test-analytics", (VisitRecorded, VisitorDataErased), 1024)
     return garden, visits

@@ -81,7 +81,14 @@ class _Capture(logging.Handler):
 
 
 async def _scenario(db: Path, visits: list[tuple[str, str, bool, str]]) -> tuple[int, int]:
-    settings = settings_from_mapping({"GREENHOUSE_DB": str(db)})
+    settings = settings_from_mapping({
+        "GREENHOUSE_DB": str(db),
+        # No listening sockets here (the server's own address is not a visitor's); the HTTP
+        # path has its own scan in test_privacy_routes.py.
+        "ENABLE_REAL_TIME_EVENTS": "false",
+        "GREENHOUSE_HTTP_PORT": "0",
+        "GREENHOUSE_WS_PORT": "0",
+    })
     garden = build_garden(settings, clock=Clock(start_epoch=T0))
     analytics = garden.bus.subscribe("test-analytics", (VisitRecorded,), capacity=4096)
     garden.store.db.execute(
