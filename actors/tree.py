@@ -28,7 +28,15 @@ import msgspec
 import trio
 
 from greenhouse.config import IntegrationSettings, Secret, SocialConfig
-from greenhouse.messages import GardenEvent, RepositoriesObserved, RunTask, ServiceStatusChanged
+from greenhouse.listening_weather_history import write_track_plays, write_weather_readings
+from greenhouse.messages import (
+    GardenEvent,
+    RepositoriesObserved,
+    RunTask,
+    ServiceStatusChanged,
+    TrackChanged,
+    WeatherObserved,
+)
 from greenhouse.privacy import PrivacyManager, fernet_from_key
 from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor
 from greenhouse.services.base import RetryPolicy
@@ -104,6 +112,7 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
                 clock=clock,
                 flush_interval=settings.runtime.flush_interval,
                 max_batch=settings.runtime.flush_max_batch,
+                in_thread=garden.extras.get("persistence_in_thread", True),
             ),
             Restart.PERMANENT,
         )
@@ -138,6 +147,12 @@ def _add_privacy(garden: Garden, children: list[ChildSpec]) -> None:
     )
 
 
+def _add_engines(garden: Garden, children: list[ChildSpec]) -> None:
+    from .engines import add_engines  # issue 6: growth, mood and analytics actors
+
+    add_engines(garden, children)
+
+
 def _injected_transport(garden: Garden, service: str) -> httpx.AsyncBaseTransport | None:
     """A transport put in `extras["transports"]` (demo mode, simulation, tests), if any."""
     return garden.extras.get("transports", {}).get(service)
@@ -165,6 +180,9 @@ def _add_spotify(garden: Garden, children: list[ChildSpec]) -> None:
         )
     box = bus.subscribe("spotify", (RunTask,), capacity=64)
     garden.mailboxes["spotify"] = box
+    # Track starts become `track_plays` rows in the persistence actor's batches.
+    garden.store.register_writer(TrackChanged, write_track_plays)
+    bus.subscribe("persistence.spotify", (TrackChanged,), mailbox=garden.mailbox("persistence"))
     # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
     retry = RetryPolicy(max_rate_limit_wait=120.0)
 
@@ -192,6 +210,8 @@ def _add_weather(garden: Garden, children: list[ChildSpec]) -> None:
         config = msgspec.structs.replace(config, api_key=Secret(DEMO_CREDENTIAL))
     box = bus.subscribe("weather", (RunTask,), capacity=64)
     garden.mailboxes["weather"] = box
+    garden.store.register_writer(WeatherObserved, write_weather_readings)
+    bus.subscribe("persistence.weather", (WeatherObserved,), mailbox=garden.mailbox("persistence"))
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
     def make() -> WeatherPoller:
@@ -270,6 +290,7 @@ SUBSYSTEMS: list[ChildAdder] = [
     _add_wakatime,
     _add_social,
     _add_web,
+    _add_engines,
 ]
 
 
@@ -310,4 +331,7 @@ async def run_garden(
             task_status.started()
     finally:
         with trio.CancelScope(shield=True):
-            await trio.to_thread.run_sync(garden.store.close)
+            if garden.extras.get("persistence_in_thread", True):
+                await trio.to_thread.run_sync(garden.store.close)
+            else:
+                garden.store.close()

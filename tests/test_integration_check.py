@@ -15,7 +15,7 @@ from greenhouse.config import (
     WakaTimeConfig,
     WeatherConfig,
 )
-from greenhouse.integration_check import format_report, run_integration_check
+from greenhouse.integration_check import CheckReport, format_report, run_integration_check
 from greenhouse.runtime.clock import Clock
 from greenhouse.simulation.github import FakeGitHub
 from tests.fake_social import TWITTER_TOKEN, FakeSocialWorld, config
@@ -118,15 +118,20 @@ async def test_only_configured_services_are_checked() -> None:
     assert not report.failed
 
 
-def test_cli_nothing_configured(capsys: pytest.CaptureFixture[str], monkeypatch: Any,
+def test_cli_without_keys_checks_the_demo_world(capsys: pytest.CaptureFixture[str], monkeypatch: Any,
                                 tmp_path: Any) -> None:
     monkeypatch.chdir(tmp_path)
     for name in ("GITHUB_TOKEN", "SPOTIFY_CLIENT_ID", "OPENWEATHER_API_KEY", "WAKATIME_API_KEY",
                  "RSS_FEEDS", "MASTODON_BASE_URL", "BLUESKY_HANDLE", "HACKERNEWS_ENABLED",
                  "TWITTER_BEARER_TOKEN", "LINKEDIN_ACCESS_TOKEN"):
         monkeypatch.delenv(name, raising=False)
+    # With no keys the real clients are checked against the simulated demo world.
     assert run.main(["check"]) == 0
-    assert "Nothing is configured" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "demo world" in out and "all ok" in out
+    assert "not configured" not in out
+    # Without a world to check against, it says that nothing is configured.
+    assert "Nothing is configured" in format_report(CheckReport())
 
 
 def test_cli_configured_service_down_exits_non_zero(

@@ -33,6 +33,7 @@ __all__ = ["RetentionPolicy", "apply_retention", "retention_policies"]
 _TIME_COLUMNS = (
     "at", "timestamp", "recorded_at", "received_at", "visited_at", "occurred_at", "created_at",
     "started_at", "finished_at", "last_seen", "last_seen_at", "updated_at", "day", "date",
+    "end", "start",  # analytics_sessions: a session is as old as its last page view
 )
 _PRIVACY_OWN = ("consent_records", "data_subject_requests", "privacy_audit_log")
 
