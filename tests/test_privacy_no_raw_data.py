@@ -114,7 +114,8 @@ async def _scenario(db: Path, visits: list[tuple[str, str, bool, str]]) -> tuple
         # The real analytics pipeline stores the visits (persistence -> analytics_visits);
         # wait for them before the requests, as a visitor's request would come later.
         with trio.fail_after(10):
-            while _count(db, "analytics_visits") < recorded:
+            # Polling: the rows are written by the persistence actor's worker thread.
+            while _count(db, "analytics_visits") < recorded:  # noqa: ASYNC110
                 await trio.sleep(0.01)
         await ask(garden.mailbox("analytics"),
                   RunTask(task_id="analytics_processing", execution_id="a"))

@@ -365,7 +365,9 @@ def test_retention_per_data_type(tmp_path):
             (now - 200 * DAY, now - 170 * DAY),
         )
     report = manager.data_cleanup(now)
-    assert report["deleted"]["visits"] == {"visits": 1, "loose": -1}
+    assert report["deleted"]["visits"]["visits"] == 1
+    assert report["deleted"]["visits"]["loose"] == -1  # no time column: not guessed at
+    assert report["deleted"]["visits"]["analytics_visits"] == 0  # found from the schema
     assert report["deleted"]["events"] == {"events": 1}
     assert report["deleted"]["task_runs"] == {"task_runs": 1}
     assert report["deleted"]["consent"] == {"consent_records": 1}
