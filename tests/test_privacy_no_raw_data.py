@@ -187,7 +187,7 @@ def test_no_raw_address_or_user_agent_is_stored_or_logged(visits):
     # The scan is of a database that really holds the visits analytics was allowed to see.
     assert recorded == _expected_recorded(visits)
     assert stored_visits == recorded - erased
-    assert (sessions > 0) == (stored_visits + erased > 0)
+    assert (sessions > 0) == (stored_visits > 0)  # sessions were built, the erased one went
     stored, in_file, logged = _tokens_of(haystack), _tokens_of(file_text), _tokens_of(logs)
     assert len(stored) > len(visits) // 2  # the scan sees real content
     for ip, agent, _, _ in visits:
