@@ -12,7 +12,7 @@ All database work runs in a worker thread on the actor's own connection, one cal
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import trio
@@ -68,10 +68,12 @@ class PrivacyActor(Actor):
         open_manager: Callable[[], PrivacyManager],
         *,
         clock: Clock | None = None,
+        before_erasure: Callable[[str], Awaitable[None]] | None = None,
         name: str = "privacy",
     ) -> None:
         super().__init__(name, inbox, bus, clock)
         self.open_manager = open_manager
+        self.before_erasure = before_erasure
         self.manager: PrivacyManager | None = None
         self._lock = trio.Lock()
         self.visits_recorded = 0
@@ -188,6 +190,12 @@ class PrivacyActor(Actor):
             visitor_id = await self._call(
                 manager.generate_visitor_id, message.ip, message.user_agent, now
             )
+        if message.type == "erasure" and self.before_erasure is not None:
+            try:
+                await self.before_erasure(visitor_id)
+            except Exception as error:  # erase anyway; what was in flight is logged as a risk
+                self.log.warning("could not settle in-flight rows before erasure: %s",
+                                 type(error).__name__)
         request = await self._call(
             manager.create_data_subject_request, message.type, visitor_id, now
         )

@@ -31,14 +31,16 @@ from greenhouse.config import IntegrationSettings, Secret, SocialConfig
 from greenhouse.listening_weather_history import write_track_plays, write_weather_readings
 from greenhouse.messages import (
     GardenEvent,
+    PersistenceBarrier,
     RepositoriesObserved,
     RunTask,
     ServiceStatusChanged,
     TrackChanged,
+    VisitorDataErased,
     WeatherObserved,
 )
 from greenhouse.privacy import PrivacyManager, fernet_from_key
-from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor
+from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor, ask
 from greenhouse.services.base import RetryPolicy
 from greenhouse.services.social import SocialService
 from greenhouse.services.spotify import SpotifyService
@@ -133,6 +135,17 @@ def _add_privacy(garden: Garden, children: list[ChildSpec]) -> None:
     # Ask-only: raw visits reach it by `ask` from the HTTP layer and are never published.
     privacy_box = bus.mailbox("privacy", capacity=1024)
     garden.mailboxes["privacy"] = privacy_box
+    garden.store.register_writer(PersistenceBarrier, lambda db, barriers: None)
+
+    async def before_erasure(visitor_id: str) -> None:
+        # Actors of this tree that hold visitor ids forget this one first (they answer once
+        # done, and what they published before is already queued), then persistence commits
+        # everything queued, so nothing written after the erasure brings the id back.
+        notice = VisitorDataErased(visitor_id=visitor_id)
+        for sub in bus.subscribers():
+            if issubclass(VisitorDataErased, sub.types) and garden.mailboxes.get(sub.name):
+                await ask(sub.mailbox, notice, timeout=10.0)
+        await ask(garden.mailbox("persistence"), PersistenceBarrier(), timeout=30.0)
     children.append(
         ChildSpec(
             "privacy",
@@ -141,6 +154,7 @@ def _add_privacy(garden: Garden, children: list[ChildSpec]) -> None:
                 bus,
                 lambda: PrivacyManager.open(garden.store.path, settings.privacy),
                 clock=clock,
+                before_erasure=before_erasure,
             ),
             Restart.PERMANENT,
         )

@@ -59,6 +59,7 @@ __all__ = [
     "MoodSynthesized",
     "MusicChanged",
     "MusicObserved",
+    "PersistenceBarrier",
     "PrivacyDashboardRequest",
     "RepositoriesObserved",
     "RepositorySnapshot",
@@ -697,6 +698,11 @@ class VisitorDataErased(Message, frozen=True, kw_only=True):
     """Published after an erasure, so actors holding the id in memory forget it too."""
 
     visitor_id: str
+
+
+class PersistenceBarrier(Message, frozen=True, kw_only=True):
+    """Asked of the persistence mailbox: the reply comes once everything queued before it is
+    committed (an erasure waits for it so no row in flight comes back after the delete)."""
 
 
 class PrivacyDashboardRequest(Message, frozen=True, kw_only=True):
