@@ -27,14 +27,21 @@ import httpx
 import msgspec
 import trio
 
+from greenhouse.coding_social_history import (
+    recent_post_keys,
+    write_coding_observations,
+    write_social_posts,
+)
 from greenhouse.config import IntegrationSettings, Secret, SocialConfig
 from greenhouse.listening_weather_history import write_track_plays, write_weather_readings
 from greenhouse.messages import (
+    CodingActivityObserved,
     GardenEvent,
     PersistenceBarrier,
     RepositoriesObserved,
     RunTask,
     ServiceStatusChanged,
+    SocialActivityObserved,
     TrackChanged,
     VisitorDataErased,
     WeatherObserved,
@@ -172,6 +179,14 @@ def _injected_transport(garden: Garden, service: str) -> httpx.AsyncBaseTranspor
     return garden.extras.get("transports", {}).get(service)
 
 
+def _client_hooks(garden: Garden, service: str) -> dict[str, Any]:
+    """The service's request gate and response cache from extras (as for GitHub), when set."""
+    return {
+        "gate": garden.extras.get("request_gates", {}).get(service),
+        "cache": garden.extras.get("response_caches", {}).get(service),
+    }
+
+
 # Credentials of pollers that run on an injected transport without configuration (the demo).
 DEMO_CREDENTIAL = "demo"
 
@@ -200,8 +215,10 @@ def _add_spotify(garden: Garden, children: list[ChildSpec]) -> None:
     # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
     retry = RetryPolicy(max_rate_limit_wait=120.0)
 
+    hooks = _client_hooks(garden, "spotify")
+
     def make() -> SpotifyPoller:
-        service = SpotifyService(config, transport=transport, clock=clock, retry=retry)
+        service = SpotifyService(config, transport=transport, clock=clock, retry=retry, **hooks)
         return SpotifyPoller(box, bus, service, clock, interval=config.poll_interval)
 
     children.append(ChildSpec("spotify", make, Restart.PERMANENT))
@@ -228,8 +245,10 @@ def _add_weather(garden: Garden, children: list[ChildSpec]) -> None:
     bus.subscribe("persistence.weather", (WeatherObserved,), mailbox=garden.mailbox("persistence"))
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
+    hooks = _client_hooks(garden, "weather")
+
     def make() -> WeatherPoller:
-        service = WeatherService(config, transport=transport, clock=clock, retry=retry)
+        service = WeatherService(config, transport=transport, clock=clock, retry=retry, **hooks)
         return WeatherPoller(box, bus, service, clock, interval=config.poll_interval)
 
     children.append(ChildSpec("weather", make, Restart.PERMANENT))
@@ -250,11 +269,22 @@ def _add_wakatime(garden: Garden, children: list[ChildSpec]) -> None:
     config = settings.wakatime
     box = bus.subscribe("wakatime", (RunTask,), capacity=64)
     garden.mailboxes["wakatime"] = box
+    # Each poll becomes a `coding_observations` row in the persistence actor's batches.
+    garden.store.register_writer(CodingActivityObserved, write_coding_observations)
+    bus.subscribe(
+        "persistence.wakatime", (CodingActivityObserved,), mailbox=garden.mailbox("persistence")
+    )
     # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
+    # The rate-limit and cache owners' hooks (issue 5), when present; else the base defaults.
+    gate = garden.extras.get("request_gates", {}).get("wakatime")
+    cache = garden.extras.get("response_caches", {}).get("wakatime")
+
     def make() -> WakaTimePoller:
-        service = WakaTimeService(config, transport=transport, clock=clock, retry=retry)
+        service = WakaTimeService(
+            config, transport=transport, clock=clock, retry=retry, gate=gate, cache=cache
+        )
         return WakaTimePoller(box, bus, service, clock, interval=config.poll_interval)
 
     children.append(ChildSpec("wakatime", make, Restart.PERMANENT))
@@ -279,16 +309,40 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
     config = settings.social if settings.is_configured("social") else DEMO_SOCIAL
     box = bus.subscribe("social", (RunTask, RepositoriesObserved), capacity=64)
     garden.mailboxes["social"] = box
+    # New posts become `social_posts` rows; on start the poller reads them back.
+    garden.store.register_writer(SocialActivityObserved, write_social_posts)
+    bus.subscribe(
+        "persistence.social", (SocialActivityObserved,), mailbox=garden.mailbox("persistence")
+    )
+
+    async def load_seen(since: float) -> list[tuple[str, str]]:
+        def read() -> list[tuple[str, str]]:
+            conn = garden.store.reader()
+            try:
+                return recent_post_keys(conn, since)
+            finally:
+                conn.close()
+
+        return await trio.to_thread.run_sync(read)
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
+    gate = garden.extras.get("request_gates", {}).get("social")
+    cache = garden.extras.get("response_caches", {}).get("social")
+
     def make() -> SocialPoller:
-        service = SocialService(config, transport=transport, clock=clock, retry=retry)
-        return SocialPoller(box, bus, service, clock, interval=config.poll_interval)
+        service = SocialService(
+            config, transport=transport, clock=clock, retry=retry, gate=gate, cache=cache
+        )
+        return SocialPoller(
+            box, bus, service, clock, interval=config.poll_interval, load_seen=load_seen
+        )
 
     children.append(ChildSpec("social", make, Restart.PERMANENT))
 
 
 def _add_web(garden: Garden, children: list[ChildSpec]) -> None:
+    if not garden.extras.get("web", True):
+        return  # `run.py simulate` runs in virtual time with no sockets
     from .web import add_web  # issue 8: WebSocket viewers and the HTTP API
 
     add_web(garden, children)
