@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import trio
 
-from greenhouse import messages
 from greenhouse.engines.analytics import (
     SESSION_TIMEOUT,
     LiveViewers,
@@ -34,6 +33,7 @@ from greenhouse.messages import (
     RunTask,
     ViewerConnected,
     ViewerDisconnected,
+    VisitorDataErased,
     VisitorJoined,
     VisitorLeft,
     VisitRecorded,
@@ -43,15 +43,12 @@ from greenhouse.task_actor import TaskActor
 
 __all__ = ["ANALYTICS_INPUTS", "AnalyticsActor"]
 
-# The privacy issue's erasure notice (asked of every subscriber before rows are deleted); looked
-# up by name so this module works before and after that issue lands.
-VISITOR_DATA_ERASED: type | None = getattr(messages, "VisitorDataErased", None)
 ANALYTICS_INPUTS: tuple[type, ...] = (
     VisitRecorded,
     ViewerConnected,
     ViewerDisconnected,
     RunTask,
-    *((VISITOR_DATA_ERASED,) if VISITOR_DATA_ERASED is not None else ()),
+    VisitorDataErased,  # an erasure (privacy) must not come back from memory in a session
 )
 KEEP_SECONDS = 48 * 3600.0  # today's visitors and any session still open fit in two days
 MAX_VISITS = 200_000  # memory bound on a Raspberry Pi; older visits stay in SQLite
@@ -103,7 +100,7 @@ class AnalyticsActor(TaskActor):
             if message.task_id not in self.task_ids:
                 return None
             return await self.run_task(message, lambda: self.process(now))
-        if VISITOR_DATA_ERASED is not None and isinstance(message, VISITOR_DATA_ERASED):
+        if isinstance(message, VisitorDataErased):
             self.forget(message.visitor_id)
         elif isinstance(message, VisitRecorded):
             self.visits.append(
