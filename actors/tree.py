@@ -7,8 +7,11 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
     root (one_for_one)
     ├── persistence        the only database writer
     ├── health             heartbeat and status
+    ├── spotify            Spotify poller (when configured or a transport is injected)
+    ├── weather            OpenWeatherMap poller (likewise)
     ├── wakatime           WakaTime poller (when configured or a transport is injected)
     ├── social             feeds/social poller (likewise)
+    ├── websocket          viewers: snapshot, resume, fan-out
     └── ... (services, engines, web: added by their issues)
 """
 
@@ -19,20 +22,34 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+import msgspec
 import trio
 
-from greenhouse.config import IntegrationSettings, SocialConfig
-from greenhouse.messages import GardenEvent, RepositoriesObserved, RunTask, ServiceStatusChanged
+from greenhouse.config import IntegrationSettings, Secret, SocialConfig
+from greenhouse.listening_weather_history import write_track_plays, write_weather_readings
+from greenhouse.messages import (
+    GardenEvent,
+    RepositoriesObserved,
+    RunTask,
+    ServiceStatusChanged,
+    TrackChanged,
+    WeatherObserved,
+)
 from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor
 from greenhouse.services.base import RetryPolicy
 from greenhouse.services.social import SocialService
+from greenhouse.services.spotify import SpotifyService
 from greenhouse.services.wakatime import WakaTimeService
+from greenhouse.services.weather import WeatherService
 from greenhouse.store import Store
 
 from .health import HealthActor
 from .persistence import PersistenceActor
 from .social import SocialPoller
+from .spotify import SpotifyPoller
 from .wakatime import WakaTimePoller
+from .weather import WeatherPoller
 
 __all__ = ["Garden", "build_garden", "run_garden"]
 
@@ -92,6 +109,7 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
                 clock=clock,
                 flush_interval=settings.runtime.flush_interval,
                 max_batch=settings.runtime.flush_max_batch,
+                in_thread=garden.extras.get("persistence_in_thread", True),
             ),
             Restart.PERMANENT,
         )
@@ -103,6 +121,92 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
             Restart.PERMANENT,
         )
     )
+
+
+def _add_engines(garden: Garden, children: list[ChildSpec]) -> None:
+    from .engines import add_engines  # issue 6: growth, mood and analytics actors
+
+    add_engines(garden, children)
+
+
+def _injected_transport(garden: Garden, service: str) -> httpx.AsyncBaseTransport | None:
+    """A transport put in `extras["transports"]` (demo mode, simulation, tests), if any."""
+    return garden.extras.get("transports", {}).get(service)
+
+
+def _client_hooks(garden: Garden, service: str) -> dict[str, Any]:
+    """The service's request gate and response cache from extras (as for GitHub), when set."""
+    return {
+        "gate": garden.extras.get("request_gates", {}).get(service),
+        "cache": garden.extras.get("response_caches", {}).get(service),
+    }
+
+
+# Credentials of pollers that run on an injected transport without configuration (the demo).
+DEMO_CREDENTIAL = "demo"
+
+
+def _add_spotify(garden: Garden, children: list[ChildSpec]) -> None:
+    """The Spotify poller, when Spotify is configured or a transport is injected."""
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    transport = _injected_transport(garden, "spotify")
+    if not settings.is_configured("spotify") and transport is None:
+        return
+    config = settings.spotify
+    if not settings.is_configured("spotify"):
+        # A fed (demo) poller still goes through the real token flow, with placeholder
+        # credentials that the demo world's token endpoint accepts.
+        config = msgspec.structs.replace(
+            config,
+            client_id=config.client_id or DEMO_CREDENTIAL,
+            client_secret=config.client_secret or Secret(DEMO_CREDENTIAL),
+            refresh_token=config.refresh_token or Secret(DEMO_CREDENTIAL),
+        )
+    box = bus.subscribe("spotify", (RunTask,), capacity=64)
+    garden.mailboxes["spotify"] = box
+    # Track starts become `track_plays` rows in the persistence actor's batches.
+    garden.store.register_writer(TrackChanged, write_track_plays)
+    bus.subscribe("persistence.spotify", (TrackChanged,), mailbox=garden.mailbox("persistence"))
+    # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
+    retry = RetryPolicy(max_rate_limit_wait=120.0)
+
+    hooks = _client_hooks(garden, "spotify")
+
+    def make() -> SpotifyPoller:
+        service = SpotifyService(config, transport=transport, clock=clock, retry=retry, **hooks)
+        return SpotifyPoller(box, bus, service, clock, interval=config.poll_interval)
+
+    children.append(ChildSpec("spotify", make, Restart.PERMANENT))
+
+
+# An injected weather transport with no place configured (the demo world) reads this one.
+DEMO_WEATHER_CITY = "Lisbon"
+
+
+def _add_weather(garden: Garden, children: list[ChildSpec]) -> None:
+    """The weather poller, when OpenWeatherMap is configured or a transport is injected."""
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    transport = _injected_transport(garden, "weather")
+    if not settings.is_configured("weather") and transport is None:
+        return
+    config = settings.weather
+    if not config.city and (config.latitude is None or config.longitude is None):
+        config = msgspec.structs.replace(config, city=DEMO_WEATHER_CITY)
+    if not config.api_key:
+        config = msgspec.structs.replace(config, api_key=Secret(DEMO_CREDENTIAL))
+    box = bus.subscribe("weather", (RunTask,), capacity=64)
+    garden.mailboxes["weather"] = box
+    garden.store.register_writer(WeatherObserved, write_weather_readings)
+    bus.subscribe("persistence.weather", (WeatherObserved,), mailbox=garden.mailbox("persistence"))
+    retry = RetryPolicy(max_rate_limit_wait=600.0)
+
+    hooks = _client_hooks(garden, "weather")
+
+    def make() -> WeatherPoller:
+        service = WeatherService(config, transport=transport, clock=clock, retry=retry, **hooks)
+        return WeatherPoller(box, bus, service, clock, interval=config.poll_interval)
+
+    children.append(ChildSpec("weather", make, Restart.PERMANENT))
 
 
 def _add_github(garden: Garden, children: list[ChildSpec]) -> None:
@@ -123,8 +227,14 @@ def _add_wakatime(garden: Garden, children: list[ChildSpec]) -> None:
     # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
+    # The rate-limit and cache owners' hooks (issue 5), when present; else the base defaults.
+    gate = garden.extras.get("request_gates", {}).get("wakatime")
+    cache = garden.extras.get("response_caches", {}).get("wakatime")
+
     def make() -> WakaTimePoller:
-        service = WakaTimeService(config, transport=transport, clock=clock, retry=retry)
+        service = WakaTimeService(
+            config, transport=transport, clock=clock, retry=retry, gate=gate, cache=cache
+        )
         return WakaTimePoller(box, bus, service, clock, interval=config.poll_interval)
 
     children.append(ChildSpec("wakatime", make, Restart.PERMANENT))
@@ -151,15 +261,35 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
     garden.mailboxes["social"] = box
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
+    gate = garden.extras.get("request_gates", {}).get("social")
+    cache = garden.extras.get("response_caches", {}).get("social")
+
     def make() -> SocialPoller:
-        service = SocialService(config, transport=transport, clock=clock, retry=retry)
+        service = SocialService(
+            config, transport=transport, clock=clock, retry=retry, gate=gate, cache=cache
+        )
         return SocialPoller(box, bus, service, clock, interval=config.poll_interval)
 
     children.append(ChildSpec("social", make, Restart.PERMANENT))
 
 
+def _add_web(garden: Garden, children: list[ChildSpec]) -> None:
+    from .web import add_web  # issue 8: WebSocket viewers and the HTTP API
+
+    add_web(garden, children)
+
+
 # Subsystems add themselves here, in start order.
-SUBSYSTEMS: list[ChildAdder] = [_add_core, _add_github, _add_wakatime, _add_social]
+SUBSYSTEMS: list[ChildAdder] = [
+    _add_core,
+    _add_github,
+    _add_spotify,
+    _add_weather,
+    _add_wakatime,
+    _add_social,
+    _add_web,
+    _add_engines,
+]
 
 
 def build_garden(
@@ -199,4 +329,7 @@ async def run_garden(
             task_status.started()
     finally:
         with trio.CancelScope(shield=True):
-            await trio.to_thread.run_sync(garden.store.close)
+            if garden.extras.get("persistence_in_thread", True):
+                await trio.to_thread.run_sync(garden.store.close)
+            else:
+                garden.store.close()
