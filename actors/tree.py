@@ -274,6 +274,8 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
 
 
 def _add_web(garden: Garden, children: list[ChildSpec]) -> None:
+    if not garden.extras.get("web", True):
+        return  # `run.py simulate` runs in virtual time with no sockets
     from .web import add_web  # issue 8: WebSocket viewers and the HTTP API
 
     add_web(garden, children)

@@ -10,10 +10,12 @@ from .analytics_store import ANALYTICS_MIGRATIONS
 from .histories import HISTORY_MIGRATIONS
 from .listening_weather_history import LISTENING_WEATHER_MIGRATIONS
 from .store import CORE_MIGRATIONS, Migration
+from .web.deliveries import WEB_MIGRATIONS
 
 MIGRATIONS: list[Migration] = [
     *CORE_MIGRATIONS,
     *HISTORY_MIGRATIONS,
     *ANALYTICS_MIGRATIONS,
     *LISTENING_WEATHER_MIGRATIONS,
+    *WEB_MIGRATIONS,
 ]
