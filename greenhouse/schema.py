@@ -10,6 +10,7 @@ from .analytics_store import ANALYTICS_MIGRATIONS
 from .coding_social_history import CODING_SOCIAL_MIGRATIONS
 from .histories import HISTORY_MIGRATIONS
 from .listening_weather_history import LISTENING_WEATHER_MIGRATIONS
+from .privacy.tables import PRIVACY_MIGRATIONS
 from .store import CORE_MIGRATIONS, Migration
 from .web.deliveries import WEB_MIGRATIONS
 
@@ -20,4 +21,5 @@ MIGRATIONS: list[Migration] = [
     *LISTENING_WEATHER_MIGRATIONS,
     *WEB_MIGRATIONS,
     *CODING_SOCIAL_MIGRATIONS,
+    *PRIVACY_MIGRATIONS,
 ]
