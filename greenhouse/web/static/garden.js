@@ -28,6 +28,9 @@ const LABELS = {
   service_status: (d) => `${d.service} is ${d.available ? "back" : "unavailable"}`,
 };
 
+// The weather service's own names, mapped onto the garden's weather patterns.
+const PATTERNS = { storm: "thunderstorm", fog: "misty_fog", rain: "soft_rain", snow: "snow_fall" };
+const CONTROL = new Set(["resumed", "subscribed", "pong", "error"]);
 const state = { lastId: 0, plants: new Map(), snapshotSeen: false };
 let socket = null;
 let retryDelay = 1000;
@@ -89,7 +92,8 @@ function receive(event) {
     state.snapshotSeen = true;
     return;
   }
-  if (event.type === "pong" || event.type === "error") return;
+  // Control frames carry the last event id of their moment, not an event of their own.
+  if (CONTROL.has(event.type)) return;
   if (typeof event.id === "number") {
     if (event.id <= state.lastId) return; // already seen (replay overlapping live)
     state.lastId = event.id;
@@ -166,16 +170,21 @@ function setAtmosphere(name, pattern) {
     $("sun").setAttribute("fill", night ? "#f4f1de" : "url(#sun-glow)");
     $("sun").setAttribute("r", night ? "28" : "70");
   }
-  if (pattern) {
-    document.body.dataset.weather = pattern;
-    drawPrecipitation(pattern);
-  }
+  if (pattern) showPattern(pattern);
+}
+
+function showPattern(raw) {
+  const pattern = PATTERNS[raw] || raw;
+  document.body.dataset.weather = pattern;
+  drawPrecipitation(pattern);
 }
 
 function setWeather(w) {
   const temp = typeof w.temperature === "number" ? `${Math.round(w.temperature)}°` : "";
   $("weather").textContent = `${w.description || w.condition || "—"} ${temp}${w.location ? " in " + w.location : ""}`.trim();
   drawClouds(typeof w.clouds === "number" ? w.clouds : 0);
+  // The weather's own pattern shows at once; the atmosphere may refine it later.
+  if (w.weather_pattern) showPattern(w.weather_pattern);
 }
 
 function setMusic(m) {
@@ -192,16 +201,21 @@ function setViewers(count) {
 // ---------------------------------------------------------------------------------------------
 // Drawing.
 
+let labelRow = 0;
+
 function drawPlants() {
+  labelRow = 0;
   const layer = $("plants");
   const names = [...state.plants.keys()].sort();
-  const gap = 1000 / (names.length + 1);
+  // Narrow screens crop the sides of the scene (it fills its box), so plants keep to the middle.
+  const left = 150;
+  const gap = (1000 - 2 * left) / Math.max(1, names.length - 1);
   layer.replaceChildren();
   const list = $("plant-list");
   list.replaceChildren();
   names.forEach((name, index) => {
     const plant = state.plants.get(name);
-    const x = gap * (index + 1);
+    const x = names.length === 1 ? 500 : left + gap * index;
     const ground = 462 + Math.sin(index * 1.7) * 10;
     drawPlant(layer, plant, x, ground);
     const item = document.createElement("li");
@@ -244,7 +258,7 @@ function drawPlant(layer, plant, x, ground) {
     el("circle", { class: "leafy", cx: x + crown * 0.55, cy: cy + crown * 0.2, r: crown * 0.55 }, g);
     el("circle", { class: "leafy", cx: x, cy: cy - crown * 0.45, r: crown * 0.5 }, g);
   }
-  const label = el("text", { class: "label", x: x, y: ground + 28 }, g);
+  const label = el("text", { class: "label", x: x, y: ground + 26 + (labelRow++ % 2) * 20 }, g);
   label.textContent = plant.repository;
   g.addEventListener("mouseenter", (e) => showTooltip(plant, e));
   g.addEventListener("mousemove", (e) => showTooltip(plant, e));
