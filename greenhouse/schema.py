@@ -7,7 +7,9 @@ never reused or renamed: a migration that has run is recorded in `schema_migrati
 from __future__ import annotations
 
 from .store import CORE_MIGRATIONS, Migration
+from .task_runs import TASK_RUNS_MIGRATIONS
 
 MIGRATIONS: list[Migration] = [
     *CORE_MIGRATIONS,
+    *TASK_RUNS_MIGRATIONS,
 ]
