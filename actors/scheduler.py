@@ -547,6 +547,7 @@ class SchedulerActor(Actor):
             mean_duration=state.total_duration / count if count else None,
             max_duration=state.max_duration if count else None,
             running=state.running is not None,
+            pending=state.pending is not None,
             waiting_for=waiting,
         )
 

@@ -344,6 +344,7 @@ class TaskStats(Message, frozen=True, kw_only=True):
     mean_duration: float | None = None
     max_duration: float | None = None
     running: bool = False
+    pending: bool = False  # due (or asked for) and waiting for a slot or its dependencies
     waiting_for: tuple[str, ...] = ()
 
 
