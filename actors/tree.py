@@ -7,6 +7,7 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
     root (one_for_one)
     ├── persistence        the only database writer
     ├── health             heartbeat and status
+    ├── scheduler          runs every sync, synthesis and maintenance task (RunTask to owners)
     └── ... (services, engines, web: added by their issues)
 """
 
@@ -19,13 +20,16 @@ from typing import Any
 
 import trio
 
-from greenhouse.config import IntegrationSettings
-from greenhouse.messages import GardenEvent, ServiceStatusChanged
+from greenhouse.config import ConfigError, IntegrationSettings
+from greenhouse.messages import GardenEvent, ServiceStatusChanged, TaskRun, TaskRunRetention
 from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor
+from greenhouse.scheduling import load_timezone
 from greenhouse.store import Store
+from greenhouse.task_runs import register_task_run_writers
 
 from .health import HealthActor
 from .persistence import PersistenceActor
+from .scheduler import SchedulerActor
 
 __all__ = ["Garden", "build_garden", "run_garden"]
 
@@ -98,8 +102,35 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
     )
 
 
+def _add_scheduler(garden: Garden, children: list[ChildSpec]) -> None:
+    """The scheduler: runs the built-in tasks for the owners that are in the tree."""
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    try:
+        load_timezone(settings.scheduler.timezone)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    box = bus.mailbox("scheduler", capacity=256)  # ask-only: ExecuteTaskNow, stats, status
+    garden.mailboxes["scheduler"] = box
+    register_task_run_writers(garden.store)
+    bus.subscribe("persistence.task_runs", (TaskRun, TaskRunRetention),
+                  mailbox=garden.mailbox("persistence"))
+
+    def make() -> SchedulerActor:
+        # Owners are looked up when the actor starts, after every subsystem has added its
+        # mailboxes, so the order of SUBSYSTEMS does not matter.
+        scheduler = SchedulerActor(
+            box, bus, clock=clock, timezone=settings.scheduler.timezone,
+            retention_days=settings.privacy.retention_task_runs_days,
+        )
+        owners = {name: mb for name, mb in garden.mailboxes.items() if name != "scheduler"}
+        scheduler.schedule_default_tasks(settings, owners)
+        return scheduler
+
+    children.append(ChildSpec("scheduler", make, Restart.PERMANENT))
+
+
 # Subsystems add themselves here, in start order.
-SUBSYSTEMS: list[ChildAdder] = [_add_core]
+SUBSYSTEMS: list[ChildAdder] = [_add_core, _add_scheduler]
 
 
 def build_garden(

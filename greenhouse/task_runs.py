@@ -13,12 +13,13 @@ from collections.abc import Sequence
 import sqlite_utils
 
 from .messages import TaskRun, TaskRunRetention
-from .store import Migration
+from .store import Migration, Store
 
 __all__ = [
     "TASK_RUNS_MIGRATIONS",
     "prune_task_runs",
     "recent_task_runs",
+    "register_task_run_writers",
     "write_task_runs",
 ]
 
@@ -64,6 +65,12 @@ def prune_task_runs(db: sqlite_utils.Database, requests: Sequence[TaskRunRetenti
     """Table writer for `TaskRunRetention`: delete rows that finished before the cutoff."""
     cutoff = max(r.cutoff for r in requests)
     db.conn.execute("DELETE FROM task_runs WHERE finished_at < ?", (cutoff,))
+
+
+def register_task_run_writers(store: Store) -> None:
+    """Route `TaskRun` and `TaskRunRetention` in persistence batches to this table."""
+    store.register_writer(TaskRun, write_task_runs)
+    store.register_writer(TaskRunRetention, prune_task_runs)
 
 
 def recent_task_runs(
