@@ -15,28 +15,41 @@ their owner.
 from __future__ import annotations
 
 import enum
+import functools
+import math
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import msgspec
 
+from greenhouse.models import AtmosphericMood, CurrentWeather, MusicMood, SeasonalInfluence
+
 __all__ = [
     "AtmosphereChanged",
     "CommitPushed",
+    "CommitSnapshot",
+    "CommitsObserved",
     "EventStored",
     "EventType",
     "GardenEvent",
+    "GitHubActivity",
     "GrowthStageChanged",
     "Heartbeat",
     "Message",
+    "RepositoriesObserved",
+    "RepositorySnapshot",
     "MusicChanged",
+    "MusicObserved",
     "RunTask",
     "ServiceStatusChanged",
     "TaskFinished",
+    "TrackChanged",
     "VisitorJoined",
     "VisitorLeft",
+    "WeatherObserved",
     "WeatherUpdated",
     "WebSocketEvent",
+    "WebhookReceived",
     "decode_envelope",
     "encode_envelope",
     "iso_timestamp",
@@ -66,12 +79,21 @@ class EventType(enum.StrEnum):
     SERVICE_STATUS = "service_status"
 
 
+@functools.lru_cache(maxsize=1024)
+def _iso_second(second: int) -> str:
+    return datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def iso_timestamp(epoch_seconds: float) -> str:
     """`2024-01-15T10:30:00Z` style UTC timestamp (milliseconds kept when present)."""
-    moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
-    if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = math.floor(epoch_seconds)
+    millis = int(round((epoch_seconds - second) * 1000))
+    if millis >= 1000:
+        second, millis = second + 1, 0
+    # Cached per second: a batch of events usually shares its second, and strftime is slow.
+    if millis:
+        return f"{_iso_second(second)}.{millis:03d}Z"
+    return f"{_iso_second(second)}Z"
 
 
 # --------------------------------------------------------------------------------------------
@@ -89,6 +111,7 @@ class WebSocketEvent(msgspec.Struct, frozen=True):
 
 
 _envelope_encoder = msgspec.json.Encoder()
+_payload_encoder = msgspec.json.Encoder()
 _envelope_decoder = msgspec.json.Decoder(WebSocketEvent)
 
 
@@ -121,6 +144,20 @@ class GardenEvent(Message, frozen=True, kw_only=True):
         data.pop("timestamp", None)
         return data
 
+    def payload_json(self) -> bytes:
+        """`payload()` encoded as JSON, without building the dict (the store's hot path).
+
+        msgspec encodes base-class fields first, so the encoding starts with
+        `{"source":"…","timestamp":N` and the payload fields follow. An encoded JSON string
+        cannot contain an unescaped quote, so the first `,"timestamp":` is the real key.
+        """
+        raw = _payload_encoder.encode(self)
+        key = raw.find(b',"timestamp":')
+        end = key + 13
+        while raw[end] not in b",}":
+            end += 1
+        return b"{" + raw[end + 1 :] if raw[end] == 44 else b"{}"
+
 
 class CommitPushed(GardenEvent, frozen=True, kw_only=True):
     """Commits arrived for a repository (by webhook or by polling)."""
@@ -145,6 +182,11 @@ class MusicChanged(GardenEvent, frozen=True, kw_only=True):
     energy: float | None = None
     tempo: float | None = None
     confidence: float = 0.0
+    # Added by issue 4 (Spotify):
+    track_id: str | None = None
+    danceability: float | None = None
+    mood_source: str = ""  # audio_features | estimate | neutral
+    label: str = ""  # the mood word, e.g. "euphoric", or "silent" when nothing plays
 
 
 class WeatherUpdated(GardenEvent, frozen=True, kw_only=True):
@@ -159,6 +201,10 @@ class WeatherUpdated(GardenEvent, frozen=True, kw_only=True):
     clouds: float
     is_day: bool = True
     location: str = ""
+    # Added by issue 4 (weather):
+    weather_pattern: str = ""
+    season: str = ""
+    units: str = "metric"
 
 
 class GrowthStageChanged(GardenEvent, frozen=True, kw_only=True):
@@ -253,8 +299,125 @@ class TaskFinished(Message, frozen=True, kw_only=True):
 # GitHub (issue 3).
 
 
+class RepositorySnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """One repository as the garden sees it (a plant's raw inputs)."""
+
+    full_name: str
+    name: str
+    description: str | None = None
+    language: str | None = None
+    languages: dict[str, int] = msgspec.field(default_factory=dict)  # bytes per language
+    stars: int = 0
+    forks: int = 0
+    watchers: int = 0
+    open_issues: int = 0
+    size_kb: int = 0
+    topics: tuple[str, ...] = ()
+    created_at: float | None = None  # epoch seconds
+    pushed_at: float | None = None
+    archived: bool = False
+    private: bool = False
+    fork: bool = False
+    html_url: str | None = None
+
+
+class RepositoriesObserved(Message, frozen=True, kw_only=True):
+    """The poller's view of every repository after a sync (`changed`: full names that moved)."""
+
+    repositories: tuple[RepositorySnapshot, ...]
+    changed: tuple[str, ...] = ()
+    observed_at: float = 0.0
+    from_cache: bool = False
+
+
+class CommitSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """One commit; line and file counts are None when the source did not say."""
+
+    sha: str
+    repository: str
+    author: str
+    message: str = ""  # first line only
+    timestamp: float | None = None
+    additions: int | None = None
+    deletions: int | None = None
+    files_changed: int | None = None
+    impact_score: float = 0.0
+
+
+class CommitsObserved(Message, frozen=True, kw_only=True):
+    """Recent commits of one repository; `new_count` of them were not seen before.
+
+    `via` is "poll" or "webhook", so consumers can ignore how a commit arrived.
+    """
+
+    repository: str
+    commits: tuple[CommitSnapshot, ...]
+    new_count: int = 0
+    observed_at: float = 0.0
+    via: str = "poll"
+    delivery_id: str | None = None
+
+
+class GitHubActivity(Message, frozen=True, kw_only=True):
+    """Something happened on GitHub: a pull request, issue, release, star, branch or tag.
+
+    `kind` is one of push, pull_request, issues, release, star, create, ping, watch, fork, other.
+    """
+
+    kind: str
+    repository: str
+    actor: str = ""
+    action: str | None = None
+    title: str | None = None
+    number: int | None = None
+    url: str | None = None
+    at: float = 0.0
+    count: int = 1
+    via: str = "poll"
+    delivery_id: str | None = None
+
+
+class WebhookReceived(Message, frozen=True, kw_only=True):
+    """A GitHub delivery whose signature the HTTP layer has verified; `body` is the raw JSON."""
+
+    event: str
+    delivery_id: str
+    body: bytes
+    received_at: float = 0.0
+
+
 # --------------------------------------------------------------------------------------------
 # Spotify, weather, WakaTime, social (issue 4).
+
+# Spotify and weather.
+
+
+class TrackChanged(Message, frozen=True, kw_only=True):
+    """The playing track changed (or playback stopped: `track_id` None, not playing)."""
+
+    track_id: str | None
+    previous_track_id: str | None
+    mood: MusicMood
+    observed_at: float
+
+
+class MusicObserved(Message, frozen=True, kw_only=True):
+    """One Spotify poll: what plays now and its mood (also when nothing plays)."""
+
+    mood: MusicMood
+    observed_at: float
+
+
+class WeatherObserved(Message, frozen=True, kw_only=True):
+    """One weather poll: the reading, its atmospheric mood and the season."""
+
+    location: str
+    units: str
+    current: CurrentWeather
+    mood: AtmosphericMood
+    season: SeasonalInfluence
+    observed_at: float
+    changed: bool  # True when it differs meaningfully from the last published conditions
 
 
 # --------------------------------------------------------------------------------------------
