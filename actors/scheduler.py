@@ -23,6 +23,8 @@ Rules it keeps (the pure parts live in `greenhouse.scheduling`):
   that share an interval.
 * Wall time (`clock.time()`, which `Clock.jump` moves) decides what is due; the loop never
   sleeps longer than `max_sleep` seconds of monotonic time, so a jump is noticed within it.
+  Every wait and timeout is in garden time (`clock.sleep`, `clock.to_trio`), so the demo's
+  scaled clock runs the whole schedule faster, and durations are `clock.monotonic()` deltas.
 
 Every finished execution is published as a `TaskRun` (persistence writes the `task_runs` table);
 once a day it publishes `TaskRunRetention` to drop rows older than the retention period.
@@ -314,7 +316,7 @@ class SchedulerActor(Actor):
             self._wake = trio.Event()
             self._tick()
             await self._maybe_prune()
-            with trio.move_on_after(self._sleep_for()):
+            with trio.move_on_after(self.clock.to_trio(self._sleep_for())):
                 await self._wake.wait()
 
     def _poke(self) -> None:
@@ -451,7 +453,7 @@ class SchedulerActor(Actor):
                 delay = retry_delay(attempt, definition.retry_backoff)
                 log.info("%s attempt %d %s (%s); retrying in %gs", definition.task_id, attempt,
                          status, error, delay)
-                await trio.sleep(delay)
+                await self.clock.sleep(delay)
                 execution.status = "running"
         except trio.Cancelled:
             status, error = "cancelled", "the scheduler stopped during the run"
@@ -495,9 +497,9 @@ class SchedulerActor(Actor):
         try:
             if isinstance(target, Mailbox):
                 request = RunTask(task_id=definition.task_id, execution_id=execution.execution_id)
-                reply = await ask(target, request, timeout=definition.timeout)
+                reply = await ask(target, request, timeout=self.clock.to_trio(definition.timeout))
             else:
-                with trio.fail_after(definition.timeout):
+                with trio.fail_after(self.clock.to_trio(definition.timeout)):
                     reply = await target()
         except (AskTimeout, trio.TooSlowError):
             return "timed_out", f"timed out after {definition.timeout:g}s"

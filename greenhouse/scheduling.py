@@ -199,6 +199,8 @@ def advance_interval(due: float, now: float, interval: float) -> tuple[float, in
     if now < due:
         return due + interval, 0
     steps = math.floor((now - due) / interval) + 1
+    while due + steps * interval <= now:  # float rounding in the division
+        steps += 1
     return due + steps * interval, steps - 1
 
 

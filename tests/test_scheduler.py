@@ -474,3 +474,21 @@ def test_property_no_self_overlap_and_every_due_task_runs(
         stats = stats_of(scheduler, name)
         assert not stats.pending and not stats.running and stats.runs >= 1
         assert len(rec.starts[name]) == stats_of(scheduler, name).runs
+
+
+async def test_a_scaled_clock_runs_the_schedule_in_garden_time(autojump_clock: Any) -> None:
+    clock = Clock(START, scale=60.0)  # the demo: a garden half hour is 30 real seconds
+    ran_at: list[float] = []
+
+    async def sync() -> None:
+        ran_at.append(clock.time())
+        await clock.sleep(600)  # ten garden minutes of work
+
+    scheduler = SchedulerActor(clock=clock)
+    scheduler.register_task(TaskDefinition("github_sync", sync, timeout=900))
+    scheduler.schedule_task("github_sync", interval_seconds=1800)
+    t0 = trio.current_time()
+    await run_for(scheduler, 95)  # trio seconds: 5700 garden seconds
+    assert [t - START for t in ran_at] == [0, 1800, 3600, 5400]
+    assert trio.current_time() - t0 == 95
+    assert stats_of(scheduler, "github_sync").max_duration == pytest.approx(600)
