@@ -5,8 +5,9 @@ actor that owns the work, which is `ask`ed `RunTask(task_id, execution_id)` with
 timeout, or a plain async function.
 
 Convention for owners (see `greenhouse.messages`, section "Scheduler"): handle `RunTask` and
-return `TaskFinished(ok=...)` or None (None means the run went well); raising means it failed.
-The owner does not retry or time out: the scheduler does.
+return `TaskFinished(ok=...)` or None (None, like True, means the run went well; False means it
+failed); raising means it failed. The owner does not retry or time out: the scheduler does. An
+owner that sees a `RunTask` for another task id should return None (it is not its task).
 
 Rules it keeps (the pure parts live in `greenhouse.scheduling`):
 
@@ -512,6 +513,8 @@ class SchedulerActor(Actor):
             return "failed", f"{type(error).__name__}: {error}"
         if isinstance(reply, TaskFinished) and not reply.ok:
             return "failed", reply.error or "the owner reported a failure"
+        if reply is False:
+            return "failed", "the owner reported a failure"
         return "succeeded", None
 
     # -- retention and stats ---------------------------------------------------------------------

@@ -7,6 +7,8 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
     root (one_for_one)
     ├── persistence        the only database writer
     ├── health             heartbeat and status
+    ├── wakatime           WakaTime poller (when configured or a transport is injected)
+    ├── social             feeds/social poller (likewise)
     ├── scheduler          runs every sync, synthesis and maintenance task (RunTask to owners)
     └── ... (services, engines, web: added by their issues)
 """
@@ -14,22 +16,34 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import trio
 
-from greenhouse.config import ConfigError, IntegrationSettings
-from greenhouse.messages import GardenEvent, ServiceStatusChanged, TaskRun, TaskRunRetention
+from greenhouse.config import ConfigError, IntegrationSettings, SocialConfig
+from greenhouse.messages import (
+    GardenEvent,
+    RepositoriesObserved,
+    RunTask,
+    ServiceStatusChanged,
+    TaskRun,
+    TaskRunRetention,
+)
 from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor
 from greenhouse.scheduling import load_timezone
+from greenhouse.services.base import RetryPolicy
+from greenhouse.services.social import SocialService
+from greenhouse.services.wakatime import WakaTimeService
 from greenhouse.store import Store
 from greenhouse.task_runs import register_task_run_writers
 
 from .health import HealthActor
 from .persistence import PersistenceActor
 from .scheduler import SchedulerActor
+from .social import SocialPoller
+from .wakatime import WakaTimePoller
 
 __all__ = ["Garden", "build_garden", "run_garden"]
 
@@ -129,8 +143,61 @@ def _add_scheduler(garden: Garden, children: list[ChildSpec]) -> None:
     children.append(ChildSpec("scheduler", make, Restart.PERMANENT))
 
 
+def _add_github(garden: Garden, children: list[ChildSpec]) -> None:
+    from .github import add_github  # issue 3: GitHub poller (only when configured or faked)
+
+    add_github(garden, children)
+
+
+def _add_wakatime(garden: Garden, children: list[ChildSpec]) -> None:
+    """The WakaTime poller, when WakaTime is configured or a transport is injected."""
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    transport = garden.extras.get("transports", {}).get("wakatime")
+    if not settings.is_configured("wakatime") and transport is None:
+        return
+    config = settings.wakatime
+    box = bus.subscribe("wakatime", (RunTask,), capacity=64)
+    garden.mailboxes["wakatime"] = box
+    # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
+    retry = RetryPolicy(max_rate_limit_wait=600.0)
+
+    def make() -> WakaTimePoller:
+        service = WakaTimeService(config, transport=transport, clock=clock, retry=retry)
+        return WakaTimePoller(box, bus, service, clock, interval=config.poll_interval)
+
+    children.append(ChildSpec("wakatime", make, Restart.PERMANENT))
+
+
+# An injected social transport with no source configured (the demo world) reads these.
+DEMO_SOCIAL = SocialConfig(
+    rss_feeds=("https://blog.greenhouse.example/feed.xml",),
+    mastodon_base_url="https://mastodon.greenhouse.example",
+    mastodon_account="gardener",
+    bluesky_handle="gardener.bsky.social",
+    hackernews_enabled=True,
+)
+
+
+def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
+    """The social poller, when a social source is configured or a transport is injected."""
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    transport = garden.extras.get("transports", {}).get("social")
+    if not settings.is_configured("social") and transport is None:
+        return
+    config = settings.social if settings.is_configured("social") else DEMO_SOCIAL
+    box = bus.subscribe("social", (RunTask, RepositoriesObserved), capacity=64)
+    garden.mailboxes["social"] = box
+    retry = RetryPolicy(max_rate_limit_wait=600.0)
+
+    def make() -> SocialPoller:
+        service = SocialService(config, transport=transport, clock=clock, retry=retry)
+        return SocialPoller(box, bus, service, clock, interval=config.poll_interval)
+
+    children.append(ChildSpec("social", make, Restart.PERMANENT))
+
+
 # Subsystems add themselves here, in start order.
-SUBSYSTEMS: list[ChildAdder] = [_add_core, _add_scheduler]
+SUBSYSTEMS: list[ChildAdder] = [_add_core, _add_github, _add_wakatime, _add_social, _add_scheduler]
 
 
 def build_garden(
@@ -139,12 +206,19 @@ def build_garden(
     clock: Clock | None = None,
     db_path: str | None = None,
     store: Store | None = None,
+    extras: Mapping[str, Any] | None = None,
 ) -> Garden:
-    """Make the bus, store, mailboxes and the root supervisor from settings."""
+    """Make the bus, store, mailboxes and the root supervisor from settings.
+
+    `extras` seeds `garden.extras` before the subsystems are added, e.g. `{"transports":
+    {"spotify": httpx.MockTransport(...)}}` to feed pollers from a fake world.
+    """
     clock = clock if clock is not None else Clock()
     bus = Bus()
     store = store if store is not None else Store(db_path or settings.runtime.db_path)
     garden = Garden(settings=settings, clock=clock, bus=bus, store=store)
+    # Injected before the adders run, e.g. {"transports": {"github": httpx.MockTransport(...)}}.
+    garden.extras.update(extras or {})
     children: list[ChildSpec] = []
     for add in SUBSYSTEMS:
         add(garden, children)

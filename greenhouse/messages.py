@@ -22,10 +22,22 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from greenhouse.models import AtmosphericMood, CurrentWeather, MusicMood, SeasonalInfluence
+from greenhouse.models import (
+    AtmosphericMood,
+    CurrentWeather,
+    MusicMood,
+    ProductivityMetrics,
+    ProjectTime,
+    SeasonalInfluence,
+    SocialMetricsSummary,
+    SocialPost,
+    TechTrends,
+)
 
 __all__ = [
     "AtmosphereChanged",
+    "CodingActivity",
+    "CodingActivityObserved",
     "CommitPushed",
     "CommitSnapshot",
     "CommitsObserved",
@@ -42,6 +54,8 @@ __all__ = [
     "MusicObserved",
     "RunTask",
     "ServiceStatusChanged",
+    "SocialActivity",
+    "SocialActivityObserved",
     "TaskFinished",
     "TrackChanged",
     "VisitorJoined",
@@ -420,6 +434,58 @@ class WeatherObserved(Message, frozen=True, kw_only=True):
     changed: bool  # True when it differs meaningfully from the last published conditions
 
 
+# WakaTime and social.
+
+
+class CodingActivityObserved(Message, frozen=True, kw_only=True):
+    """One WakaTime poll: per-project time (growth) and coding intensity (mood).
+
+    `projects` and `languages` cover the last `days` days; `metrics.intensity` is today's coding
+    against a busy day, in [0, 1]. `stats_pending` is True while WakaTime is still computing the
+    range stats (a normal state, retried later).
+    """
+
+    observed_at: float
+    days: int
+    today_seconds: float
+    projects: tuple[ProjectTime, ...]
+    languages: dict[str, float]
+    metrics: ProductivityMetrics
+    stats_pending: bool = False
+
+
+class CodingActivity(GardenEvent, frozen=True, kw_only=True):
+    """Viewers' `coding_activity`: today's coding changed meaningfully."""
+
+    event_type: ClassVar[EventType] = EventType.CODING_ACTIVITY
+    today_seconds: float
+    top_project: str | None
+    intensity: float
+    current_streak: int = 0
+    focus_sessions: int = 0
+
+
+class SocialActivityObserved(Message, frozen=True, kw_only=True):
+    """One social poll: your activity summary, tech trends, and the posts new since last time."""
+
+    observed_at: float
+    sources: tuple[str, ...]
+    new_posts: tuple[SocialPost, ...]
+    summary: SocialMetricsSummary
+    trends: TechTrends
+    failures: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class SocialActivity(GardenEvent, frozen=True, kw_only=True):
+    """Viewers' `social_activity`: new posts appeared (counts and topics only)."""
+
+    event_type: ClassVar[EventType] = EventType.SOCIAL_ACTIVITY
+    new_posts: int
+    by_source: dict[str, int]
+    top_topics: tuple[str, ...] = ()
+    rising_topics: tuple[str, ...] = ()
+
+
 # --------------------------------------------------------------------------------------------
 # Rate limiting and cache (issue 5).
 
@@ -432,8 +498,9 @@ class WeatherObserved(Message, frozen=True, kw_only=True):
 # Scheduler (issue 7).
 #
 # Convention for owners: an actor that owns a scheduled task handles `RunTask` (it arrives by
-# `ask`, with the task's timeout) and returns `TaskFinished` or None (None means it went well);
-# raising means the run failed. The scheduler retries, times out and records; owners just work.
+# `ask`, with the task's timeout) and returns `TaskFinished`, or None / True (it went well), or
+# False (it failed); raising also means the run failed. The scheduler retries, times out and
+# records; owners just do the work.
 
 
 class TaskRun(Message, frozen=True, kw_only=True):

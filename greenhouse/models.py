@@ -434,6 +434,8 @@ class ProductivityMetrics(msgspec.Struct, frozen=True):
     most_productive_hours: tuple[int, ...]
     intensity: float  # [0, 1]: today's coding against a 4-hour "busy day"
     top_projects: tuple[ProjectTime, ...] = ()
+    top_languages: tuple[ProjectTime, ...] = ()  # `name` is the language
+    today_seconds: float = 0.0
 
 
 class CodingStats(msgspec.Struct, frozen=True):

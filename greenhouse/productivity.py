@@ -64,11 +64,11 @@ def coding_days(summaries: Iterable[WakaDaySummary]) -> list[CodingDay]:
     return days
 
 
-def project_times(days: Iterable[CodingDay]) -> tuple[ProjectTime, ...]:
-    """Seconds and share per project over the days, largest first."""
+def project_times(days: Iterable[CodingDay], *, by: str = "projects") -> tuple[ProjectTime, ...]:
+    """Seconds and share per project (or per language, `by="languages"`), largest first."""
     totals: dict[str, float] = defaultdict(float)
     for day in days:
-        for name, seconds in day.projects.items():
+        for name, seconds in getattr(day, by).items():
             totals[name] += seconds
     grand = sum(totals.values())
     ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
@@ -191,4 +191,6 @@ def productivity_metrics(
         most_productive_hours=tuple(best[:top_hours]),
         intensity=round(min(1.0, today / BUSY_DAY_SECONDS), 4),
         top_projects=project_times(days)[:10],
+        top_languages=project_times(days, by="languages")[:10],
+        today_seconds=round(today, 3),
     )

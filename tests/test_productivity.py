@@ -144,3 +144,9 @@ def test_streak_and_intensity_invariants(totals: list[float]) -> None:
     assert 0 <= metrics.current_streak <= metrics.longest_streak <= metrics.active_days
     assert metrics.active_days == sum(1 for t in totals if t >= ACTIVE_DAY_SECONDS)
     assert 0.0 <= metrics.intensity <= 1.0
+
+
+def test_languages_and_today() -> None:
+    metrics = productivity_metrics(coding_days(load_summaries().data))
+    assert metrics.top_languages[0].name == "Go"
+    assert metrics.today_seconds == 8256.598

@@ -133,7 +133,7 @@ async def test_a_task_never_overlaps_itself(autojump_clock: Any) -> None:
     scheduler.register_task(TaskDefinition("slow", rec.target("slow", duration=25), timeout=100))
     scheduler.schedule_task("slow", interval_seconds=10)
     t0 = trio.current_time()
-    await run_for(scheduler, 100)
+    await run_for(scheduler, 95)
     assert rec.max_active["slow"] == 1
     assert [s - t0 for s in rec.starts["slow"]] == [0, 30, 60, 90]
     stats = stats_of(scheduler, "slow")
@@ -310,6 +310,8 @@ async def test_owner_reports_failure_or_raises(autojump_clock: Any) -> None:
             if message.task_id == "reported":
                 return TaskFinished(task_id=message.task_id, execution_id=message.execution_id,
                                     ok=False, error="API returned 502")
+            if message.task_id == "boolean":
+                return False  # like the GitHub poller's sync() result
             raise ValueError("no data")
 
     bus = Bus()
@@ -318,12 +320,16 @@ async def test_owner_reports_failure_or_raises(autojump_clock: Any) -> None:
     scheduler.register_task(TaskDefinition("reported", box))
     scheduler.register_task(TaskDefinition("raised", box))
     reported = scheduler.execute_task_now("reported")
+    scheduler.register_task(TaskDefinition("boolean", box))
     raised = scheduler.execute_task_now("raised")
+    boolean = scheduler.execute_task_now("boolean")
     await run_for(scheduler, 5, Unhappy("unhappy", box))
     first, second = scheduler.get_task_status(reported), scheduler.get_task_status(raised)
-    assert first is not None and second is not None
+    third = scheduler.get_task_status(boolean)
+    assert first is not None and second is not None and third is not None
     assert (first.status, first.error) == ("failed", "API returned 502")
     assert (second.status, second.error) == ("failed", "ValueError: no data")
+    assert (third.status, third.error) == ("failed", "the owner reported a failure")
 
 
 async def test_higher_priority_runs_first(autojump_clock: Any) -> None:
