@@ -7,6 +7,8 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
     root (one_for_one)
     ├── persistence        the only database writer
     ├── health             heartbeat and status
+    ├── spotify            Spotify poller (when configured or a transport is injected)
+    ├── weather            OpenWeatherMap poller (likewise)
     ├── wakatime           WakaTime poller (when configured or a transport is injected)
     ├── social             feeds/social poller (likewise)
     ├── scheduler          runs every sync, synthesis and maintenance task (RunTask to owners)
@@ -20,9 +22,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+import msgspec
 import trio
 
-from greenhouse.config import ConfigError, IntegrationSettings, SocialConfig
+from greenhouse.config import ConfigError, IntegrationSettings, Secret, SocialConfig
 from greenhouse.messages import (
     GardenEvent,
     RepositoriesObserved,
@@ -35,7 +39,9 @@ from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervis
 from greenhouse.scheduling import load_timezone
 from greenhouse.services.base import RetryPolicy
 from greenhouse.services.social import SocialService
+from greenhouse.services.spotify import SpotifyService
 from greenhouse.services.wakatime import WakaTimeService
+from greenhouse.services.weather import WeatherService
 from greenhouse.store import Store
 from greenhouse.task_runs import register_task_run_writers
 
@@ -43,7 +49,9 @@ from .health import HealthActor
 from .persistence import PersistenceActor
 from .scheduler import SchedulerActor
 from .social import SocialPoller
+from .spotify import SpotifyPoller
 from .wakatime import WakaTimePoller
+from .weather import WeatherPoller
 
 __all__ = ["Garden", "build_garden", "run_garden"]
 
@@ -114,6 +122,69 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
             Restart.PERMANENT,
         )
     )
+
+
+def _injected_transport(garden: Garden, service: str) -> httpx.AsyncBaseTransport | None:
+    """A transport put in `extras["transports"]` (demo mode, simulation, tests), if any."""
+    return garden.extras.get("transports", {}).get(service)
+
+
+# Credentials of pollers that run on an injected transport without configuration (the demo).
+DEMO_CREDENTIAL = "demo"
+
+
+def _add_spotify(garden: Garden, children: list[ChildSpec]) -> None:
+    """The Spotify poller, when Spotify is configured or a transport is injected."""
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    transport = _injected_transport(garden, "spotify")
+    if not settings.is_configured("spotify") and transport is None:
+        return
+    config = settings.spotify
+    if not settings.is_configured("spotify"):
+        # A fed (demo) poller still goes through the real token flow, with placeholder
+        # credentials that the demo world's token endpoint accepts.
+        config = msgspec.structs.replace(
+            config,
+            client_id=config.client_id or DEMO_CREDENTIAL,
+            client_secret=config.client_secret or Secret(DEMO_CREDENTIAL),
+            refresh_token=config.refresh_token or Secret(DEMO_CREDENTIAL),
+        )
+    box = bus.subscribe("spotify", (RunTask,), capacity=64)
+    garden.mailboxes["spotify"] = box
+    # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
+    retry = RetryPolicy(max_rate_limit_wait=120.0)
+
+    def make() -> SpotifyPoller:
+        service = SpotifyService(config, transport=transport, clock=clock, retry=retry)
+        return SpotifyPoller(box, bus, service, clock, interval=config.poll_interval)
+
+    children.append(ChildSpec("spotify", make, Restart.PERMANENT))
+
+
+# An injected weather transport with no place configured (the demo world) reads this one.
+DEMO_WEATHER_CITY = "Lisbon"
+
+
+def _add_weather(garden: Garden, children: list[ChildSpec]) -> None:
+    """The weather poller, when OpenWeatherMap is configured or a transport is injected."""
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    transport = _injected_transport(garden, "weather")
+    if not settings.is_configured("weather") and transport is None:
+        return
+    config = settings.weather
+    if not config.city and (config.latitude is None or config.longitude is None):
+        config = msgspec.structs.replace(config, city=DEMO_WEATHER_CITY)
+    if not config.api_key:
+        config = msgspec.structs.replace(config, api_key=Secret(DEMO_CREDENTIAL))
+    box = bus.subscribe("weather", (RunTask,), capacity=64)
+    garden.mailboxes["weather"] = box
+    retry = RetryPolicy(max_rate_limit_wait=600.0)
+
+    def make() -> WeatherPoller:
+        service = WeatherService(config, transport=transport, clock=clock, retry=retry)
+        return WeatherPoller(box, bus, service, clock, interval=config.poll_interval)
+
+    children.append(ChildSpec("weather", make, Restart.PERMANENT))
 
 
 def _add_scheduler(garden: Garden, children: list[ChildSpec]) -> None:
@@ -197,7 +268,15 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
 
 
 # Subsystems add themselves here, in start order.
-SUBSYSTEMS: list[ChildAdder] = [_add_core, _add_github, _add_wakatime, _add_social, _add_scheduler]
+SUBSYSTEMS: list[ChildAdder] = [
+    _add_core,
+    _add_github,
+    _add_spotify,
+    _add_weather,
+    _add_wakatime,
+    _add_social,
+    _add_scheduler,
+]
 
 
 def build_garden(

@@ -32,10 +32,19 @@ class FakeSpotify:
     returning None falls through. Every request is recorded.
     """
 
-    def __init__(self, *, expires_in: int = 3600, rotate_to: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        expires_in: int = 3600,
+        rotate_to: str | None = None,
+        client_id: str = CLIENT_ID,
+        client_secret: str = CLIENT_SECRET,
+        refresh_token: str = REFRESH_TOKEN,
+    ) -> None:
         self.expires_in = expires_in
         self.rotate_to = rotate_to
-        self.refresh_token = REFRESH_TOKEN
+        self.client = f"{client_id}:{client_secret}"
+        self.refresh_token = refresh_token
         self.valid_tokens: set[str] = set()
         self.token_requests: list[dict[str, list[str]]] = []
         self.requests: list[httpx.Request] = []
@@ -75,7 +84,7 @@ class FakeSpotify:
     def _token(self, request: httpx.Request) -> httpx.Response:
         form = parse_qs(request.content.decode())
         self.token_requests.append(form)
-        expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+        expected = base64.b64encode(self.client.encode()).decode()
         if request.headers.get("authorization") != f"Basic {expected}":
             return httpx.Response(400, json={"error": "invalid_client"})
         if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [

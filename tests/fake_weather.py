@@ -21,7 +21,8 @@ Override = Callable[[httpx.Request], httpx.Response | None]
 class FakeOpenWeatherMap:
     """Checks the `appid`, serves `current` and the forecast; `down` answers 500 to everything."""
 
-    def __init__(self) -> None:
+    def __init__(self, api_key: str = API_KEY) -> None:
+        self.api_key = api_key
         self.current: dict = LISBON
         self.requests: list[httpx.Request] = []
         self.overrides: dict[str, list[Override]] = {}
@@ -45,7 +46,7 @@ class FakeOpenWeatherMap:
                 return answer
         if self.down:
             return httpx.Response(500, json={"cod": 500, "message": "Internal error"})
-        if request.url.params.get("appid") != API_KEY:
+        if request.url.params.get("appid") != self.api_key:
             return httpx.Response(
                 401,
                 json={
