@@ -11,6 +11,7 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
     ├── weather            OpenWeatherMap poller (likewise)
     ├── wakatime           WakaTime poller (when configured or a transport is injected)
     ├── social             feeds/social poller (likewise)
+    ├── websocket          viewers: snapshot, resume, fan-out
     ├── scheduler          runs every sync, synthesis and maintenance task (RunTask to owners)
     └── ... (services, engines, web: added by their issues)
 """
@@ -267,6 +268,12 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
     children.append(ChildSpec("social", make, Restart.PERMANENT))
 
 
+def _add_web(garden: Garden, children: list[ChildSpec]) -> None:
+    from .web import add_web  # issue 8: WebSocket viewers and the HTTP API
+
+    add_web(garden, children)
+
+
 # Subsystems add themselves here, in start order.
 SUBSYSTEMS: list[ChildAdder] = [
     _add_core,
@@ -275,6 +282,7 @@ SUBSYSTEMS: list[ChildAdder] = [
     _add_weather,
     _add_wakatime,
     _add_social,
+    _add_web,
     _add_scheduler,
 ]
 

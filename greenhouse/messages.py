@@ -58,6 +58,10 @@ __all__ = [
     "SocialActivityObserved",
     "TaskFinished",
     "TrackChanged",
+    "ConnectionStatsRequest",
+    "SnapshotRequest",
+    "ViewerConnected",
+    "ViewerDisconnected",
     "VisitorJoined",
     "VisitorLeft",
     "WeatherObserved",
@@ -494,6 +498,20 @@ class SocialActivity(GardenEvent, frozen=True, kw_only=True):
 # Growth, mood, analytics (issue 6).
 
 
+class ViewerConnected(Message, frozen=True, kw_only=True):
+    """A WebSocket viewer connected (an opaque per-connection id, never an address)."""
+
+    connection_id: str
+    live_viewers: int = 0
+
+
+class ViewerDisconnected(Message, frozen=True, kw_only=True):
+    """A WebSocket viewer went away."""
+
+    connection_id: str
+    live_viewers: int = 0
+
+
 # --------------------------------------------------------------------------------------------
 # Scheduler (issue 7).
 #
@@ -590,6 +608,14 @@ class SchedulerStats(Message, frozen=True, kw_only=True):
 
 # --------------------------------------------------------------------------------------------
 # Real-time surface: WebSocket and HTTP (issue 8).
+
+
+class SnapshotRequest(Message, frozen=True, kw_only=True):
+    """Ask the WebSocket actor for the garden snapshot (the `snapshot` frame's data)."""
+
+
+class ConnectionStatsRequest(Message, frozen=True, kw_only=True):
+    """Ask the WebSocket actor for `get_connection_stats()`."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -81,6 +81,10 @@ class FakeSocialWorld:
                 return httpx.Response(200, content=b"null")  # HN answers null for unknown ids
         if host == "x.test":
             assert request.headers["authorization"] == f"Bearer {TWITTER_TOKEN}"
+            if path == "/2/users/2244994945":  # GET /2/users/:id (the adapter's health check)
+                return httpx.Response(
+                    200, json={"data": {"id": "2244994945", "name": "X Dev", "username": "XDevelopers"}}
+                )
             if path == "/2/users/2244994945/tweets":
                 return httpx.Response(200, content=fixture("twitter.users.tweets.docs-shape.json"))
         if host == "li.test":
