@@ -290,3 +290,22 @@ async def test_repr_and_errors_hide_tokens(autojump_clock) -> None:
         await spotify.ensure_token()
         assert "BQ-access" not in repr(spotify) and CLIENT_SECRET not in repr(spotify)
         assert spotify.redact("token BQ-access-1 leaked") == "token *** leaked"
+
+
+async def test_a_track_playing_for_many_polls_is_measured_once(autojump_clock) -> None:
+    fake = FakeSpotify()
+    async with service(fake) as spotify:
+        for _ in range(5):
+            assert (await spotify.analyze_current_mood()).data.source == "audio_features"
+    assert fake.count("/me/player/currently-playing") == 5
+    assert fake.count("/audio-features") == 1
+
+
+async def test_genres_are_fetched_once_per_artist(autojump_clock) -> None:
+    fake = FakeSpotify()
+    fake.audio_features_status = 403
+    fake.artist_genres = {"6cmp7ut7okJAgJOSaMAVf3": ["power metal"]}
+    async with service(fake) as spotify:
+        for _ in range(3):
+            assert (await spotify.analyze_current_mood()).data.energy > 0.8
+    assert fake.count("/artists") == 1

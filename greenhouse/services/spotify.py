@@ -19,7 +19,7 @@ are then estimated from artist genres, popularity and listening hour with a stat
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +49,7 @@ __all__ = ["SpotifyAuthError", "SpotifyService"]
 # expires in flight.
 REFRESH_MARGIN = 60.0
 MAX_IDS_PER_REQUEST = 50  # Spotify's limit for /artists and /audio-features?ids=
+KNOWN_IDS = 2000  # remembered track features and artist genres, each
 
 
 class SpotifyAuthError(Exception):
@@ -84,6 +85,9 @@ class SpotifyService(BaseIntegration):
         # None: not tried yet; False: Spotify said 403/404 for this app (remembered).
         self.audio_features_available: bool | None = None
         self.artists_available: bool | None = None
+        # A track's features and an artist's genres do not change: ask once per id.
+        self._features_known: dict[str, TrackMood] = {}
+        self._genres_known: dict[str, tuple[str, ...]] = {}
 
     # ---- auth -------------------------------------------------------------------------------
 
@@ -263,7 +267,7 @@ class SpotifyService(BaseIntegration):
                     last.status_code,
                 )
                 return APIResponse(data=moods, status_code=last.status_code)
-            if not last.ok:
+            if not last.ok or last.data is None:
                 return last
             self.audio_features_available = True
             for features in last.data.audio_features:
@@ -284,7 +288,7 @@ class SpotifyService(BaseIntegration):
             if response.status_code in (403, 404):
                 self.artists_available = False
                 return genres
-            if not response.ok:
+            if not response.ok or response.data is None:
                 return genres
             self.artists_available = True
             for artist in response.data.artists:
@@ -295,16 +299,25 @@ class SpotifyService(BaseIntegration):
     async def track_moods(
         self, tracks: Iterable[SpotifyTrack], hours: dict[str, int] | None = None
     ) -> dict[str, TrackMood]:
-        """A mood for every track: measured when audio features answer, else estimated."""
+        """A mood for every track: measured when audio features answer, else estimated.
+
+        Features and genres are remembered per id (at most `KNOWN_IDS` of each), so a track
+        that plays for several polls costs one features request, not one per poll.
+        """
         unique = {t.id: t for t in tracks if t.id}
-        features = await self.get_audio_features(list(unique))
-        moods = dict(features.data or {})
+        unknown = [tid for tid in unique if tid not in self._features_known]
+        features = await self.get_audio_features(unknown)
+        _remember(self._features_known, features.data or {})
+        moods = {tid: self._features_known[tid] for tid in unique if tid in self._features_known}
         missing = [t for tid, t in unique.items() if tid not in moods]
         if missing:
             artist_ids = [a.id for t in missing for a in t.artists if a.id]
-            genres = await self.get_artist_genres(artist_ids)
+            wanted = [a for a in artist_ids if a not in self._genres_known]
+            _remember(self._genres_known, await self.get_artist_genres(wanted))
             for track in missing:
-                track_genres = [g for a in track.artists for g in genres.get(a.id or "", ())]
+                track_genres = [
+                    g for a in track.artists for g in self._genres_known.get(a.id or "", ())
+                ]
                 hour = (hours or {}).get(track.id or "")
                 moods[track.id or ""] = estimate_track_mood(track, genres=track_genres, hour=hour)
         return moods
@@ -333,10 +346,10 @@ class SpotifyService(BaseIntegration):
         now = self._time()
         after_ms = int((now - days * 86400) * 1000)
         recent = await self.get_recently_played(50, after=after_ms)
-        if not recent.ok:
+        if not recent.ok or recent.data is None:
             return recent  # type: ignore[return-value]
         history = recent.data.items
-        hours = {}
+        hours: dict[str, int] = {}
         for item in history:
             try:
                 at = datetime.fromisoformat(item.played_at.replace("Z", "+00:00"))
@@ -346,6 +359,12 @@ class SpotifyService(BaseIntegration):
         moods = await self.track_moods([item.track for item in history], hours)
         trends = listening_trends(history, moods, now=now, days=days)
         return APIResponse(data=trends, status_code=recent.status_code)
+
+
+def _remember(known: dict[str, Any], new: Mapping[str, Any]) -> None:
+    known.update(new)
+    for stale in list(known)[: max(0, len(known) - KNOWN_IDS)]:
+        del known[stale]  # oldest first: dicts keep insertion order
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

@@ -123,14 +123,16 @@ class WeatherService(BaseIntegration):
     ) -> APIResponse[ComprehensiveWeather]:
         """Current weather with its mood and season, plus the forecast by day when it answers."""
         current = await self.get_current_weather()
-        if not current.ok:
+        if not current.ok or current.data is None:
             return current  # type: ignore[return-value]
+        reading = current.data
         forecast = await self.get_weather_forecast(forecast_days)
+        days = forecast.data if forecast.ok else None
         data = ComprehensiveWeather(
-            current=current.data,
-            mood=analyze_atmospheric_mood(current.data, self.units),
-            season=seasonal_influence(current.data),
-            forecast=summarize_forecast(forecast.data, forecast_days) if forecast.ok else (),
+            current=reading,
+            mood=analyze_atmospheric_mood(reading, self.units),
+            season=seasonal_influence(reading),
+            forecast=summarize_forecast(days, forecast_days) if days is not None else (),
             forecast_error=forecast.error,
             units=self.units,
         )
