@@ -125,6 +125,12 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
     )
 
 
+def _add_engines(garden: Garden, children: list[ChildSpec]) -> None:
+    from .engines import add_engines  # issue 6: growth, mood and analytics actors
+
+    add_engines(garden, children)
+
+
 def _injected_transport(garden: Garden, service: str) -> httpx.AsyncBaseTransport | None:
     """A transport put in `extras["transports"]` (demo mode, simulation, tests), if any."""
     return garden.extras.get("transports", {}).get(service)
@@ -189,7 +195,12 @@ def _add_weather(garden: Garden, children: list[ChildSpec]) -> None:
 
 
 def _add_scheduler(garden: Garden, children: list[ChildSpec]) -> None:
-    """The scheduler: runs the built-in tasks for the owners that are in the tree."""
+    """The scheduler: runs the built-in tasks for the owners that are in the tree.
+
+    `extras={"scheduler": False}` leaves it out, for tests that send `RunTask` themselves.
+    """
+    if garden.extras.get("scheduler", True) is False:
+        return
     settings, bus, clock = garden.settings, garden.bus, garden.clock
     try:
         load_timezone(settings.scheduler.timezone)
@@ -283,6 +294,7 @@ SUBSYSTEMS: list[ChildAdder] = [
     _add_wakatime,
     _add_social,
     _add_web,
+    _add_engines,
     _add_scheduler,
 ]
 

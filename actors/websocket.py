@@ -191,27 +191,42 @@ class WebSocketActor(Actor):
         self.viewers: dict[str, Viewer] = {}
         self.stats = ConnectionStats()
         self.url: str | None = None
+        self.listen_error: str | None = None
+        self.listen_retry = 30.0
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def run(self) -> None:
         await trio.to_thread.run_sync(self._rebuild)
         async with trio.open_nursery() as nursery:
-            listeners = await trio.open_tcp_listeners(self.port, host=self.host)
-            server = WebSocketServer(
-                self._serve,
-                listeners,
-                handler_nursery=nursery,
-                max_message_size=self.limits.max_message_bytes,
-                connect_timeout=10.0,
-                disconnect_timeout=self.limits.close_timeout,
-            )
-            await nursery.start(server.run)
-            self.url = f"ws://{self.host}:{server.port}/ws"
-            self.addresses.set("websocket", self.url)
-            self.log.info("viewers: %s", self.url)
+            nursery.start_soon(self._listen, nursery)
             await super().run()
             nursery.cancel_scope.cancel()
+
+    async def _listen(self, nursery: trio.Nursery) -> None:
+        # A port in use is a configuration problem, not a reason to stop the garden: say so,
+        # keep folding events (the HTTP snapshot still works) and try again.
+        while True:
+            try:
+                listeners = await trio.open_tcp_listeners(self.port, host=self.host)
+                break
+            except OSError as error:
+                self.listen_error = f"cannot listen on {self.host}:{self.port}: {error.strerror}"
+                self.log.error("%s; retrying in %gs", self.listen_error, self.listen_retry)
+                await self.clock.sleep(self.listen_retry)
+        self.listen_error = None
+        server = WebSocketServer(
+            self._serve,
+            listeners,
+            handler_nursery=nursery,
+            max_message_size=self.limits.max_message_bytes,
+            connect_timeout=10.0,
+            disconnect_timeout=self.limits.close_timeout,
+        )
+        await nursery.start(server.run)
+        self.url = f"ws://{self.host}:{server.port}/ws"
+        self.addresses.set("websocket", self.url)
+        self.log.info("viewers: %s", self.url)
 
     def _rebuild(self) -> None:
         conn = self.store.reader()
@@ -262,6 +277,7 @@ class WebSocketActor(Actor):
         s = self.stats
         return {
             "url": self.url,
+            "listen_error": self.listen_error,
             "active": len(self.viewers),
             "max_viewers": self.limits.max_viewers,
             "total_accepted": s.total_accepted,

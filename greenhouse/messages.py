@@ -35,6 +35,8 @@ from greenhouse.models import (
 )
 
 __all__ = [
+    "AnalyticsSession",
+    "AnalyticsSessionsComputed",
     "AtmosphereChanged",
     "CodingActivity",
     "CodingActivityObserved",
@@ -45,13 +47,16 @@ __all__ = [
     "EventType",
     "GardenEvent",
     "GitHubActivity",
+    "GrowthScored",
     "GrowthStageChanged",
+    "GrowthUpdated",
     "Heartbeat",
     "Message",
-    "RepositoriesObserved",
-    "RepositorySnapshot",
+    "MoodSynthesized",
     "MusicChanged",
     "MusicObserved",
+    "RepositoriesObserved",
+    "RepositorySnapshot",
     "RunTask",
     "ServiceStatusChanged",
     "SocialActivity",
@@ -62,6 +67,7 @@ __all__ = [
     "SnapshotRequest",
     "ViewerConnected",
     "ViewerDisconnected",
+    "VisitRecorded",
     "VisitorJoined",
     "VisitorLeft",
     "WeatherObserved",
@@ -496,6 +502,81 @@ class SocialActivity(GardenEvent, frozen=True, kw_only=True):
 
 # --------------------------------------------------------------------------------------------
 # Growth, mood, analytics (issue 6).
+
+
+class GrowthUpdated(GardenEvent, frozen=True, kw_only=True):
+    """A plant's growth score moved (or was computed for the first time)."""
+
+    event_type: ClassVar[EventType] = EventType.GROWTH_UPDATED
+    repository: str
+    score: float
+    stage: str
+    health: str
+    factors: dict[str, float] = {}  # factor -> contribution to the score
+    factors_missing: tuple[str, ...] = ()
+    prediction: str = "disabled"  # growing | not_growing | insufficient_history | fully_grown
+    next_stage: str | None = None
+    days_to_next_stage: float | None = None
+    prediction_confidence: float = 0.0
+
+
+class GrowthScored(Message, frozen=True, kw_only=True):
+    """A growth computation, for the `growth_history` and `plant_growth` tables."""
+
+    repository: str
+    at: float
+    score: float
+    stage: str
+    health: str
+    velocity_per_day: float = 0.0
+    prediction: str = "{}"  # JSON of the engine's GrowthPrediction
+    factors: str = "{}"  # JSON: factor -> {value, weight, contribution}
+    snapshot: str = "{}"  # JSON of the ProjectSnapshot the score came from
+    coding_seconds: float | None = None
+    languages: dict[str, int] = {}
+
+
+class MoodSynthesized(Message, frozen=True, kw_only=True):
+    """One mood synthesis, for the `mood_history` table."""
+
+    at: float
+    energy: float
+    focus: float
+    creativity: float
+    serenity: float
+    intensity: float
+    atmosphere: str
+    weather_pattern: str
+    season: str = ""
+    time_of_day: str = ""
+    confidence: float = 0.0
+    sources: dict[str, float] = {}
+
+
+class VisitRecorded(Message, frozen=True, kw_only=True):
+    """A page visit that privacy allowed analytics to count (daily hashed id, no address)."""
+
+    visitor_id: str
+    path: str
+    referrer: str | None = None
+    at: float
+
+
+class AnalyticsSession(msgspec.Struct, frozen=True, kw_only=True):
+    """One visitor session as stored in `analytics_sessions`."""
+
+    visitor_id: str
+    start: float
+    end: float
+    paths: tuple[str, ...]
+    referrer: str | None = None
+
+
+class AnalyticsSessionsComputed(Message, frozen=True, kw_only=True):
+    """Sessions rebuilt by `analytics_processing`, upserted into `analytics_sessions`."""
+
+    sessions: tuple[AnalyticsSession, ...]
+    computed_at: float
 
 
 class ViewerConnected(Message, frozen=True, kw_only=True):

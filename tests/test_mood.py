@@ -22,7 +22,7 @@ from greenhouse.engines.mood import (
     should_announce,
     synthesize_current_mood,
 )
-from greenhouse.engines.trends import MoodSample, mood_trends, turning_points
+from greenhouse.engines.mood_trends import MoodSample, mood_trends, turning_points
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC).timestamp()
 

@@ -77,3 +77,11 @@ def test_an_unknown_timezone_stops_start_up_with_one_line(tmp_path: Path) -> Non
     settings = settings_from_mapping({"GREENHOUSE_TIMEZONE": "Mars/Olympus_Mons"})
     with pytest.raises(ConfigError, match="GREENHOUSE_TIMEZONE: unknown time zone"):
         build_garden(settings, db_path=str(tmp_path / "garden.db"))
+
+
+def test_the_scheduler_can_be_left_out_for_tests_that_drive_tasks(tmp_path: Path) -> None:
+    garden = build_garden(IntegrationSettings(), db_path=str(tmp_path / "garden.db"),
+                          extras={"scheduler": False})
+    assert "scheduler" not in {s.name for s in garden.root.specs}
+    assert "scheduler" not in garden.mailboxes
+    garden.store.close()

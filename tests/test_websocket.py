@@ -399,3 +399,25 @@ async def test_garbage_frames_never_crash_the_actor(frames: list[str | bytes]) -
             await rig.commit("still-alive")
             while (await next_frame(conn))["type"] != "commit_pushed":
                 pass
+
+
+async def test_a_port_in_use_is_reported_and_retried_not_fatal(tmp_path: Path) -> None:
+    blocker = trio.socket.socket()
+    await blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    port = blocker.getsockname()[1]
+    bus = Bus()
+    store = Store(tmp_path / "g.db")
+    ws = WebSocketActor(bus.subscribe("websocket", (EventStored,)), bus, store, port=port)
+    ws.listen_retry = 0.05
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ws.run)
+        with trio.fail_after(5):
+            while ws.listen_error is None:  # noqa: ASYNC110
+                await trio.sleep(0.01)
+        assert "cannot listen" in ws.get_connection_stats()["listen_error"]
+        blocker.close()
+        assert await ws.addresses.wait("websocket") == f"ws://127.0.0.1:{port}/ws"
+        assert ws.listen_error is None
+        nursery.cancel_scope.cancel()
+    store.close()

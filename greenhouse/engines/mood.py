@@ -293,7 +293,7 @@ def weather_pattern(
             return "snow_fall"
         if condition in ("rain", "drizzle") or rain > 0:
             return "heavy_rain" if rain >= 4.0 else "soft_rain"
-        if condition in ("mist", "fog", "haze", "smoke", "dust", "sand"):
+        if condition in ("mist", "fog", "haze", "smoke", "dust", "sand", "ash"):
             return "misty_fog"
         daylight = weather.is_day is not False
         if previous_pattern in ("soft_rain", "heavy_rain") and daylight:
