@@ -112,6 +112,7 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
                 clock=clock,
                 flush_interval=settings.runtime.flush_interval,
                 max_batch=settings.runtime.flush_max_batch,
+                in_thread=garden.extras.get("persistence_in_thread", True),
             ),
             Restart.PERMANENT,
         )
@@ -336,4 +337,7 @@ async def run_garden(
             task_status.started()
     finally:
         with trio.CancelScope(shield=True):
-            await trio.to_thread.run_sync(garden.store.close)
+            if garden.extras.get("persistence_in_thread", True):
+                await trio.to_thread.run_sync(garden.store.close)
+            else:
+                garden.store.close()

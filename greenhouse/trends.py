@@ -100,10 +100,10 @@ def tokenize(text: str) -> list[str]:
     return [w.rstrip(".-") for w in words if w.rstrip(".-") not in _STOPWORDS and len(w) > 1]
 
 
-def post_topics(post: SocialPost) -> set[str]:
-    """Topics one post is about (each counted once per post)."""
+def post_topics(post: SocialPost, tokens: list[str] | None = None) -> set[str]:
+    """Topics one post is about (each counted once per post); `tokens` if already tokenized."""
     topics: set[str] = set()
-    for token in tokenize(f"{post.title} {post.text}"):
+    for token in tokens if tokens is not None else tokenize(f"{post.title} {post.text}"):
         topic = canonical_topic(token)
         if topic:
             topics.add(topic)
@@ -140,10 +140,9 @@ def analyze_tech_trends(
     for post in posts:
         if _in_window(post, now - window, now + 1.0, undated_here=True):
             seen += 1
-            current.update(post_topics(post))
-            keywords.update(
-                {t.lstrip("#") for t in tokenize(f"{post.title} {post.text}") if len(t) > 2}
-            )
+            tokens = tokenize(f"{post.title} {post.text}")
+            current.update(post_topics(post, tokens))
+            keywords.update({t.lstrip("#") for t in tokens if len(t) > 2})
         elif _in_window(post, now - 2 * window, now - window, undated_here=False):
             previous.update(post_topics(post))
     rising = [

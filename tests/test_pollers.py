@@ -13,7 +13,7 @@ import trio
 from actors.spotify import SpotifyPoller
 from actors.tree import DEMO_CREDENTIAL, DEMO_WEATHER_CITY, build_garden, run_garden
 from actors.weather import WeatherPoller
-from greenhouse.config import IntegrationSettings, Secret, WeatherConfig
+from greenhouse.config import IntegrationSettings, Secret, WeatherConfig, WebConfig
 from greenhouse.messages import (
     MusicChanged,
     MusicObserved,
@@ -292,7 +292,7 @@ async def test_injected_transports_feed_the_real_tree_into_the_event_log(
     )
     weather = FakeOpenWeatherMap(api_key=DEMO_CREDENTIAL)
     garden = build_garden(
-        IntegrationSettings(),
+        IntegrationSettings(web=WebConfig(http_port=0, ws_port=0)),  # ephemeral ports
         clock=Clock(start_epoch=START),
         db_path=str(tmp_path / "garden.db"),
         extras={"transports": {"spotify": spotify.transport(), "weather": weather.transport()}},
