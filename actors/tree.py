@@ -28,6 +28,7 @@ import msgspec
 import trio
 
 from greenhouse.config import ConfigError, IntegrationSettings, Secret, SocialConfig
+from greenhouse.listening_weather_history import write_track_plays, write_weather_readings
 from greenhouse.messages import (
     GardenEvent,
     RepositoriesObserved,
@@ -35,6 +36,8 @@ from greenhouse.messages import (
     ServiceStatusChanged,
     TaskRun,
     TaskRunRetention,
+    TrackChanged,
+    WeatherObserved,
 )
 from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor
 from greenhouse.scheduling import load_timezone
@@ -137,6 +140,14 @@ def _injected_transport(garden: Garden, service: str) -> httpx.AsyncBaseTranspor
     return garden.extras.get("transports", {}).get(service)
 
 
+def _client_hooks(garden: Garden, service: str) -> dict[str, Any]:
+    """The service's request gate and response cache from extras (as for GitHub), when set."""
+    return {
+        "gate": garden.extras.get("request_gates", {}).get(service),
+        "cache": garden.extras.get("response_caches", {}).get(service),
+    }
+
+
 # Credentials of pollers that run on an injected transport without configuration (the demo).
 DEMO_CREDENTIAL = "demo"
 
@@ -159,11 +170,16 @@ def _add_spotify(garden: Garden, children: list[ChildSpec]) -> None:
         )
     box = bus.subscribe("spotify", (RunTask,), capacity=64)
     garden.mailboxes["spotify"] = box
+    # Track starts become `track_plays` rows in the persistence actor's batches.
+    garden.store.register_writer(TrackChanged, write_track_plays)
+    bus.subscribe("persistence.spotify", (TrackChanged,), mailbox=garden.mailbox("persistence"))
     # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
     retry = RetryPolicy(max_rate_limit_wait=120.0)
 
+    hooks = _client_hooks(garden, "spotify")
+
     def make() -> SpotifyPoller:
-        service = SpotifyService(config, transport=transport, clock=clock, retry=retry)
+        service = SpotifyService(config, transport=transport, clock=clock, retry=retry, **hooks)
         return SpotifyPoller(box, bus, service, clock, interval=config.poll_interval)
 
     children.append(ChildSpec("spotify", make, Restart.PERMANENT))
@@ -186,10 +202,14 @@ def _add_weather(garden: Garden, children: list[ChildSpec]) -> None:
         config = msgspec.structs.replace(config, api_key=Secret(DEMO_CREDENTIAL))
     box = bus.subscribe("weather", (RunTask,), capacity=64)
     garden.mailboxes["weather"] = box
+    garden.store.register_writer(WeatherObserved, write_weather_readings)
+    bus.subscribe("persistence.weather", (WeatherObserved,), mailbox=garden.mailbox("persistence"))
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
+    hooks = _client_hooks(garden, "weather")
+
     def make() -> WeatherPoller:
-        service = WeatherService(config, transport=transport, clock=clock, retry=retry)
+        service = WeatherService(config, transport=transport, clock=clock, retry=retry, **hooks)
         return WeatherPoller(box, bus, service, clock, interval=config.poll_interval)
 
     children.append(ChildSpec("weather", make, Restart.PERMANENT))

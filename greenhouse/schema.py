@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .analytics_store import ANALYTICS_MIGRATIONS
 from .histories import HISTORY_MIGRATIONS
+from .listening_weather_history import LISTENING_WEATHER_MIGRATIONS
 from .store import CORE_MIGRATIONS, Migration
 from .task_runs import TASK_RUNS_MIGRATIONS
 
@@ -15,5 +16,6 @@ MIGRATIONS: list[Migration] = [
     *CORE_MIGRATIONS,
     *HISTORY_MIGRATIONS,
     *ANALYTICS_MIGRATIONS,
+    *LISTENING_WEATHER_MIGRATIONS,
     *TASK_RUNS_MIGRATIONS,
 ]
