@@ -17,12 +17,16 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
 from greenhouse.config import ConfigError, IntegrationSettings, load_settings
 from greenhouse.logs import configure_logging
 from greenhouse.store import DatabaseCorrupt, event_count, open_connection
+
+if TYPE_CHECKING:
+    from actors.tree import Garden
 
 log = logging.getLogger("greenhouse.run")
 
@@ -124,6 +128,20 @@ def command_check(settings: IntegrationSettings) -> int:
     return 1 if report.failed else 0
 
 
+async def log_addresses(garden: Garden) -> None:
+    """Say where viewers and the HTTP API are, once both servers have bound."""
+    addresses = garden.extras.get("addresses")
+    running = {spec.name for spec in garden.root.specs}
+    if addresses is None or not running & {"websocket", "http"}:
+        return
+    urls = {name: await addresses.wait(name) for name in ("websocket", "http") if name in running}
+    log.info(
+        "garden viewers: %s  HTTP API: %s",
+        urls.get("websocket", "(off)"),
+        urls.get("http", "(off)"),
+    )
+
+
 async def serve(settings: IntegrationSettings, db_path: str) -> None:
     """Run the garden until SIGINT or SIGTERM, then shut down cleanly."""
     from actors.simulation import demo_garden
@@ -139,6 +157,7 @@ async def serve(settings: IntegrationSettings, db_path: str) -> None:
         async with trio.open_nursery() as nursery:
             await nursery.start(run_garden, garden)
             log.info("garden running (database %s); Ctrl-C to stop", db_path)
+            nursery.start_soon(log_addresses, garden)
             async for signum in signals:
                 log.info("received %s: shutting down", signal.Signals(signum).name)
                 nursery.cancel_scope.cancel()

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import logging
 import random
-import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -186,7 +185,9 @@ class SchedulerActor(Actor):
         self.max_sleep = max_sleep
         self.retention_days = retention_days
         self.history_size = history_size
-        self._rng = random.Random(seed)
+        # Without a seed, draw one from the global generator: `run.py simulate` seeds that, so
+        # jitter and execution ids are reproducible there and random everywhere else.
+        self._rng = random.Random(seed if seed is not None else random.getrandbits(64))
         self._tasks: dict[str, _TaskState] = {}
         self._history: OrderedDict[str, _Execution] = OrderedDict()
         self._running = 0
@@ -372,7 +373,8 @@ class SchedulerActor(Actor):
 
     def _queue(self, state: _TaskState, trigger: str) -> _Execution:
         task_id = state.definition.task_id
-        execution = _Execution(uuid.uuid4().hex[:16], task_id, trigger, self.clock.time())
+        execution_id = f"{self._rng.getrandbits(64):016x}"
+        execution = _Execution(execution_id, task_id, trigger, self.clock.time())
         state.pending = PendingRun(
             task_id, execution.execution_id, state.definition.priority, self.clock.monotonic(),
             trigger,

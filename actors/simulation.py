@@ -47,11 +47,11 @@ __all__ = [
 SERVICES = ("github", "spotify", "weather", "wakatime", "social")
 
 
-# Simulation polls Spotify every 2 minutes instead of 30 s (tracks last about 4) and the world
-# asks for the events feed every 5 minutes instead of GitHub's usual 60 s: the same code paths,
-# a fraction of the requests, so a simulated month fits in seconds.
-SIMULATION_ENV = {"SPOTIFY_POLL_INTERVAL": "120"}
-SIMULATION_EVENTS_POLL_INTERVAL = 300
+# Simulation polls Spotify every 4 minutes instead of 30 s (about one poll per track) and the
+# world asks for the events feed every 15 minutes instead of GitHub's usual 60 s: the same code
+# paths, a fraction of the requests, so a simulated month fits in seconds.
+SIMULATION_ENV = {"SPOTIFY_POLL_INTERVAL": "240"}
+SIMULATION_EVENTS_POLL_INTERVAL = 900
 
 
 def world_settings(

@@ -265,8 +265,14 @@ def _add_wakatime(garden: Garden, children: list[ChildSpec]) -> None:
     # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
+    # The rate-limit and cache owners' hooks (issue 5), when present; else the base defaults.
+    gate = garden.extras.get("request_gates", {}).get("wakatime")
+    cache = garden.extras.get("response_caches", {}).get("wakatime")
+
     def make() -> WakaTimePoller:
-        service = WakaTimeService(config, transport=transport, clock=clock, retry=retry)
+        service = WakaTimeService(
+            config, transport=transport, clock=clock, retry=retry, gate=gate, cache=cache
+        )
         return WakaTimePoller(box, bus, service, clock, interval=config.poll_interval)
 
     children.append(ChildSpec("wakatime", make, Restart.PERMANENT))
@@ -293,14 +299,21 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
     garden.mailboxes["social"] = box
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
+    gate = garden.extras.get("request_gates", {}).get("social")
+    cache = garden.extras.get("response_caches", {}).get("social")
+
     def make() -> SocialPoller:
-        service = SocialService(config, transport=transport, clock=clock, retry=retry)
+        service = SocialService(
+            config, transport=transport, clock=clock, retry=retry, gate=gate, cache=cache
+        )
         return SocialPoller(box, bus, service, clock, interval=config.poll_interval)
 
     children.append(ChildSpec("social", make, Restart.PERMANENT))
 
 
 def _add_web(garden: Garden, children: list[ChildSpec]) -> None:
+    if not garden.extras.get("web", True):
+        return  # `run.py simulate` runs in virtual time with no sockets
     from .web import add_web  # issue 8: WebSocket viewers and the HTTP API
 
     add_web(garden, children)

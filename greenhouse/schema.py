@@ -11,6 +11,7 @@ from .histories import HISTORY_MIGRATIONS
 from .listening_weather_history import LISTENING_WEATHER_MIGRATIONS
 from .store import CORE_MIGRATIONS, Migration
 from .task_runs import TASK_RUNS_MIGRATIONS
+from .web.deliveries import WEB_MIGRATIONS
 
 MIGRATIONS: list[Migration] = [
     *CORE_MIGRATIONS,
@@ -18,4 +19,5 @@ MIGRATIONS: list[Migration] = [
     *ANALYTICS_MIGRATIONS,
     *LISTENING_WEATHER_MIGRATIONS,
     *TASK_RUNS_MIGRATIONS,
+    *WEB_MIGRATIONS,
 ]

@@ -124,7 +124,7 @@ async def test_a_day_of_the_default_schedule_runs_exact_counts(autojump_clock: A
         assert task.max_duration == pytest.approx(0.5)
     # The issue asks for "well under a second"; bench/scheduler_day.py measures it. This bound
     # is only a generous end-to-end deadline for a loaded CI machine.
-    assert elapsed < 10.0
+    assert elapsed < 30.0
 
 
 async def test_a_task_never_overlaps_itself(autojump_clock: Any) -> None:

@@ -15,7 +15,6 @@ arrived after the service had said its limit was spent (a correct client sends n
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -183,7 +182,7 @@ class WorldAPI:
         self, request: httpx.Request, payload: Any, headers: dict[str, str] | None = None,
         service: str = "",
     ) -> httpx.Response:
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        body = msgspec.json.encode(payload)
         etag = 'W/"' + hashlib.sha1(body).hexdigest()[:20] + '"'
         all_headers = {"ETag": etag, "Content-Type": "application/json; charset=utf-8"}
         all_headers.update(headers or {})
@@ -352,7 +351,9 @@ class WorldAPI:
             if rest == ["languages"]:
                 return self._github_charge(self._json(request, repo.languages, service="github"))
             if rest == ["commits"]:
-                commits = world.latest_commits(repo.name, at, limit=300)
+                query = request.url.params
+                wanted = int(query.get("per_page", 30)) * int(query.get("page", 1))
+                commits = world.latest_commits(repo.name, at, limit=min(300, wanted))
                 since = request.url.params.get("since")
                 if since:
                     floor = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp()

@@ -381,6 +381,7 @@ class World:
         solar_noon = midnight + 12 * HOUR - self.longitude / 15 * HOUR
         return solar_noon - half_day, solar_noon + half_day
 
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - polls ask on 10-minute and 3-hour marks
     def weather(self, at: float) -> WeatherState:
         """The weather at `at`."""
         day = datetime.fromtimestamp(at, tz=UTC).timetuple().tm_yday
