@@ -36,7 +36,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +71,7 @@ from greenhouse.scheduling import (
     retry_delay,
 )
 
-__all__ = ["SchedulerActor", "UnknownTask", "resolve_owner"]
+__all__ = ["SELF_TIMED_OWNERS", "SchedulerActor", "UnknownTask", "resolve_owner"]
 
 log = logging.getLogger("greenhouse.scheduler")
 
@@ -80,6 +80,12 @@ DAY = 86400.0
 _EPSILON = 1e-6
 # Mailbox names tried for an owner "x", so `github` finds a poller registered as `github_poller`.
 _OWNER_SUFFIXES = ("", "_poller", ".poller", "_engine", ".engine", "_actor")
+
+
+# The pollers (issues 3 and 4) keep their own interval loop (PollerActor `interval`, GitHubPoller
+# `own_schedule`) and also answer RunTask. Until the tree builds them with `interval=None` /
+# `own_schedule=False`, the scheduler must not drive them too; it only runs them on request.
+SELF_TIMED_OWNERS = frozenset({"github", "spotify", "weather", "wakatime", "social"})
 
 
 class UnknownTask(LookupError):
@@ -269,14 +275,18 @@ class SchedulerActor(Actor):
         self,
         settings: IntegrationSettings,
         targets: Mapping[str, Mailbox | TaskFunction],
+        *,
+        self_timed: Collection[str] = (),
     ) -> list[str]:
         """Register and schedule the built-in tasks whose owner is in `targets`; returns them.
 
         `targets` maps owner names (mailbox names such as `github`, `mood`) to mailboxes or
         functions. Owners that are not there are skipped with a debug log: that part of the
-        garden is not running.
+        garden is not running. Tasks of owners in `self_timed` (pollers that keep their own
+        interval loop) are registered, so `execute_task_now` and stats work, but not scheduled:
+        two clocks driving one poller would poll twice.
         """
-        scheduled = []
+        registered = []
         for task in default_tasks(settings):
             target = targets.get(task.owner)
             if target is None:
@@ -286,9 +296,10 @@ class SchedulerActor(Actor):
                 log.debug("no %s actor in the tree; %s not scheduled", task.owner, task.task_id)
                 continue
             self.register_task(task.definition(target))
-            self.set_schedule(task.task_id, task.schedule)
-            scheduled.append(task.task_id)
-        return scheduled
+            if task.owner not in self_timed:
+                self.set_schedule(task.task_id, task.schedule)
+            registered.append(task.task_id)
+        return registered
 
     @property
     def task_ids(self) -> list[str]:

@@ -27,13 +27,20 @@ import httpx
 import msgspec
 import trio
 
+from greenhouse.coding_social_history import (
+    recent_post_keys,
+    write_coding_observations,
+    write_social_posts,
+)
 from greenhouse.config import ConfigError, IntegrationSettings, Secret, SocialConfig
 from greenhouse.listening_weather_history import write_track_plays, write_weather_readings
 from greenhouse.messages import (
+    CodingActivityObserved,
     GardenEvent,
     RepositoriesObserved,
     RunTask,
     ServiceStatusChanged,
+    SocialActivityObserved,
     TaskRun,
     TaskRunRetention,
     TrackChanged,
@@ -51,7 +58,7 @@ from greenhouse.task_runs import register_task_run_writers
 
 from .health import HealthActor
 from .persistence import PersistenceActor
-from .scheduler import SchedulerActor
+from .scheduler import SELF_TIMED_OWNERS, SchedulerActor
 from .social import SocialPoller
 from .spotify import SpotifyPoller
 from .wakatime import WakaTimePoller
@@ -218,7 +225,9 @@ def _add_weather(garden: Garden, children: list[ChildSpec]) -> None:
 def _add_scheduler(garden: Garden, children: list[ChildSpec]) -> None:
     """The scheduler: runs the built-in tasks for the owners that are in the tree.
 
-    `extras={"scheduler": False}` leaves it out, for tests that send `RunTask` themselves.
+    `extras={"scheduler": False}` leaves it out, for tests that send `RunTask` themselves;
+    `extras={"self_timed_owners": {...}}` names the owners that keep their own interval loop
+    (default: the pollers), whose tasks are registered but not scheduled.
     """
     if garden.extras.get("scheduler", True) is False:
         return
@@ -241,7 +250,8 @@ def _add_scheduler(garden: Garden, children: list[ChildSpec]) -> None:
             retention_days=settings.privacy.retention_task_runs_days,
         )
         owners = {name: mb for name, mb in garden.mailboxes.items() if name != "scheduler"}
-        scheduler.schedule_default_tasks(settings, owners)
+        self_timed = garden.extras.get("self_timed_owners", SELF_TIMED_OWNERS)
+        scheduler.schedule_default_tasks(settings, owners, self_timed=self_timed)
         return scheduler
 
     children.append(ChildSpec("scheduler", make, Restart.PERMANENT))
@@ -262,6 +272,11 @@ def _add_wakatime(garden: Garden, children: list[ChildSpec]) -> None:
     config = settings.wakatime
     box = bus.subscribe("wakatime", (RunTask,), capacity=64)
     garden.mailboxes["wakatime"] = box
+    # Each poll becomes a `coding_observations` row in the persistence actor's batches.
+    garden.store.register_writer(CodingActivityObserved, write_coding_observations)
+    bus.subscribe(
+        "persistence.wakatime", (CodingActivityObserved,), mailbox=garden.mailbox("persistence")
+    )
     # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
@@ -297,6 +312,21 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
     config = settings.social if settings.is_configured("social") else DEMO_SOCIAL
     box = bus.subscribe("social", (RunTask, RepositoriesObserved), capacity=64)
     garden.mailboxes["social"] = box
+    # New posts become `social_posts` rows; on start the poller reads them back.
+    garden.store.register_writer(SocialActivityObserved, write_social_posts)
+    bus.subscribe(
+        "persistence.social", (SocialActivityObserved,), mailbox=garden.mailbox("persistence")
+    )
+
+    async def load_seen(since: float) -> list[tuple[str, str]]:
+        def read() -> list[tuple[str, str]]:
+            conn = garden.store.reader()
+            try:
+                return recent_post_keys(conn, since)
+            finally:
+                conn.close()
+
+        return await trio.to_thread.run_sync(read)
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
     gate = garden.extras.get("request_gates", {}).get("social")
@@ -306,7 +336,9 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
         service = SocialService(
             config, transport=transport, clock=clock, retry=retry, gate=gate, cache=cache
         )
-        return SocialPoller(box, bus, service, clock, interval=config.poll_interval)
+        return SocialPoller(
+            box, bus, service, clock, interval=config.poll_interval, load_seen=load_seen
+        )
 
     children.append(ChildSpec("social", make, Restart.PERMANENT))
 
