@@ -7,6 +7,7 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
     root (one_for_one)
     ├── persistence        the only database writer
     ├── health             heartbeat and status
+    ├── privacy            daily salts, consent, data-subject requests, retention, secrets
     ├── spotify            Spotify poller (when configured or a transport is injected)
     ├── weather            OpenWeatherMap poller (likewise)
     ├── wakatime           WakaTime poller (when configured or a transport is injected)
@@ -37,6 +38,7 @@ from greenhouse.listening_weather_history import write_track_plays, write_weathe
 from greenhouse.messages import (
     CodingActivityObserved,
     GardenEvent,
+    PersistenceBarrier,
     RepositoriesObserved,
     RunTask,
     ServiceStatusChanged,
@@ -44,9 +46,11 @@ from greenhouse.messages import (
     TaskRun,
     TaskRunRetention,
     TrackChanged,
+    VisitorDataErased,
     WeatherObserved,
 )
-from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor
+from greenhouse.privacy import PrivacyManager, fernet_from_key
+from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor, ask
 from greenhouse.scheduling import load_timezone
 from greenhouse.services.base import RetryPolicy
 from greenhouse.services.social import SocialService
@@ -58,6 +62,7 @@ from greenhouse.task_runs import register_task_run_writers
 
 from .health import HealthActor
 from .persistence import PersistenceActor
+from .privacy import PrivacyActor
 from .scheduler import SELF_TIMED_OWNERS, SchedulerActor
 from .social import SocialPoller
 from .spotify import SpotifyPoller
@@ -131,6 +136,39 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
         ChildSpec(
             "health",
             lambda: HealthActor(health_box, bus, garden.root, clock=clock),
+            Restart.PERMANENT,
+        )
+    )
+
+
+def _add_privacy(garden: Garden, children: list[ChildSpec]) -> None:
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    # A malformed GREENHOUSE_SECRET_KEY stops start-up here with one line, not in a restart loop.
+    fernet_from_key(settings.privacy.secret_key)
+    # Ask-only: raw visits reach it by `ask` from the HTTP layer and are never published.
+    privacy_box = bus.mailbox("privacy", capacity=1024)
+    garden.mailboxes["privacy"] = privacy_box
+    garden.store.register_writer(PersistenceBarrier, lambda db, barriers: None)
+
+    async def before_erasure(visitor_id: str) -> None:
+        # Actors of this tree that hold visitor ids forget this one first (they answer once
+        # done, and what they published before is already queued), then persistence commits
+        # everything queued, so nothing written after the erasure brings the id back.
+        notice = VisitorDataErased(visitor_id=visitor_id)
+        for sub in bus.subscribers():
+            if issubclass(VisitorDataErased, sub.types) and garden.mailboxes.get(sub.name):
+                await ask(sub.mailbox, notice, timeout=10.0)
+        await ask(garden.mailbox("persistence"), PersistenceBarrier(), timeout=30.0)
+    children.append(
+        ChildSpec(
+            "privacy",
+            lambda: PrivacyActor(
+                privacy_box,
+                bus,
+                lambda: PrivacyManager.open(garden.store.path, settings.privacy),
+                clock=clock,
+                before_erasure=before_erasure,
+            ),
             Restart.PERMANENT,
         )
     )
@@ -354,6 +392,7 @@ def _add_web(garden: Garden, children: list[ChildSpec]) -> None:
 # Subsystems add themselves here, in start order.
 SUBSYSTEMS: list[ChildAdder] = [
     _add_core,
+    _add_privacy,
     _add_github,
     _add_spotify,
     _add_weather,

@@ -10,6 +10,7 @@ from .analytics_store import ANALYTICS_MIGRATIONS
 from .coding_social_history import CODING_SOCIAL_MIGRATIONS
 from .histories import HISTORY_MIGRATIONS
 from .listening_weather_history import LISTENING_WEATHER_MIGRATIONS
+from .privacy.tables import PRIVACY_MIGRATIONS
 from .store import CORE_MIGRATIONS, Migration
 from .task_runs import TASK_RUNS_MIGRATIONS
 from .web.deliveries import WEB_MIGRATIONS
@@ -22,4 +23,5 @@ MIGRATIONS: list[Migration] = [
     *TASK_RUNS_MIGRATIONS,
     *WEB_MIGRATIONS,
     *CODING_SOCIAL_MIGRATIONS,
+    *PRIVACY_MIGRATIONS,
 ]
