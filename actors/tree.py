@@ -19,6 +19,7 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,7 +59,7 @@ from greenhouse.store import Store
 from .health import HealthActor
 from .persistence import PersistenceActor
 from .privacy import PrivacyActor
-from .social import SocialPoller
+from .social import SEEN_LIMIT, SocialPoller
 from .spotify import SpotifyPoller
 from .wakatime import WakaTimePoller
 from .weather import WeatherPoller
@@ -300,6 +301,16 @@ DEMO_SOCIAL = SocialConfig(
 )
 
 
+def _stored_post_keys(store: Store) -> OrderedDict[tuple[str, str], None]:
+    """Keys of the posts in `social_posts`, oldest first (empty for a new database)."""
+    conn = store.reader()
+    try:
+        keys = recent_post_keys(conn, limit=SEEN_LIMIT)
+    finally:
+        conn.close()
+    return OrderedDict((key, None) for key in reversed(keys))
+
+
 def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
     """The social poller, when a social source is configured or a transport is injected."""
     settings, bus, clock = garden.settings, garden.bus, garden.clock
@@ -315,15 +326,9 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
         "persistence.social", (SocialActivityObserved,), mailbox=garden.mailbox("persistence")
     )
 
-    async def load_seen(since: float) -> list[tuple[str, str]]:
-        def read() -> list[tuple[str, str]]:
-            conn = garden.store.reader()
-            try:
-                return recent_post_keys(conn, since)
-            finally:
-                conn.close()
-
-        return await trio.to_thread.run_sync(read)
+    # Read once, synchronously, while the tree is built: reading it later from inside the
+    # running tree would let virtual time move during the read and break determinism.
+    seen = garden.extras.setdefault("social_seen", _stored_post_keys(garden.store))
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
     gate = garden.extras.get("request_gates", {}).get("social")
@@ -334,7 +339,7 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
             config, transport=transport, clock=clock, retry=retry, gate=gate, cache=cache
         )
         return SocialPoller(
-            box, bus, service, clock, interval=config.poll_interval, load_seen=load_seen
+            box, bus, service, clock, interval=config.poll_interval, seen=seen
         )
 
     children.append(ChildSpec("social", make, Restart.PERMANENT))
