@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import api
 from .context import WebContext
+from .privacy_routes import privacy_route_name, privacy_routes
 from .responses import json_error
 from .viewer import viewer_routes, ws_url_for
 from .webhooks import github_webhook
@@ -93,7 +94,7 @@ def _route_name(path: str) -> str:
         return path
     if path.startswith("/api/tasks/") and path.endswith("/run"):
         return "/api/tasks/{task_id}/run"
-    return "other"
+    return privacy_route_name(path) or "other"
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -127,6 +128,7 @@ def create_app(ctx: WebContext) -> Starlette:
         Route("/api/scheduler", api.api_scheduler, methods=["GET"]),
         Route("/api/connections", api.api_connections, methods=["GET"]),
         Route("/api/tasks/{task_id}/run", api.run_task, methods=["POST"]),
+        *privacy_routes(),
         # The garden viewer page and its static files (issue 10).
         *viewer_routes(
             lambda request: ws_url_for(
