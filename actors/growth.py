@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-import trio
 
 from greenhouse.config import GrowthConfig
 from greenhouse.engines.growth import (
@@ -96,7 +95,7 @@ class GrowthActor(TaskActor):
             return
         since = self.clock.time() - self.config.history_days * DAY
         try:
-            state = await trio.to_thread.run_sync(self.load_state, since)
+            state = await self.clock.run_sync(self.load_state, since)
         except Exception:  # an unreadable history costs predictions, not the garden
             self.log.exception("could not restore growth state; starting fresh")
             return
@@ -238,7 +237,7 @@ class GrowthActor(TaskActor):
             ]
 
         # The actor handles one message at a time, so its state cannot move under the thread.
-        results = await trio.to_thread.run_sync(compute) if in_thread else compute()
+        results = await self.clock.run_sync(compute) if in_thread else compute()
         for (name, project, _, _), metrics in zip(jobs, results, strict=True):
             await self._apply(name, project, metrics, now, record_always)
 

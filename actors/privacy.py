@@ -82,7 +82,7 @@ class PrivacyActor(Actor):
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         # One connection, one thread at a time: the midnight rotation runs beside the mailbox.
         async with self._lock:
-            return await trio.to_thread.run_sync(fn, *args)
+            return await self.clock.run_sync(fn, *args)
 
     async def _call_inline(self, fn: Callable[..., T], *args: Any) -> T:
         # For the per-visit path only: an indexed read of a few rows costs less than handing
@@ -91,7 +91,7 @@ class PrivacyActor(Actor):
             return fn(*args)
 
     async def started(self) -> None:
-        self.manager = await trio.to_thread.run_sync(self.open_manager)
+        self.manager = await self.clock.run_sync(self.open_manager)
         await self._call(self.manager.salts.rotate, self.clock.time())
 
     async def stopped(self) -> None:
