@@ -7,6 +7,8 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
     root (one_for_one)
     ├── persistence        the only database writer
     ├── health             heartbeat and status
+    ├── rate_limit.<svc>   one token bucket per service (ask Acquire)
+    ├── cache              memory + SQLite (+ Redis) cache (ask CacheGet/CacheSet)
     └── ... (services, engines, web: added by their issues)
 """
 
@@ -19,13 +21,17 @@ from typing import Any
 
 import trio
 
+from greenhouse.cache import MultiLayerCache
 from greenhouse.config import IntegrationSettings
-from greenhouse.messages import GardenEvent, ServiceStatusChanged
+from greenhouse.messages import GardenEvent, RunTask, ServiceStatusChanged
+from greenhouse.ratelimit import bucket_for
 from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor
 from greenhouse.store import Store
 
+from .cache import CacheActor
 from .health import HealthActor
 from .persistence import PersistenceActor
+from .rate_limit import RateLimitActor
 
 __all__ = ["Garden", "build_garden", "run_garden"]
 
@@ -98,8 +104,50 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
     )
 
 
+RATE_LIMITED_SERVICES = ("github", "spotify", "weather", "wakatime", "social")
+
+
+def _add_ratecache(garden: Garden, children: list[ChildSpec]) -> None:
+    """One bucket actor per service (`rate_limit.<service>`, ask-only) and the cache actor."""
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    limits = settings.rate_limits
+    enabled = limits.enabled and settings.features.rate_limiting
+    for service in RATE_LIMITED_SERVICES:
+        name = f"rate_limit.{service}"
+        box = bus.mailbox(name, capacity=1024)
+        garden.mailboxes[name] = box
+        per_minute = limits.per_minute(service)
+        burst = bucket_for(per_minute, limits.burst_seconds, 0.0).capacity
+
+        def make(service: str = service, box: Mailbox = box, per_minute: int = per_minute,
+                 burst: float = burst) -> RateLimitActor:
+            return RateLimitActor(service, box, bus, per_minute=per_minute, burst=burst,
+                                  enabled=enabled, clock=clock)
+
+        children.append(ChildSpec(name, make, Restart.PERMANENT))
+
+    cache_settings = settings.cache
+    cache_box = bus.subscribe("cache", (RunTask,), capacity=1024)
+    garden.mailboxes["cache"] = cache_box
+
+    def make_cache() -> MultiLayerCache:
+        return MultiLayerCache(
+            garden.store.path,
+            clock=clock,
+            max_entries=cache_settings.memory_max_entries,
+            max_bytes=cache_settings.memory_max_bytes,
+            default_ttl=cache_settings.default_ttl,
+            redis_url=cache_settings.redis_url.get() or None,
+        )
+
+    children.append(
+        ChildSpec("cache", lambda: CacheActor(cache_box, bus, make_cache, clock=clock),
+                  Restart.PERMANENT)
+    )
+
+
 # Subsystems add themselves here, in start order.
-SUBSYSTEMS: list[ChildAdder] = [_add_core]
+SUBSYSTEMS: list[ChildAdder] = [_add_core, _add_ratecache]
 
 
 def build_garden(

@@ -6,8 +6,10 @@ never reused or renamed: a migration that has run is recorded in `schema_migrati
 
 from __future__ import annotations
 
+from .cache_layers import CACHE_MIGRATIONS
 from .store import CORE_MIGRATIONS, Migration
 
 MIGRATIONS: list[Migration] = [
     *CORE_MIGRATIONS,
+    *CACHE_MIGRATIONS,
 ]
