@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
 from hypothesis import given
 from hypothesis import strategies as st
@@ -27,9 +28,7 @@ from greenhouse.runtime import Bus, Clock, ask
 EPOCH = 1_764_000_000.0
 
 
-def run_with_actor(
-    scenario: Callable[[RateLimitActor], Awaitable[Any]], **kwargs: Any
-) -> Any:
+def run_with_actor(scenario: Callable[[RateLimitActor], Awaitable[Any]], **kwargs: Any) -> Any:
     """Run `scenario(actor)` with a started bucket actor, in virtual time."""
     result: list[Any] = []
 
@@ -40,7 +39,7 @@ def run_with_actor(
         actor = RateLimitActor("test", box, bus, **options)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(actor.run)
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
             result.append(await scenario(actor))
             nursery.cancel_scope.cancel()
 
@@ -154,9 +153,7 @@ def test_low_priority_is_not_starved_by_a_stream_of_high_priority() -> None:
             async with trio.open_nursery() as nursery:
                 while not low_granted_at:
                     for _ in range(2):
-                        nursery.start_soon(
-                            ask, actor.inbox, Acquire(priority=3, max_wait=1e5), 2e5
-                        )
+                        nursery.start_soon(ask, actor.inbox, Acquire(priority=3, max_wait=1e5), 2e5)
                     await trio.sleep(1.0)
                 nursery.cancel_scope.cancel()
 
@@ -223,8 +220,9 @@ def test_disabled_grants_everything() -> None:
 def test_metrics_per_endpoint_with_p95() -> None:
     async def scenario(actor: RateLimitActor) -> dict[str, Any]:
         for ms in range(1, 101):  # 1..100 ms
-            await actor.inbox.put(RequestRecorded(endpoint="/user/repos", ok=ms % 10 != 0,
-                                                  elapsed_ms=float(ms)))
+            await actor.inbox.put(
+                RequestRecorded(endpoint="/user/repos", ok=ms % 10 != 0, elapsed_ms=float(ms))
+            )
         await actor.inbox.put(RequestRecorded(endpoint="/events", ok=True, elapsed_ms=7.0))
         for _ in range(7):
             await ask(actor.inbox, Acquire())
