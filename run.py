@@ -4,6 +4,7 @@ Commands:
   (none)        run the garden (the demo world when no API keys are set)
   status        configured services, the database and its event count
   check-config  validate the configuration and print what is wrong
+  check         health check and one real read per configured service, then the engines
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("status", help="configured services, the database and its event count")
     sub.add_parser("check-config", help="validate the configuration")
+    sub.add_parser(
+        "check", help="health check and one real read per configured service, then the engines"
+    )
     return parser.parse_args(argv)
 
 
@@ -84,6 +88,15 @@ def command_check_config(settings: IntegrationSettings) -> int:
     return 1 if problems else 0
 
 
+def command_check(settings: IntegrationSettings) -> int:
+    """`python run.py check`: exit 1 when a configured service fails."""
+    from greenhouse.integration_check import format_report, run_check_for_settings
+
+    report = trio.run(run_check_for_settings, settings)
+    print(format_report(report))
+    return 1 if report.failed else 0
+
+
 async def serve(settings: IntegrationSettings, db_path: str) -> None:
     """Run the garden until SIGINT or SIGTERM, then shut down cleanly."""
     from actors.tree import build_garden, run_garden
@@ -113,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return command_status(settings, db_path)
     if args.command == "check-config":
         return command_check_config(settings)
+    if args.command == "check":
+        return command_check(settings)
     problems = settings.validate_configurations()
     if problems:
         for section, items in problems.items():

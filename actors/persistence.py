@@ -57,7 +57,7 @@ class PersistenceActor(Actor):
 
     def _take(self, item: Any) -> None:
         self._pending.append(item)
-        if isinstance(item, AskRequest) or isinstance(item, GardenEvent):
+        if isinstance(item, (AskRequest, GardenEvent)):
             self._urgent = True
 
     async def run(self) -> None:
@@ -93,7 +93,7 @@ class PersistenceActor(Actor):
         messages = [m.message if isinstance(m, AskRequest) else m for m in batch]
         now = self.clock.time()
         try:
-            stored = await trio.to_thread.run_sync(self.store.write_batch, messages, now)
+            stored = await trio.to_thread.run_sync(self._write, messages, now)
         except Exception as error:
             # Nothing of the batch is stored (one transaction); the askers learn it, and the
             # crash restarts the actor under its supervisor.
@@ -103,12 +103,17 @@ class PersistenceActor(Actor):
             raise
         self.commits += 1
         self.rows_written += len(messages)
-        ids = {id(message): row.id for message, row in stored}
+        ids = {id(notice.event): notice.id for notice in stored}
         for item in batch:
             if isinstance(item, AskRequest):
                 item.answer(ids.get(id(item.message)))
-        if publish:
-            for message, row in stored:
-                await self.publish(
-                    EventStored(id=row.id, type=row.type, frame=row.frame(), event=message)
-                )
+        if publish and stored and self.bus is not None:
+            await self.bus.publish_many(stored)
+
+    def _write(self, messages: list[Any], now: float) -> list[EventStored]:
+        # Runs in the worker thread: the envelopes are encoded there too, while the trio
+        # thread goes on taking messages.
+        return [
+            EventStored(id=row.id, type=row.type, frame=row.frame(), event=message)
+            for message, row in self.store.write_batch(messages, now)
+        ]

@@ -9,29 +9,45 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
     ├── health             heartbeat and status
     ├── rate_limit.<svc>   one token bucket per service (ask Acquire)
     ├── cache              memory + SQLite (+ Redis) cache (ask CacheGet/CacheSet)
+    ├── spotify            Spotify poller (when configured or a transport is injected)
+    ├── weather            OpenWeatherMap poller (likewise)
+    ├── wakatime           WakaTime poller (when configured or a transport is injected)
+    ├── social             feeds/social poller (likewise)
+    ├── websocket          viewers: snapshot, resume, fan-out
     └── ... (services, engines, web: added by their issues)
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+import msgspec
 import trio
 
 from greenhouse.cache import MultiLayerCache
-from greenhouse.config import IntegrationSettings
-from greenhouse.messages import GardenEvent, RunTask, ServiceStatusChanged
+from greenhouse.config import IntegrationSettings, Secret, SocialConfig
+from greenhouse.messages import GardenEvent, RepositoriesObserved, RunTask, ServiceStatusChanged
 from greenhouse.ratelimit import bucket_for
 from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor
+from greenhouse.services.base import RetryPolicy
+from greenhouse.services.social import SocialService
+from greenhouse.services.spotify import SpotifyService
+from greenhouse.services.wakatime import WakaTimeService
+from greenhouse.services.weather import WeatherService
 from greenhouse.store import Store
 
 from .cache import CacheActor
 from .health import HealthActor
 from .persistence import PersistenceActor
 from .rate_limit import RateLimitActor
+from .social import SocialPoller
+from .spotify import SpotifyPoller
+from .wakatime import WakaTimePoller
+from .weather import WeatherPoller
 
 __all__ = ["Garden", "build_garden", "run_garden"]
 
@@ -146,8 +162,146 @@ def _add_ratecache(garden: Garden, children: list[ChildSpec]) -> None:
     )
 
 
+def _add_engines(garden: Garden, children: list[ChildSpec]) -> None:
+    from .engines import add_engines  # issue 6: growth, mood and analytics actors
+
+    add_engines(garden, children)
+
+
+def _injected_transport(garden: Garden, service: str) -> httpx.AsyncBaseTransport | None:
+    """A transport put in `extras["transports"]` (demo mode, simulation, tests), if any."""
+    return garden.extras.get("transports", {}).get(service)
+
+
+# Credentials of pollers that run on an injected transport without configuration (the demo).
+DEMO_CREDENTIAL = "demo"
+
+
+def _add_spotify(garden: Garden, children: list[ChildSpec]) -> None:
+    """The Spotify poller, when Spotify is configured or a transport is injected."""
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    transport = _injected_transport(garden, "spotify")
+    if not settings.is_configured("spotify") and transport is None:
+        return
+    config = settings.spotify
+    if not settings.is_configured("spotify"):
+        # A fed (demo) poller still goes through the real token flow, with placeholder
+        # credentials that the demo world's token endpoint accepts.
+        config = msgspec.structs.replace(
+            config,
+            client_id=config.client_id or DEMO_CREDENTIAL,
+            client_secret=config.client_secret or Secret(DEMO_CREDENTIAL),
+            refresh_token=config.refresh_token or Secret(DEMO_CREDENTIAL),
+        )
+    box = bus.subscribe("spotify", (RunTask,), capacity=64)
+    garden.mailboxes["spotify"] = box
+    # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
+    retry = RetryPolicy(max_rate_limit_wait=120.0)
+
+    def make() -> SpotifyPoller:
+        service = SpotifyService(config, transport=transport, clock=clock, retry=retry)
+        return SpotifyPoller(box, bus, service, clock, interval=config.poll_interval)
+
+    children.append(ChildSpec("spotify", make, Restart.PERMANENT))
+
+
+# An injected weather transport with no place configured (the demo world) reads this one.
+DEMO_WEATHER_CITY = "Lisbon"
+
+
+def _add_weather(garden: Garden, children: list[ChildSpec]) -> None:
+    """The weather poller, when OpenWeatherMap is configured or a transport is injected."""
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    transport = _injected_transport(garden, "weather")
+    if not settings.is_configured("weather") and transport is None:
+        return
+    config = settings.weather
+    if not config.city and (config.latitude is None or config.longitude is None):
+        config = msgspec.structs.replace(config, city=DEMO_WEATHER_CITY)
+    if not config.api_key:
+        config = msgspec.structs.replace(config, api_key=Secret(DEMO_CREDENTIAL))
+    box = bus.subscribe("weather", (RunTask,), capacity=64)
+    garden.mailboxes["weather"] = box
+    retry = RetryPolicy(max_rate_limit_wait=600.0)
+
+    def make() -> WeatherPoller:
+        service = WeatherService(config, transport=transport, clock=clock, retry=retry)
+        return WeatherPoller(box, bus, service, clock, interval=config.poll_interval)
+
+    children.append(ChildSpec("weather", make, Restart.PERMANENT))
+
+
+def _add_github(garden: Garden, children: list[ChildSpec]) -> None:
+    from .github import add_github  # issue 3: GitHub poller (only when configured or faked)
+
+    add_github(garden, children)
+
+
+def _add_wakatime(garden: Garden, children: list[ChildSpec]) -> None:
+    """The WakaTime poller, when WakaTime is configured or a transport is injected."""
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    transport = garden.extras.get("transports", {}).get("wakatime")
+    if not settings.is_configured("wakatime") and transport is None:
+        return
+    config = settings.wakatime
+    box = bus.subscribe("wakatime", (RunTask,), capacity=64)
+    garden.mailboxes["wakatime"] = box
+    # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
+    retry = RetryPolicy(max_rate_limit_wait=600.0)
+
+    def make() -> WakaTimePoller:
+        service = WakaTimeService(config, transport=transport, clock=clock, retry=retry)
+        return WakaTimePoller(box, bus, service, clock, interval=config.poll_interval)
+
+    children.append(ChildSpec("wakatime", make, Restart.PERMANENT))
+
+
+# An injected social transport with no source configured (the demo world) reads these.
+DEMO_SOCIAL = SocialConfig(
+    rss_feeds=("https://blog.greenhouse.example/feed.xml",),
+    mastodon_base_url="https://mastodon.greenhouse.example",
+    mastodon_account="gardener",
+    bluesky_handle="gardener.bsky.social",
+    hackernews_enabled=True,
+)
+
+
+def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
+    """The social poller, when a social source is configured or a transport is injected."""
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    transport = garden.extras.get("transports", {}).get("social")
+    if not settings.is_configured("social") and transport is None:
+        return
+    config = settings.social if settings.is_configured("social") else DEMO_SOCIAL
+    box = bus.subscribe("social", (RunTask, RepositoriesObserved), capacity=64)
+    garden.mailboxes["social"] = box
+    retry = RetryPolicy(max_rate_limit_wait=600.0)
+
+    def make() -> SocialPoller:
+        service = SocialService(config, transport=transport, clock=clock, retry=retry)
+        return SocialPoller(box, bus, service, clock, interval=config.poll_interval)
+
+    children.append(ChildSpec("social", make, Restart.PERMANENT))
+
+
+def _add_web(garden: Garden, children: list[ChildSpec]) -> None:
+    from .web import add_web  # issue 8: WebSocket viewers and the HTTP API
+
+    add_web(garden, children)
+
+
 # Subsystems add themselves here, in start order.
-SUBSYSTEMS: list[ChildAdder] = [_add_core, _add_ratecache]
+SUBSYSTEMS: list[ChildAdder] = [
+    _add_core,
+    _add_ratecache,
+    _add_github,
+    _add_spotify,
+    _add_weather,
+    _add_wakatime,
+    _add_social,
+    _add_web,
+    _add_engines,
+]
 
 
 def build_garden(
@@ -156,12 +310,19 @@ def build_garden(
     clock: Clock | None = None,
     db_path: str | None = None,
     store: Store | None = None,
+    extras: Mapping[str, Any] | None = None,
 ) -> Garden:
-    """Make the bus, store, mailboxes and the root supervisor from settings."""
+    """Make the bus, store, mailboxes and the root supervisor from settings.
+
+    `extras` seeds `garden.extras` before the subsystems are added, e.g. `{"transports":
+    {"spotify": httpx.MockTransport(...)}}` to feed pollers from a fake world.
+    """
     clock = clock if clock is not None else Clock()
     bus = Bus()
     store = store if store is not None else Store(db_path or settings.runtime.db_path)
     garden = Garden(settings=settings, clock=clock, bus=bus, store=store)
+    # Injected before the adders run, e.g. {"transports": {"github": httpx.MockTransport(...)}}.
+    garden.extras.update(extras or {})
     children: list[ChildSpec] = []
     for add in SUBSYSTEMS:
         add(garden, children)

@@ -41,12 +41,34 @@ __all__ = [
     "Fetched",
     "MultiLayerCache",
     "api_cache_key",
+    "decode_value",
+    "encode_value",
 ]
 
 log = logging.getLogger("greenhouse.cache")
 
 _encoder = msgspec.msgpack.Encoder()
 _key_encoder = msgspec.json.Encoder(order="sorted")
+_decoders: dict[Any, msgspec.msgpack.Decoder[Any]] = {}
+
+
+def encode_value(value: Any) -> bytes:
+    """MessagePack bytes of anything msgspec encodes (Structs, builtins, datetimes...)."""
+    return _encoder.encode(value)
+
+
+def decode_value(data: bytes, decode_as: Any = None) -> Any:
+    """The value back: typed (and validated) as `decode_as`, or builtins when None."""
+    decoder = _decoders.get(decode_as)
+    if decoder is None:
+        decoder = (
+            msgspec.msgpack.Decoder(decode_as)
+            if decode_as is not None
+            else (msgspec.msgpack.Decoder())
+        )
+        _decoders[decode_as] = decoder
+    return decoder.decode(data)
+
 
 Fetch = Callable[[], Awaitable[Any]]
 
@@ -104,26 +126,14 @@ class MultiLayerCache:
         self.single_flight_joins = 0
         self._flights: dict[str, _Flight] = {}
         self._sqlite_limiter = trio.CapacityLimiter(1)  # one connection: one thread at a time
-        self._decoders: dict[Any, msgspec.msgpack.Decoder[Any]] = {}
 
     # -- encoding ------------------------------------------------------------------------------
-
-    def _decode(self, data: bytes, decode_as: Any) -> Any:
-        decoder = self._decoders.get(decode_as)
-        if decoder is None:
-            decoder = (
-                msgspec.msgpack.Decoder(decode_as)
-                if decode_as is not None
-                else (msgspec.msgpack.Decoder())
-            )
-            self._decoders[decode_as] = decoder
-        return decoder.decode(data)
 
     def _result(self, entry: CacheEntry, layer: str, decode_as: Any, stale: bool) -> CacheResult:
         return CacheResult(
             key=entry.key,
             found=True,
-            value=self._decode(entry.value, decode_as),
+            value=decode_value(entry.value, decode_as),
             layer=layer,
             stale=stale,
             etag=entry.etag,
@@ -255,7 +265,7 @@ class MultiLayerCache:
         lifetime = self.default_ttl if ttl is None else ttl
         entry = CacheEntry(
             key=key,
-            value=_encoder.encode(value),
+            value=encode_value(value),
             stored_at=now,
             expires_at=now + lifetime,
             etag=etag,

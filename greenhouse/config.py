@@ -21,7 +21,9 @@ __all__ = [
     "ConfigError",
     "FeatureFlags",
     "GitHubConfig",
+    "GrowthConfig",
     "IntegrationSettings",
+    "MoodConfig",
     "PrivacyConfig",
     "RateLimitConfig",
     "RuntimeConfig",
@@ -304,6 +306,76 @@ class AnalyticsConfig(msgspec.Struct, frozen=True):
     session_timeout: float = 30 * 60.0
 
 
+GROWTH_FACTORS = (
+    "commits",
+    "complexity",
+    "time",
+    "engagement",
+    "age",
+    "consistency",
+    "innovation",
+)
+GROWTH_STAGES = ("seed", "seedling", "sapling", "young_tree", "mature_tree", "ancient_tree")
+
+
+class GrowthConfig(msgspec.Struct, frozen=True):
+    """Growth engine: factor weights, stage thresholds, hysteresis and health windows.
+
+    Weights and thresholds start from the original system (see README, "Growth engine").
+    """
+
+    weights: dict[str, float] = msgspec.field(
+        default_factory=lambda: {
+            "commits": 0.20,
+            "complexity": 0.15,
+            "time": 0.20,
+            "engagement": 0.15,
+            "age": 0.10,
+            "consistency": 0.15,
+            "innovation": 0.05,
+        }
+    )
+    # The score at which each stage begins; `seed` is also everything below seedling.
+    thresholds: dict[str, float] = msgspec.field(
+        default_factory=lambda: {
+            "seed": 0.10,
+            "seedling": 0.25,
+            "sapling": 0.45,
+            "young_tree": 0.65,
+            "mature_tree": 0.80,
+            "ancient_tree": 0.95,
+        }
+    )
+    hysteresis: float = 0.04  # band width around a threshold: +-half of it to cross
+    window_days: float = 90.0  # commit frequency and consistency look this far back
+    thriving_days: float = 7.0
+    healthy_days: float = 30.0
+    wilting_days: float = 90.0  # longer than this without activity: wilting
+    thriving_commits_30d: int = 8
+    history_days: float = 30.0  # the prediction's regression looks this far back
+    min_history_points: int = 3
+
+
+class MoodConfig(msgspec.Struct, frozen=True):
+    """Mood engine: influence weights, source freshness and the announce threshold."""
+
+    weights: dict[str, float] = msgspec.field(
+        default_factory=lambda: {
+            "music": 0.4,
+            "weather": 0.3,
+            "productivity": 0.2,
+            "time_of_day": 0.1,
+        }
+    )
+    # (fresh for, gone after) in seconds: between the two a source's weight fades linearly.
+    music_freshness: tuple[float, float] = (600.0, 1800.0)
+    weather_freshness: tuple[float, float] = (3600.0, 3 * 3600.0)
+    productivity_freshness: tuple[float, float] = (3600.0, 6 * 3600.0)
+    energy_change_threshold: float = 0.15
+    timezone: str = "UTC"
+    latitude: float | None = None  # the hemisphere decides the season; north when unknown
+
+
 class SchedulerConfig(msgspec.Struct, frozen=True):
     """Intervals of the built-in tasks, in seconds, and the zone for cron tasks."""
 
@@ -343,6 +415,8 @@ class IntegrationSettings(msgspec.Struct, frozen=True):
     web: WebConfig = WebConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     analytics: AnalyticsConfig = AnalyticsConfig()
+    growth: GrowthConfig = GrowthConfig()
+    mood: MoodConfig = MoodConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     runtime: RuntimeConfig = RuntimeConfig()
 
@@ -424,6 +498,49 @@ def _optional_float(env: _Env, name: str) -> float | None:
     if value is None or value == "":
         return None
     return env.float(name, 0.0)
+
+
+def _growth_config(env: _Env) -> GrowthConfig:
+    base = GrowthConfig()
+    weights = {
+        name: env.float(f"GROWTH_WEIGHT_{name.upper()}", base.weights[name], minimum=0.0)
+        for name in GROWTH_FACTORS
+    }
+    if sum(weights.values()) <= 0:
+        raise ConfigError("GROWTH_WEIGHT_*: at least one growth weight must be positive")
+    thresholds = {
+        stage: env.float(f"GROWTH_THRESHOLD_{stage.upper()}", base.thresholds[stage], minimum=0.0)
+        for stage in GROWTH_STAGES
+    }
+    ordered = [thresholds[stage] for stage in GROWTH_STAGES]
+    if ordered != sorted(ordered) or len(set(ordered)) != len(ordered) or ordered[-1] > 1.0:
+        raise ConfigError("GROWTH_THRESHOLD_*: stage thresholds must rise strictly within [0, 1]")
+    return GrowthConfig(
+        weights=weights,
+        thresholds=thresholds,
+        hysteresis=env.float("GROWTH_STAGE_HYSTERESIS", base.hysteresis, minimum=0.0),
+        window_days=env.float("GROWTH_WINDOW_DAYS", base.window_days, minimum=1.0),
+        healthy_days=env.float("GROWTH_HEALTHY_DAYS", base.healthy_days, minimum=1.0),
+        wilting_days=env.float("GROWTH_WILTING_DAYS", base.wilting_days, minimum=1.0),
+    )
+
+
+def _mood_config(env: _Env) -> MoodConfig:
+    base = MoodConfig()
+    weights = {
+        name: env.float(f"MOOD_WEIGHT_{name.upper()}", weight, minimum=0.0)
+        for name, weight in base.weights.items()
+    }
+    if sum(weights.values()) <= 0:
+        raise ConfigError("MOOD_WEIGHT_*: at least one mood weight must be positive")
+    return MoodConfig(
+        weights=weights,
+        energy_change_threshold=env.float(
+            "MOOD_ENERGY_CHANGE_THRESHOLD", base.energy_change_threshold, minimum=0.0
+        ),
+        timezone=env.str("GREENHOUSE_TIMEZONE", "UTC"),
+        latitude=_optional_float(env, "WEATHER_LAT"),
+    )
 
 
 def settings_from_mapping(values: Mapping[str, str]) -> IntegrationSettings:
@@ -529,6 +646,8 @@ def settings_from_mapping(values: Mapping[str, str]) -> IntegrationSettings:
         analytics=AnalyticsConfig(
             session_timeout=env.float("ANALYTICS_SESSION_TIMEOUT", 1800.0, minimum=60.0),
         ),
+        growth=_growth_config(env),
+        mood=_mood_config(env),
         scheduler=SchedulerConfig(
             timezone=env.str("GREENHOUSE_TIMEZONE", "UTC"),
             mood_synthesis=env.float("MOOD_SYNTHESIS_INTERVAL", 180.0, minimum=10.0),

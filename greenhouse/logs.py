@@ -39,10 +39,10 @@ class RedactingFilter(logging.Filter):
             return True
         message = record.getMessage()
         redacted = self.redact(message)
-        if record.exc_info and record.exc_info[1] is not None:
-            formatter = logging.Formatter()
-            record.exc_text = self.redact(formatter.formatException(record.exc_info))
-            record.exc_info = None
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            # Formatters reuse a cached exc_text, so the traceback is rendered redacted once;
+            # exc_info stays for other handlers (pytest's caplog, for one).
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
         if redacted != message or record.args:
             record.msg, record.args = redacted, None
         return True
@@ -61,10 +61,10 @@ class JsonFormatter(logging.Formatter):
         for key in ("actor", "service", "task_id"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        elif record.exc_text:
+        if record.exc_text:
             entry["exception"] = record.exc_text
+        elif record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
 

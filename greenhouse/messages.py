@@ -15,13 +15,29 @@ their owner.
 from __future__ import annotations
 
 import enum
+import functools
+import math
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import msgspec
 
+from greenhouse.models import (
+    AtmosphericMood,
+    CurrentWeather,
+    MusicMood,
+    ProductivityMetrics,
+    ProjectTime,
+    SeasonalInfluence,
+    SocialMetricsSummary,
+    SocialPost,
+    TechTrends,
+)
+
 __all__ = [
     "Acquire",
+    "AnalyticsSession",
+    "AnalyticsSessionsComputed",
     "AtmosphereChanged",
     "CacheClearTag",
     "CacheDelete",
@@ -30,26 +46,47 @@ __all__ = [
     "CacheResult",
     "CacheSet",
     "CacheStatsRequest",
+    "CodingActivity",
+    "CodingActivityObserved",
     "CommitPushed",
+    "CommitSnapshot",
+    "CommitsObserved",
+    "ConnectionStatsRequest",
     "Denied",
     "EventStored",
     "EventType",
     "GardenEvent",
+    "GitHubActivity",
     "Granted",
+    "GrowthScored",
     "GrowthStageChanged",
+    "GrowthUpdated",
     "Heartbeat",
     "Message",
+    "MoodSynthesized",
     "MusicChanged",
+    "MusicObserved",
     "RateLimitStatsRequest",
+    "RepositoriesObserved",
+    "RepositorySnapshot",
     "RequestRecorded",
     "RunTask",
     "ServerLimits",
     "ServiceStatusChanged",
+    "SnapshotRequest",
+    "SocialActivity",
+    "SocialActivityObserved",
     "TaskFinished",
+    "TrackChanged",
+    "ViewerConnected",
+    "ViewerDisconnected",
+    "VisitRecorded",
     "VisitorJoined",
     "VisitorLeft",
+    "WeatherObserved",
     "WeatherUpdated",
     "WebSocketEvent",
+    "WebhookReceived",
     "decode_envelope",
     "encode_envelope",
     "iso_timestamp",
@@ -79,12 +116,21 @@ class EventType(enum.StrEnum):
     SERVICE_STATUS = "service_status"
 
 
+@functools.lru_cache(maxsize=1024)
+def _iso_second(second: int) -> str:
+    return datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def iso_timestamp(epoch_seconds: float) -> str:
     """`2024-01-15T10:30:00Z` style UTC timestamp (milliseconds kept when present)."""
-    moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
-    if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = math.floor(epoch_seconds)
+    millis = int(round((epoch_seconds - second) * 1000))
+    if millis >= 1000:
+        second, millis = second + 1, 0
+    # Cached per second: a batch of events usually shares its second, and strftime is slow.
+    if millis:
+        return f"{_iso_second(second)}.{millis:03d}Z"
+    return f"{_iso_second(second)}Z"
 
 
 # --------------------------------------------------------------------------------------------
@@ -102,6 +148,7 @@ class WebSocketEvent(msgspec.Struct, frozen=True):
 
 
 _envelope_encoder = msgspec.json.Encoder()
+_payload_encoder = msgspec.json.Encoder()
 _envelope_decoder = msgspec.json.Decoder(WebSocketEvent)
 
 
@@ -134,6 +181,20 @@ class GardenEvent(Message, frozen=True, kw_only=True):
         data.pop("timestamp", None)
         return data
 
+    def payload_json(self) -> bytes:
+        """`payload()` encoded as JSON, without building the dict (the store's hot path).
+
+        msgspec encodes base-class fields first, so the encoding starts with
+        `{"source":"…","timestamp":N` and the payload fields follow. An encoded JSON string
+        cannot contain an unescaped quote, so the first `,"timestamp":` is the real key.
+        """
+        raw = _payload_encoder.encode(self)
+        key = raw.find(b',"timestamp":')
+        end = key + 13
+        while raw[end] not in b",}":
+            end += 1
+        return b"{" + raw[end + 1 :] if raw[end] == 44 else b"{}"
+
 
 class CommitPushed(GardenEvent, frozen=True, kw_only=True):
     """Commits arrived for a repository (by webhook or by polling)."""
@@ -158,6 +219,11 @@ class MusicChanged(GardenEvent, frozen=True, kw_only=True):
     energy: float | None = None
     tempo: float | None = None
     confidence: float = 0.0
+    # Added by issue 4 (Spotify):
+    track_id: str | None = None
+    danceability: float | None = None
+    mood_source: str = ""  # audio_features | estimate | neutral
+    label: str = ""  # the mood word, e.g. "euphoric", or "silent" when nothing plays
 
 
 class WeatherUpdated(GardenEvent, frozen=True, kw_only=True):
@@ -172,6 +238,10 @@ class WeatherUpdated(GardenEvent, frozen=True, kw_only=True):
     clouds: float
     is_day: bool = True
     location: str = ""
+    # Added by issue 4 (weather):
+    weather_pattern: str = ""
+    season: str = ""
+    units: str = "metric"
 
 
 class GrowthStageChanged(GardenEvent, frozen=True, kw_only=True):
@@ -266,8 +336,177 @@ class TaskFinished(Message, frozen=True, kw_only=True):
 # GitHub (issue 3).
 
 
+class RepositorySnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """One repository as the garden sees it (a plant's raw inputs)."""
+
+    full_name: str
+    name: str
+    description: str | None = None
+    language: str | None = None
+    languages: dict[str, int] = msgspec.field(default_factory=dict)  # bytes per language
+    stars: int = 0
+    forks: int = 0
+    watchers: int = 0
+    open_issues: int = 0
+    size_kb: int = 0
+    topics: tuple[str, ...] = ()
+    created_at: float | None = None  # epoch seconds
+    pushed_at: float | None = None
+    archived: bool = False
+    private: bool = False
+    fork: bool = False
+    html_url: str | None = None
+
+
+class RepositoriesObserved(Message, frozen=True, kw_only=True):
+    """The poller's view of every repository after a sync (`changed`: full names that moved)."""
+
+    repositories: tuple[RepositorySnapshot, ...]
+    changed: tuple[str, ...] = ()
+    observed_at: float = 0.0
+    from_cache: bool = False
+
+
+class CommitSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """One commit; line and file counts are None when the source did not say."""
+
+    sha: str
+    repository: str
+    author: str
+    message: str = ""  # first line only
+    timestamp: float | None = None
+    additions: int | None = None
+    deletions: int | None = None
+    files_changed: int | None = None
+    impact_score: float = 0.0
+
+
+class CommitsObserved(Message, frozen=True, kw_only=True):
+    """Recent commits of one repository; `new_count` of them were not seen before.
+
+    `via` is "poll" or "webhook", so consumers can ignore how a commit arrived.
+    """
+
+    repository: str
+    commits: tuple[CommitSnapshot, ...]
+    new_count: int = 0
+    observed_at: float = 0.0
+    via: str = "poll"
+    delivery_id: str | None = None
+
+
+class GitHubActivity(Message, frozen=True, kw_only=True):
+    """Something happened on GitHub: a pull request, issue, release, star, branch or tag.
+
+    `kind` is one of push, pull_request, issues, release, star, create, ping, watch, fork, other.
+    """
+
+    kind: str
+    repository: str
+    actor: str = ""
+    action: str | None = None
+    title: str | None = None
+    number: int | None = None
+    url: str | None = None
+    at: float = 0.0
+    count: int = 1
+    via: str = "poll"
+    delivery_id: str | None = None
+
+
+class WebhookReceived(Message, frozen=True, kw_only=True):
+    """A GitHub delivery whose signature the HTTP layer has verified; `body` is the raw JSON."""
+
+    event: str
+    delivery_id: str
+    body: bytes
+    received_at: float = 0.0
+
+
 # --------------------------------------------------------------------------------------------
 # Spotify, weather, WakaTime, social (issue 4).
+
+# Spotify and weather.
+
+
+class TrackChanged(Message, frozen=True, kw_only=True):
+    """The playing track changed (or playback stopped: `track_id` None, not playing)."""
+
+    track_id: str | None
+    previous_track_id: str | None
+    mood: MusicMood
+    observed_at: float
+
+
+class MusicObserved(Message, frozen=True, kw_only=True):
+    """One Spotify poll: what plays now and its mood (also when nothing plays)."""
+
+    mood: MusicMood
+    observed_at: float
+
+
+class WeatherObserved(Message, frozen=True, kw_only=True):
+    """One weather poll: the reading, its atmospheric mood and the season."""
+
+    location: str
+    units: str
+    current: CurrentWeather
+    mood: AtmosphericMood
+    season: SeasonalInfluence
+    observed_at: float
+    changed: bool  # True when it differs meaningfully from the last published conditions
+
+
+# WakaTime and social.
+
+
+class CodingActivityObserved(Message, frozen=True, kw_only=True):
+    """One WakaTime poll: per-project time (growth) and coding intensity (mood).
+
+    `projects` and `languages` cover the last `days` days; `metrics.intensity` is today's coding
+    against a busy day, in [0, 1]. `stats_pending` is True while WakaTime is still computing the
+    range stats (a normal state, retried later).
+    """
+
+    observed_at: float
+    days: int
+    today_seconds: float
+    projects: tuple[ProjectTime, ...]
+    languages: dict[str, float]
+    metrics: ProductivityMetrics
+    stats_pending: bool = False
+
+
+class CodingActivity(GardenEvent, frozen=True, kw_only=True):
+    """Viewers' `coding_activity`: today's coding changed meaningfully."""
+
+    event_type: ClassVar[EventType] = EventType.CODING_ACTIVITY
+    today_seconds: float
+    top_project: str | None
+    intensity: float
+    current_streak: int = 0
+    focus_sessions: int = 0
+
+
+class SocialActivityObserved(Message, frozen=True, kw_only=True):
+    """One social poll: your activity summary, tech trends, and the posts new since last time."""
+
+    observed_at: float
+    sources: tuple[str, ...]
+    new_posts: tuple[SocialPost, ...]
+    summary: SocialMetricsSummary
+    trends: TechTrends
+    failures: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class SocialActivity(GardenEvent, frozen=True, kw_only=True):
+    """Viewers' `social_activity`: new posts appeared (counts and topics only)."""
+
+    event_type: ClassVar[EventType] = EventType.SOCIAL_ACTIVITY
+    new_posts: int
+    by_source: dict[str, int]
+    top_topics: tuple[str, ...] = ()
+    rising_topics: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -395,12 +634,109 @@ class CacheMaintenance(Message, frozen=True, kw_only=True):
 # Growth, mood, analytics (issue 6).
 
 
+class GrowthUpdated(GardenEvent, frozen=True, kw_only=True):
+    """A plant's growth score moved (or was computed for the first time)."""
+
+    event_type: ClassVar[EventType] = EventType.GROWTH_UPDATED
+    repository: str
+    score: float
+    stage: str
+    health: str
+    factors: dict[str, float] = {}  # factor -> contribution to the score
+    factors_missing: tuple[str, ...] = ()
+    prediction: str = "disabled"  # growing | not_growing | insufficient_history | fully_grown
+    next_stage: str | None = None
+    days_to_next_stage: float | None = None
+    prediction_confidence: float = 0.0
+
+
+class GrowthScored(Message, frozen=True, kw_only=True):
+    """A growth computation, for the `growth_history` and `plant_growth` tables."""
+
+    repository: str
+    at: float
+    score: float
+    stage: str
+    health: str
+    velocity_per_day: float = 0.0
+    prediction: str = "{}"  # JSON of the engine's GrowthPrediction
+    factors: str = "{}"  # JSON: factor -> {value, weight, contribution}
+    snapshot: str = "{}"  # JSON of the ProjectSnapshot the score came from
+    coding_seconds: float | None = None
+    languages: dict[str, int] = {}
+
+
+class MoodSynthesized(Message, frozen=True, kw_only=True):
+    """One mood synthesis, for the `mood_history` table."""
+
+    at: float
+    energy: float
+    focus: float
+    creativity: float
+    serenity: float
+    intensity: float
+    atmosphere: str
+    weather_pattern: str
+    season: str = ""
+    time_of_day: str = ""
+    confidence: float = 0.0
+    sources: dict[str, float] = {}
+
+
+class VisitRecorded(Message, frozen=True, kw_only=True):
+    """A page visit that privacy allowed analytics to count (daily hashed id, no address)."""
+
+    visitor_id: str
+    path: str
+    referrer: str | None = None
+    at: float
+
+
+class AnalyticsSession(msgspec.Struct, frozen=True, kw_only=True):
+    """One visitor session as stored in `analytics_sessions`."""
+
+    visitor_id: str
+    start: float
+    end: float
+    paths: tuple[str, ...]
+    referrer: str | None = None
+
+
+class AnalyticsSessionsComputed(Message, frozen=True, kw_only=True):
+    """Sessions rebuilt by `analytics_processing`, upserted into `analytics_sessions`."""
+
+    sessions: tuple[AnalyticsSession, ...]
+    computed_at: float
+
+
+class ViewerConnected(Message, frozen=True, kw_only=True):
+    """A WebSocket viewer connected (an opaque per-connection id, never an address)."""
+
+    connection_id: str
+    live_viewers: int = 0
+
+
+class ViewerDisconnected(Message, frozen=True, kw_only=True):
+    """A WebSocket viewer went away."""
+
+    connection_id: str
+    live_viewers: int = 0
+
+
 # --------------------------------------------------------------------------------------------
 # Scheduler (issue 7).
 
 
 # --------------------------------------------------------------------------------------------
 # Real-time surface: WebSocket and HTTP (issue 8).
+
+
+class SnapshotRequest(Message, frozen=True, kw_only=True):
+    """Ask the WebSocket actor for the garden snapshot (the `snapshot` frame's data)."""
+
+
+class ConnectionStatsRequest(Message, frozen=True, kw_only=True):
+    """Ask the WebSocket actor for `get_connection_stats()`."""
 
 
 # --------------------------------------------------------------------------------------------

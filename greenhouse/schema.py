@@ -6,10 +6,14 @@ never reused or renamed: a migration that has run is recorded in `schema_migrati
 
 from __future__ import annotations
 
+from .analytics_store import ANALYTICS_MIGRATIONS
 from .cache_layers import CACHE_MIGRATIONS
+from .histories import HISTORY_MIGRATIONS
 from .store import CORE_MIGRATIONS, Migration
 
 MIGRATIONS: list[Migration] = [
     *CORE_MIGRATIONS,
+    *HISTORY_MIGRATIONS,
+    *ANALYTICS_MIGRATIONS,
     *CACHE_MIGRATIONS,
 ]

@@ -36,7 +36,6 @@ __all__ = [
 
 log = logging.getLogger("greenhouse.store")
 
-_json = msgspec.json.Encoder()
 
 
 class DatabaseCorrupt(RuntimeError):
@@ -51,7 +50,7 @@ class Migration:
     apply: Callable[[sqlite_utils.Database], None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredEventRow:
     """One row of the event log with its pre-encoded envelope."""
 
@@ -120,7 +119,13 @@ class Store:
     def __init__(self, path: str | Path, migrations: Sequence[Migration] | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = open_connection(self.path)
+        try:
+            self.conn = open_connection(self.path)
+        except sqlite3.DatabaseError as error:
+            raise DatabaseCorrupt(
+                f"{self.path} is not a usable SQLite database ({error}); restore a backup or "
+                "move it away to start a new garden"
+            ) from None
         self.db = sqlite_utils.Database(self.conn)
         self._lock = threading.Lock()
         self.writers: dict[type, Writer] = {}
@@ -213,16 +218,16 @@ class Store:
         next_id = self._next_id
         for message in messages:
             if isinstance(message, GardenEvent):
-                row = StoredEventRow(
+                values = (
                     next_id,
                     message.event_type.value,
-                    _json.encode(message.payload()).decode(),
+                    message.payload_json().decode(),
                     iso_timestamp(message.timestamp or now),
                     message.source,
                 )
                 next_id += 1
-                rows.append((row.id, row.type, row.data, row.timestamp, row.source))
-                stored.append((message, row))
+                rows.append(values)
+                stored.append((message, StoredEventRow(*values)))
                 continue
             writer = self._writer_for(type(message))
             if writer is None:

@@ -55,7 +55,7 @@ class AskRequest:
             self._reply.close()
 
 
-async def ask(target: Mailbox, message: Any, timeout: float = 5.0) -> Any:
+async def ask(target: Mailbox, message: Any, timeout: float = 5.0) -> Any:  # noqa: ASYNC109
     """Send `message` to the mailbox's actor and wait at most `timeout` seconds for its reply.
 
     Raises `AskTimeout` naming the actor and the request, or `AskError` if the actor raised.

@@ -8,6 +8,7 @@ the next publish instead of failing the publisher.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,12 +81,34 @@ class Bus:
 
     async def publish(self, message: Any) -> int:
         """Deliver to every matching subscriber; returns how many mailboxes took it."""
+        delivered = await self._deliver(message)
+        await trio.lowlevel.checkpoint()
+        return delivered
+
+    async def publish_many(self, messages: Iterable[Any]) -> int:
+        """Publish several messages in order with one scheduler checkpoint for all of them.
+
+        Same guarantees as `publish` (a full `block` mailbox still makes the caller wait); it
+        only saves the per-message trip through trio's scheduler, which dominates the cost of a
+        burst of small messages.
+        """
+        delivered = 0
+        for message in messages:
+            delivered += await self._deliver(message)
+        await trio.lowlevel.checkpoint()
+        return delivered
+
+    async def _deliver(self, message: Any) -> int:
         self.published += 1
         delivered = 0
         for sub in self._route(type(message)):
+            box = sub.mailbox
             try:
-                await sub.mailbox.put(message)
-                delivered += 1
+                if box.put_nowait(message):
+                    delivered += 1
+                elif box.policy is OverflowPolicy.BLOCK:
+                    await box.put_waiting(message)
+                    delivered += 1
             except MailboxClosed:
                 self.unsubscribe(sub.name)
         return delivered

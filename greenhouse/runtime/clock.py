@@ -17,28 +17,41 @@ __all__ = ["Clock"]
 class Clock:
     """Monotonic seconds (`monotonic`) and epoch seconds (`time`) tied to trio's clock.
 
-    `time()` is `start_epoch + (trio.current_time() - start_monotonic)`. With no `start_epoch`
-    the real wall clock is used at creation. `jump(seconds)` moves wall time only, the way an
-    RTC-less Raspberry Pi's clock jumps when NTP syncs after boot.
+    `time()` is `start_epoch + scale * (trio.current_time() - origin)`, where `origin` is trio's
+    time at the first reading and `start_epoch` defaults to the real wall time at that moment.
+    `scale` > 1 makes the garden's time run faster than trio's (the demo runs at 60x: a poll
+    every 30 garden minutes happens every 30 real seconds) while sockets and server timeouts,
+    which use trio's clock directly, stay real. Actors must therefore wait with `sleep` /
+    `sleep_until` and read `monotonic` / `time` from here, never from trio or `time` directly.
+    `jump(seconds)` moves wall time only, the way an RTC-less Raspberry Pi's clock jumps when
+    NTP syncs after boot.
     """
 
-    def __init__(self, start_epoch: float | None = None) -> None:
-        self._start_epoch = time.time() if start_epoch is None else start_epoch
-        self._start_monotonic: float | None = None
+    def __init__(self, start_epoch: float | None = None, *, scale: float = 1.0) -> None:
+        if scale <= 0:
+            raise ValueError("scale must be positive")
+        self._start_epoch = start_epoch
+        self.scale = scale
+        self._origin: float | None = None
         self._jumped = 0.0
 
-    def _origin(self) -> float:
-        if self._start_monotonic is None:
-            self._start_monotonic = trio.current_time()
-        return self._start_monotonic
+    def _elapsed(self) -> float:
+        now = trio.current_time()
+        if self._origin is None:
+            self._origin = now
+            if self._start_epoch is None:
+                self._start_epoch = time.time()
+        return (now - self._origin) * self.scale
 
     def monotonic(self) -> float:
-        """Seconds from trio's clock (virtual under MockClock)."""
-        return trio.current_time()
+        """Seconds since the clock's first reading, in garden time (never jumps)."""
+        return self._elapsed()
 
     def time(self) -> float:
         """Epoch seconds as the garden sees them."""
-        return self._start_epoch + (trio.current_time() - self._origin()) + self._jumped
+        elapsed = self._elapsed()
+        assert self._start_epoch is not None
+        return self._start_epoch + elapsed + self._jumped
 
     def now(self) -> datetime:
         """`time()` as an aware UTC datetime."""
@@ -48,10 +61,14 @@ class Clock:
         """Move wall time by `seconds` without moving monotonic time (a clock jump)."""
         self._jumped += seconds
 
+    def to_trio(self, seconds: float) -> float:
+        """A garden-time duration in trio seconds (for `trio.move_on_after` and friends)."""
+        return seconds / self.scale
+
     async def sleep(self, seconds: float) -> None:
-        """Sleep on trio's clock."""
-        await trio.sleep(max(0.0, seconds))
+        """Sleep `seconds` of garden time."""
+        await trio.sleep(max(0.0, seconds) / self.scale)
 
     async def sleep_until(self, deadline: float) -> None:
-        """Sleep until the monotonic `deadline`."""
-        await trio.sleep_until(deadline)
+        """Sleep until `monotonic()` reaches `deadline`."""
+        await self.sleep(deadline - self.monotonic())

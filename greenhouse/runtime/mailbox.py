@@ -128,10 +128,14 @@ class Mailbox:
         return self._closed is not None
 
     def _append(self, message: Any) -> None:
-        self._items.append(message)
-        self.stats.delivered += 1
-        self.stats.high_water = max(self.stats.high_water, len(self._items))
-        self._not_empty.unpark()
+        items = self._items
+        items.append(message)
+        stats = self.stats
+        stats.delivered += 1
+        if len(items) > stats.high_water:
+            stats.high_water = len(items)
+        if self._not_empty:  # unpark only when someone waits: this is the hot path
+            self._not_empty.unpark()
 
     def put_nowait(self, message: Any) -> bool:
         """Deliver without waiting; returns False if a `block` mailbox is full.
@@ -159,6 +163,10 @@ class Mailbox:
         if self.put_nowait(message) or self.policy is not OverflowPolicy.BLOCK:
             await trio.lowlevel.checkpoint()
             return
+        await self.put_waiting(message)
+
+    async def put_waiting(self, message: Any) -> None:
+        """The slow path of `put` for a full `block` mailbox: wait for room, or overdraw."""
         self.stats.blocked += 1
         sender = current_actor_name.get()
         while len(self._items) >= self.capacity:
@@ -180,7 +188,8 @@ class Mailbox:
         """Take the oldest message; raises `trio.WouldBlock` when empty."""
         if self._items:
             message = self._items.popleft()
-            self._not_full.unpark()
+            if self._not_full:
+                self._not_full.unpark()
             return message
         if self._closed is not None:
             raise self._closed(f"mailbox of {self.owner} is closed")

@@ -1,0 +1,279 @@
+"""The growth actor: keeps what is known about each project and publishes how its plant grows.
+
+Inputs: `RepositoriesObserved` and `CommitsObserved` (GitHub, however they arrived),
+`CodingActivityObserved` / `ProductivitySignal.project_seconds` (WakaTime time per project), `ProjectSnapshot` (any other
+source, merged field by field), and `RunTask("growth_calculation")`, which rescores every plant.
+Outputs: `GrowthUpdated` when a score moves, `GrowthStageChanged` only when the stage really
+changes (hysteresis is in the engine), and `GrowthScored` rows for the history tables.
+
+Plants are keyed by the repository's short name (`owner/name` -> `name`), the name viewers see.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import trio
+
+from greenhouse.config import GrowthConfig
+from greenhouse.engines.growth import (
+    DAY,
+    GrowthMetrics,
+    ProjectSnapshot,
+    calculate_project_growth,
+)
+from greenhouse.engines.mood import ProductivitySignal
+from greenhouse.histories import GrowthState
+from greenhouse.messages import (
+    CodingActivityObserved,
+    CommitsObserved,
+    GrowthScored,
+    GrowthStageChanged,
+    GrowthUpdated,
+    RepositoriesObserved,
+    RunTask,
+)
+from greenhouse.runtime import Bus, Clock, Mailbox
+from greenhouse.signals import productivity_signal
+from greenhouse.task_actor import TaskActor
+
+__all__ = ["GROWTH_INPUTS", "GrowthActor", "plant_name"]
+
+GROWTH_INPUTS: tuple[type, ...] = (
+    RepositoriesObserved,
+    CommitsObserved,
+    ProjectSnapshot,
+    ProductivitySignal,
+    CodingActivityObserved,
+    RunTask,
+)
+MAX_COMMITS_KEPT = 1000  # per project: the newest commits are all the factors look at
+SCORE_EPSILON = 0.001  # smaller moves are not news
+
+_json = msgspec.json.Encoder()
+
+
+def plant_name(repository: str) -> str:
+    """`owner/name` -> `name`: the plant is called what the repository is called."""
+    return repository.rsplit("/", 1)[-1]
+
+
+class GrowthActor(TaskActor):
+    """Owns per-project growth state; scores projects with the pure growth engine."""
+
+    task_ids = frozenset({"growth_calculation"})
+
+    def __init__(
+        self,
+        inbox: Mailbox,
+        bus: Bus,
+        clock: Clock | None = None,
+        *,
+        config: GrowthConfig | None = None,
+        predict: bool = True,
+        load_state: Callable[[float], GrowthState] | None = None,
+        name: str = "growth",
+    ) -> None:
+        super().__init__(name, inbox, bus, clock)
+        self.config = config or GrowthConfig()
+        self.predict = predict
+        self.load_state = load_state
+        self.projects: dict[str, ProjectSnapshot] = {}
+        self.commits: dict[str, dict[str, float]] = {}  # plant -> sha -> time
+        self.stages: dict[str, str] = {}
+        self.scores: dict[str, float] = {}
+        self.history: dict[str, deque[tuple[float, float]]] = {}
+        self.coding_seconds: dict[str, float] = {}  # lower-cased WakaTime project -> seconds
+        self.latest: dict[str, GrowthMetrics] = {}
+
+    async def started(self) -> None:
+        if self.load_state is None:
+            return
+        since = self.clock.time() - self.config.history_days * DAY
+        try:
+            state = await trio.to_thread.run_sync(self.load_state, since)
+        except Exception:  # an unreadable history costs predictions, not the garden
+            self.log.exception("could not restore growth state; starting fresh")
+            return
+        for name, plant in state.plants.items():
+            self.stages[name] = plant.stage
+            self.scores[name] = plant.score
+            try:
+                self.projects[name] = msgspec.convert(plant.snapshot, ProjectSnapshot)
+            except msgspec.ValidationError:
+                self.projects[name] = ProjectSnapshot(name=name)
+        for name, points in state.history.items():
+            self.history[name] = deque(points, maxlen=self._history_cap())
+
+    def _history_cap(self) -> int:
+        return 5000
+
+    # -- inputs ----------------------------------------------------------------------------------
+
+    async def handle(self, message: Any) -> Any:
+        now = self.clock.time()
+        if isinstance(message, RunTask):
+            if message.task_id not in self.task_ids:
+                return None
+            return await self.run_task(message, lambda: self.rescore_all(now))
+        if isinstance(message, RepositoriesObserved):
+            names = [self._take_repository(repo) for repo in message.repositories]
+            await self.rescore(names, now)
+        elif isinstance(message, CommitsObserved):
+            await self.rescore([self._take_commits(message)], now)
+        elif isinstance(message, ProjectSnapshot):
+            await self.rescore([self._merge(message)], now)
+        elif isinstance(message, ProductivitySignal):
+            await self.rescore(self._take_coding_time(message), now)
+        elif isinstance(message, CodingActivityObserved):
+            await self.rescore(self._take_coding_time(productivity_signal(message)), now)
+        return None
+
+    def _merge(self, update: ProjectSnapshot) -> str:
+        name = plant_name(update.name)
+        current = self.projects.get(name, ProjectSnapshot(name=name))
+        fields = {
+            field: getattr(update, field)
+            for field in update.__struct_fields__
+            if field != "name" and getattr(update, field) is not None
+        }
+        if "coding_seconds" not in fields and name.lower() in self.coding_seconds:
+            fields["coding_seconds"] = self.coding_seconds[name.lower()]
+        self.projects[name] = msgspec.structs.replace(current, **fields)
+        return name
+
+    def _take_repository(self, repo: Any) -> str:
+        return self._merge(
+            ProjectSnapshot(
+                name=repo.name,
+                created_at=repo.created_at,
+                pushed_at=repo.pushed_at,
+                # An empty language map means GitHub did not say, not "no code".
+                languages=dict(repo.languages) or None,
+                stars=repo.stars,
+                forks=repo.forks,
+                watchers=repo.watchers,
+                topics=tuple(repo.topics),
+            )
+        )
+
+    def _take_commits(self, message: CommitsObserved) -> str:
+        name = plant_name(message.repository)
+        previous = self.projects.get(name, ProjectSnapshot(name=name))
+        if name not in self.commits:
+            # After a restart only the times survive (in the stored snapshot), not the shas.
+            self.commits[name] = {f"t:{t!r}": t for t in previous.commit_times or ()}
+        known = self.commits[name]
+        for commit in message.commits:
+            if commit.timestamp is not None and math.isfinite(commit.timestamp):
+                known[commit.sha] = commit.timestamp
+        if len(known) > MAX_COMMITS_KEPT:
+            newest = sorted(known.items(), key=lambda kv: kv[1])[-MAX_COMMITS_KEPT:]
+            known.clear()
+            known.update(newest)
+        total = previous.total_commits
+        return self._merge(
+            ProjectSnapshot(
+                name=name,
+                commit_times=tuple(sorted(known.values())),
+                total_commits=None if total is None else max(total, len(known)),
+            )
+        )
+
+    def _take_coding_time(self, signal: ProductivitySignal) -> list[str]:
+        touched = []
+        for project, seconds in signal.project_seconds.items():
+            if not math.isfinite(seconds) or seconds < 0:
+                continue
+            self.coding_seconds[project.lower()] = seconds
+            for name in self.projects:
+                if name.lower() == plant_name(project).lower():
+                    self.projects[name] = msgspec.structs.replace(
+                        self.projects[name], coding_seconds=seconds
+                    )
+                    touched.append(name)
+        return touched
+
+    # -- scoring ---------------------------------------------------------------------------------
+
+    async def rescore_all(self, now: float) -> None:
+        """Score every plant and record a history point for each (the hourly task)."""
+        await self.rescore(sorted(self.projects), now, record_always=True)
+
+    async def rescore(self, names: list[str], now: float, *, record_always: bool = False) -> None:
+        """Score the named plants and publish what changed."""
+        for name in dict.fromkeys(names):
+            project = self.projects.get(name)
+            if project is not None:
+                await self._score(project, now, record_always)
+
+    async def _score(self, project: ProjectSnapshot, now: float, record_always: bool) -> None:
+        name = plant_name(project.name)
+        history = self.history.setdefault(name, deque(maxlen=self._history_cap()))
+        old_stage = self.stages.get(name)
+        old_score = self.scores.get(name)
+        metrics = calculate_project_growth(
+            project,
+            now,
+            self.config,
+            previous_stage=old_stage,
+            history=list(history),
+            predict=self.predict,
+        )
+        self.latest[name] = metrics
+        self.stages[name] = metrics.stage
+        self.scores[name] = metrics.score
+        moved = old_score is None or abs(metrics.score - old_score) >= SCORE_EPSILON
+        if old_stage is not None and old_stage != metrics.stage:
+            await self.publish(
+                GrowthStageChanged(
+                    repository=name,
+                    old_stage=old_stage,
+                    new_stage=metrics.stage,
+                    score=metrics.score,
+                    source="growth_engine",
+                    timestamp=now,
+                )
+            )
+        if moved or old_stage != metrics.stage:
+            await self.publish(self._updated(metrics, now))
+        if moved or record_always:
+            history.append((now, metrics.score))
+            await self.publish(self._scored(project, metrics, now))
+
+    def _updated(self, metrics: GrowthMetrics, now: float) -> GrowthUpdated:
+        prediction = metrics.prediction
+        seconds = prediction.seconds_to_next_stage
+        return GrowthUpdated(
+            repository=metrics.name,
+            score=metrics.score,
+            stage=metrics.stage,
+            health=metrics.health,
+            factors={name: f.contribution for name, f in metrics.factors.items()},
+            factors_missing=metrics.factors_missing,
+            prediction=prediction.status,
+            next_stage=prediction.next_stage,
+            days_to_next_stage=None if seconds is None else seconds / DAY,
+            prediction_confidence=prediction.confidence,
+            source="growth_engine",
+            timestamp=now,
+        )
+
+    def _scored(self, project: ProjectSnapshot, metrics: GrowthMetrics, now: float) -> GrowthScored:
+        return GrowthScored(
+            repository=metrics.name,
+            at=now,
+            score=metrics.score,
+            stage=metrics.stage,
+            health=metrics.health,
+            velocity_per_day=metrics.prediction.velocity_per_day,
+            prediction=_json.encode(metrics.prediction).decode(),
+            factors=_json.encode(metrics.factors).decode(),
+            snapshot=_json.encode(project).decode(),
+            coding_seconds=project.coding_seconds,
+            languages=dict(project.languages or {}),
+        )

@@ -1,0 +1,142 @@
+"""The mood actor: keeps the latest music, weather and coding signals and sets the atmosphere.
+
+It synthesises on `RunTask("mood_synthesis")` (every 3 minutes by default) and whenever a signal
+arrives; each synthesis is a `MoodSynthesized` row for `mood_history`. `AtmosphereChanged` is
+published only when the atmosphere changes or the energy moved more than the configured
+threshold since the last announcement.
+
+Signals: `MusicSignal`, `WeatherSignal`, `ProductivitySignal` (engine inputs any source can
+publish), plus the service observations that `greenhouse.signals` translates into them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from greenhouse.config import MoodConfig
+from greenhouse.engines.mood import (
+    MoodInputs,
+    MoodSynthesis,
+    MusicSignal,
+    ProductivitySignal,
+    WeatherSignal,
+    should_announce,
+    synthesize_current_mood,
+)
+from greenhouse.messages import AtmosphereChanged, MoodSynthesized, RunTask
+from greenhouse.runtime import Bus, Clock, Mailbox
+from greenhouse.signals import OBSERVATION_TYPES, mood_signal
+from greenhouse.task_actor import TaskActor
+
+__all__ = ["MOOD_INPUTS", "MoodActor"]
+
+MOOD_INPUTS: tuple[type, ...] = (
+    MusicSignal,
+    WeatherSignal,
+    ProductivitySignal,
+    RunTask,
+    *OBSERVATION_TYPES,
+)
+
+
+class MoodActor(TaskActor):
+    """Owns the mood state; synthesises with the pure mood engine."""
+
+    task_ids = frozenset({"mood_synthesis"})
+
+    def __init__(
+        self,
+        inbox: Mailbox,
+        bus: Bus,
+        clock: Clock | None = None,
+        *,
+        config: MoodConfig | None = None,
+        load_last: Callable[[], MoodSynthesis | None] | None = None,
+        name: str = "mood",
+    ) -> None:
+        super().__init__(name, inbox, bus, clock)
+        self.config = config or MoodConfig()
+        self.load_last = load_last
+        self.inputs = MoodInputs()
+        self.current: MoodSynthesis | None = None
+        self.announced: MoodSynthesis | None = None
+        self.syntheses = 0
+
+    async def started(self) -> None:
+        if self.load_last is None or self.announced is not None:
+            return
+        try:
+            last = await trio.to_thread.run_sync(self.load_last)
+        except Exception:  # a lost history costs one extra announcement, nothing more
+            self.log.exception("could not restore the last mood; starting fresh")
+            return
+        self.current = self.announced = last
+
+    async def handle(self, message: Any) -> Any:
+        if isinstance(message, RunTask):
+            if message.task_id not in self.task_ids:
+                return None
+            return await self.run_task(message, self.synthesize)
+        signal = mood_signal(message)
+        if signal is None:
+            return None
+        if isinstance(signal, MusicSignal):
+            self.inputs = MoodInputs(
+                music=signal, weather=self.inputs.weather, productivity=self.inputs.productivity
+            )
+        elif isinstance(signal, WeatherSignal):
+            self.inputs = MoodInputs(
+                music=self.inputs.music, weather=signal, productivity=self.inputs.productivity
+            )
+        elif isinstance(signal, ProductivitySignal):
+            self.inputs = MoodInputs(
+                music=self.inputs.music, weather=self.inputs.weather, productivity=signal
+            )
+        await self.synthesize()
+        return None
+
+    async def synthesize(self) -> MoodSynthesis:
+        """One synthesis: record it, and announce it if it is news."""
+        now = self.clock.time()
+        mood = synthesize_current_mood(self.inputs, now, self.config, previous=self.current)
+        self.current = mood
+        self.syntheses += 1
+        await self.publish(
+            MoodSynthesized(
+                at=now,
+                energy=mood.energy,
+                focus=mood.focus,
+                creativity=mood.creativity,
+                serenity=mood.serenity,
+                intensity=mood.intensity,
+                atmosphere=mood.atmosphere,
+                weather_pattern=mood.weather_pattern,
+                season=mood.season,
+                time_of_day=mood.time_of_day,
+                confidence=mood.confidence,
+                sources=mood.sources,
+            )
+        )
+        if should_announce(self.announced, mood, self.config.energy_change_threshold):
+            old = self.announced
+            await self.publish(
+                AtmosphereChanged(
+                    old_atmosphere=old.atmosphere if old else None,
+                    new_atmosphere=mood.atmosphere,
+                    energy_change=mood.energy - old.energy if old else 0.0,
+                    data_sources=tuple(sorted(mood.sources)),
+                    weather_pattern=mood.weather_pattern,
+                    energy=mood.energy,
+                    focus=mood.focus,
+                    creativity=mood.creativity,
+                    serenity=mood.serenity,
+                    intensity=mood.intensity,
+                    source="mood_engine",
+                    timestamp=now,
+                )
+            )
+            self.announced = mood
+        return mood

@@ -1,0 +1,134 @@
+"""The social poller: feeds and accounts every hour, `social_activity` when you posted something.
+
+Each poll collects every configured source (`SocialService.collect`), then publishes
+`SocialActivityObserved` with your metrics summary, the tech trends (matched against your
+repositories' languages and topics, learnt from `RepositoriesObserved`) and the posts that are new
+since the last poll. Viewers get `SocialActivity` only when new posts of your own appeared.
+
+A source that fails is reported in `failures` while the others still count; the service is marked
+unavailable only when every source failed, and the last good observation is kept.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from typing import Any
+
+from greenhouse.messages import RepositoriesObserved, SocialActivity, SocialActivityObserved
+from greenhouse.polling import PollerActor
+from greenhouse.runtime import Bus, Clock, Mailbox
+from greenhouse.services.social import OWN_SOURCES, SocialService
+from greenhouse.trends import analyze_tech_trends, social_metrics_summary
+
+__all__ = ["SocialPoller"]
+
+SEEN_LIMIT = 5000  # remembered post keys; older ones are forgotten first
+
+
+class SocialPoller(PollerActor):
+    """Polls every configured social source through `SocialService`."""
+
+    service_name = "social"
+    task_id = "social_sync"
+
+    def __init__(
+        self,
+        inbox: Mailbox | None,
+        bus: Bus | None,
+        service: SocialService,
+        clock: Clock | None = None,
+        *,
+        interval: float | None = 60 * 60.0,
+        trend_days: int = 7,
+        summary_days: int = 30,
+        sync_timeout: float = 600.0,
+        name: str = "social",
+    ) -> None:
+        super().__init__(name, inbox, bus, clock, interval=interval, sync_timeout=sync_timeout)
+        self.service = service
+        self.trend_days = trend_days
+        self.summary_days = summary_days
+        self.repo_languages: set[str] = set()
+        self.repo_topics: set[str] = set()
+        self.last_data: SocialActivityObserved | None = None
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._first = True
+
+    async def handle(self, message: Any) -> Any:
+        if isinstance(message, RepositoriesObserved):
+            for repo in message.repositories:
+                if repo.language:
+                    self.repo_languages.add(repo.language)
+                self.repo_languages.update(repo.languages)
+                self.repo_topics.update(repo.topics)
+            return None
+        return await super().handle(message)
+
+    def _is_new(self, key: tuple[str, str], published: float, now: float) -> bool:
+        if key in self._seen:
+            self._seen.move_to_end(key)
+            return False
+        self._seen[key] = None
+        while len(self._seen) > SEEN_LIMIT:
+            self._seen.popitem(last=False)
+        if self._first:
+            # After a (re)start nothing is remembered: only what appeared within the last poll
+            # interval counts as new, so a restart does not announce old posts again.
+            window = self.interval or 3600.0
+            return published <= 0 or published >= now - window
+        return True
+
+    async def poll(self) -> str | None:
+        collection = await self.service.collect()
+        sources = collection.sources
+        failed = _failed_sources(collection.failures)
+        if sources and not collection.posts and len(failed) >= len(sources):
+            return "; ".join(collection.failures.values())[:300]
+        now = self.clock.time()
+        new_posts = tuple(
+            post
+            for post in collection.posts
+            if self._is_new((post.source, post.id), post.published, now)
+        )
+        self._first = False
+        observed = SocialActivityObserved(
+            observed_at=now,
+            sources=sources,
+            new_posts=new_posts,
+            summary=social_metrics_summary(
+                collection.own_posts(),
+                now,
+                self.summary_days,
+                sources_failed=failed,
+            ),
+            trends=analyze_tech_trends(
+                collection.posts,
+                now,
+                self.trend_days,
+                repo_languages=sorted(self.repo_languages),
+                repo_topics=sorted(self.repo_topics),
+            ),
+            failures=collection.failures,
+        )
+        self.last_data = observed
+        await self.publish(observed)
+        own_new = [p for p in new_posts if p.source in OWN_SOURCES]
+        if own_new:
+            await self.publish(
+                SocialActivity(
+                    new_posts=len(own_new),
+                    by_source=dict(sorted(Counter(p.source for p in own_new).items())),
+                    top_topics=tuple(t.term for t in observed.trends.topics[:5]),
+                    rising_topics=tuple(r.topic for r in observed.trends.rising[:5]),
+                    source="social_sync",
+                    timestamp=now,
+                )
+            )
+        return None
+
+    async def close(self) -> None:
+        await self.service.aclose()
+
+
+def _failed_sources(failures: dict[str, str]) -> set[str]:
+    return {key.split(" ", 1)[0] for key in failures}

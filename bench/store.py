@@ -1,0 +1,127 @@
+"""Events persisted per second through the persistence actor vs raw sqlite3.executemany.
+
+Events carry no timestamp of their own and are stamped by the store, as in the runtime.
+Both paths write the same rows (the commit_pushed envelope fields) into the same schema in WAL
+mode in the same run. The actor path includes everything a real event pays: the bus publish,
+msgspec encoding of the payload, batching, the worker-thread hop, and the EventStored frame.
+
+    python bench/store.py [--events 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import trio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from actors.persistence import PersistenceActor  # noqa: E402
+from bench._report import report  # noqa: E402
+from greenhouse.messages import CommitPushed, EventStored, iso_timestamp  # noqa: E402
+from greenhouse.runtime import Bus  # noqa: E402
+from greenhouse.store import Store, open_connection  # noqa: E402
+
+
+def events(n: int) -> list[CommitPushed]:
+    return [
+        CommitPushed(
+            repository=f"repo-{i % 50}", commit_count=i % 7 + 1, author="developer",
+            impact_score=(i % 100) / 100,
+        )
+        for i in range(n)
+    ]
+
+
+def bench_raw(path: Path, batch: list[CommitPushed]) -> float:
+    """The reference: rows prepared up front, one executemany in one transaction."""
+    Store(path).close()  # same schema
+    rows = [
+        (e.type if hasattr(e, "type") else "commit_pushed",
+         f'{{"repository":"{e.repository}","commit_count":{e.commit_count},'
+         f'"author":"{e.author}","impact_score":{e.impact_score},"delivery_id":null}}',
+         iso_timestamp(1_700_000_000.0), e.source)
+        for e in batch
+    ]
+    conn = open_connection(path)
+    start = time.perf_counter()
+    with conn:
+        conn.executemany(
+            "INSERT INTO events(type, data, timestamp, source) VALUES (?, ?, ?, ?)", rows
+        )
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return len(rows) / elapsed
+
+
+async def bench_actor(
+    path: Path, batch: list[CommitPushed], max_batch: int, burst: int
+) -> tuple[float, int]:
+    bus = Bus()
+    store = Store(path)
+    inbox = bus.subscribe("persistence", (CommitPushed,), capacity=4096)
+    done = bus.subscribe("watcher", (EventStored,), capacity=len(batch) + 1)
+    actor = PersistenceActor(inbox, bus, store, max_batch=max_batch)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(actor.run)
+        async def consume() -> None:
+            received = 0
+            while received < len(batch):
+                await done.get()
+                received += 1
+                while received < len(batch):  # drain what is there without a checkpoint each
+                    try:
+                        done.get_nowait()
+                    except trio.WouldBlock:
+                        break
+                    received += 1
+
+        start = time.perf_counter()
+        async with trio.open_nursery() as inner:
+            inner.start_soon(consume)
+            if burst == 1:
+                for event in batch:
+                    await bus.publish(event)
+            else:
+                for i in range(0, len(batch), burst):
+                    await bus.publish_many(batch[i : i + burst])
+        elapsed = time.perf_counter() - start
+        nursery.cancel_scope.cancel()
+    store.close()
+    return len(batch) / elapsed, actor.commits
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    batch = events(args.events)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        # Best of `--repeat` runs each, interleaved, so a busy neighbour hurts both sides alike.
+        raw = 0.0
+        best: dict[int, tuple[float, int]] = {1: (0.0, 0), 100: (0.0, 0)}
+        for run in range(args.repeat):
+            raw = max(raw, bench_raw(Path(tmp) / f"raw{run}.db", batch))
+            for burst in best:
+                result = trio.run(bench_actor, Path(tmp) / f"a{burst}-{run}.db", batch, 500, burst)
+                best[burst] = max(best[burst], result)
+        rows.append(["raw sqlite3.executemany (1 txn)", raw, 1, 1.0])
+        for burst, (rate, commits) in best.items():
+            how = "publish()" if burst == 1 else f"publish_many({burst})"
+            rows.append([f"persistence actor, {how}", rate, commits, rate / raw])
+    report(
+        "store",
+        ["path", "events/s", "commits", "ratio vs raw"],
+        rows,
+        {"events": args.events, "repeat": args.repeat},
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,410 @@
+"""The growth engine: how much a project (a plant) has grown, and what stage it is in.
+
+Pure and deterministic: every function takes its inputs (and `now`, epoch seconds) and returns
+values; nothing here reads a clock, a file or the network.
+
+Factors, each normalised to [0, 1] (see `FACTOR_DOCS`), are combined with the configured weights,
+renormalised over the factors whose data exists: a project without WakaTime (or whose host does
+not report stars) is scored on what is known, and the result says which factors were used.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+
+import msgspec
+
+from greenhouse.config import GROWTH_STAGES, GrowthConfig
+
+__all__ = [
+    "FACTOR_DOCS",
+    "STAGES",
+    "FactorContribution",
+    "GrowthMetrics",
+    "GrowthPrediction",
+    "PlantSummary",
+    "PortfolioOverview",
+    "ProjectSnapshot",
+    "calculate_project_growth",
+    "classify_health",
+    "factor_values",
+    "portfolio_overview",
+    "predict_growth",
+    "stage_for_score",
+]
+
+STAGES: tuple[str, ...] = GROWTH_STAGES
+DAY = 86400.0
+WEEK = 7 * DAY
+
+FACTOR_DOCS: dict[str, str] = {
+    "commits": "commits in the window per week, 1 - exp(-rate/3), blended 70/30 with lifetime "
+    "commits on a log scale (1000 commits = 1)",
+    "consistency": "share of active weeks in the window (0.5), longest run of active weeks (0.3) "
+    "and share of active days (0.2): more commits can only add activity, never remove it",
+    "complexity": "code size, log10(bytes)/7 (10 MB = 1), 60%; language diversity 1 - 1/exp(H) "
+    "(H the Shannon entropy of the byte shares: one language 0, two equal 0.5), 40%",
+    "time": "WakaTime hours on the project, 1 - exp(-hours/40)",
+    "engagement": "stars + 2 x forks + watchers, log1p scaled so that 1000 = 1",
+    "age": "age since creation, 1 - exp(-days/365)",
+    "innovation": "releases (log, 20 = 1) 50%, topics (5 = 1) 25%, language count (5 = 1) 25%",
+}
+
+
+class ProjectSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """What is known about one project. `None` means "no data", not zero."""
+
+    name: str
+    created_at: float | None = None  # epoch seconds
+    pushed_at: float | None = None
+    commit_times: tuple[float, ...] | None = None  # recent commit times (epoch seconds)
+    total_commits: int | None = None  # lifetime, when known
+    languages: dict[str, int] | None = None  # bytes per language
+    stars: int | None = None
+    forks: int | None = None
+    watchers: int | None = None
+    releases: int | None = None
+    topics: tuple[str, ...] | None = None
+    coding_seconds: float | None = None  # WakaTime time on this project
+
+
+class FactorContribution(msgspec.Struct, frozen=True):
+    """One factor: its normalised value, its weight after renormalising, and value x weight."""
+
+    value: float
+    weight: float
+    contribution: float
+
+
+class GrowthPrediction(msgspec.Struct, frozen=True, kw_only=True):
+    """Expected time to the next stage from the recent growth velocity."""
+
+    status: str  # "growing" | "not_growing" | "insufficient_history" | "fully_grown" | "disabled"
+    next_stage: str | None = None
+    seconds_to_next_stage: float | None = None
+    velocity_per_day: float = 0.0
+    confidence: float = 0.0
+
+
+class GrowthMetrics(msgspec.Struct, frozen=True, kw_only=True):
+    """The growth engine's verdict on one project."""
+
+    name: str
+    score: float
+    stage: str
+    factors: dict[str, FactorContribution]
+    factors_used: tuple[str, ...]
+    factors_missing: tuple[str, ...]
+    health: str  # thriving | healthy | dormant | wilting
+    days_since_activity: float | None
+    prediction: GrowthPrediction
+
+
+def _clamp(value: float) -> float:
+    if value != value:  # NaN from absurd inputs must not leak out
+        return 0.0
+    return 0.0 if value < 0.0 else 1.0 if value > 1.0 else value
+
+
+def _saturate(amount: float, scale: float) -> float:
+    """1 - exp(-amount/scale): 0 at 0, rising and never reaching 1."""
+    if amount <= 0:
+        return 0.0
+    return _clamp(1.0 - math.exp(-amount / scale))
+
+
+def _log_scale(amount: float, full: float) -> float:
+    if amount <= 0:
+        return 0.0
+    return _clamp(math.log1p(amount) / math.log1p(full))
+
+
+def _window_commits(project: ProjectSnapshot, now: float, window: float) -> list[float]:
+    times = project.commit_times or ()
+    return [t for t in times if now - window <= t <= now]
+
+
+def _commits_factor(project: ProjectSnapshot, now: float, window: float) -> float | None:
+    if project.commit_times is None and project.total_commits is None:
+        return None
+    recent = _window_commits(project, now, window)
+    rate = len(recent) / (window / WEEK)
+    # A commit seen in the window is also a lifetime commit even if the total lags behind.
+    lifetime = max(project.total_commits or 0, len(project.commit_times or ()))
+    return _clamp(0.7 * _saturate(rate, 3.0) + 0.3 * _log_scale(lifetime, 1000.0))
+
+
+def _consistency_factor(project: ProjectSnapshot, now: float, window: float) -> float | None:
+    if project.commit_times is None:
+        return None
+    recent = _window_commits(project, now, window)
+    weeks = max(1, math.ceil(window / WEEK))
+    days = max(1, math.ceil(window / DAY))
+    active_weeks = {min(weeks - 1, int((now - t) // WEEK)) for t in recent}
+    active_days = {min(days - 1, int((now - t) // DAY)) for t in recent}
+    longest = run = 0
+    for week in range(weeks):
+        run = run + 1 if week in active_weeks else 0
+        longest = max(longest, run)
+    # Active days saturate at 3 a week: a daily committer is not "more consistent" than that.
+    day_share = min(1.0, len(active_days) / (weeks * 3))
+    return _clamp(0.5 * len(active_weeks) / weeks + 0.3 * longest / weeks + 0.2 * day_share)
+
+
+def _diversity(languages: Mapping[str, int]) -> float:
+    sizes = [b for b in languages.values() if b > 0]
+    total = sum(sizes)
+    if total <= 0:
+        return 0.0
+    entropy = -sum((b / total) * math.log(b / total) for b in sizes)
+    return _clamp(1.0 - math.exp(-entropy))
+
+
+def _complexity_factor(project: ProjectSnapshot) -> float | None:
+    if project.languages is None:
+        return None
+    total = sum(b for b in project.languages.values() if b > 0)
+    size = _clamp(math.log10(total) / 7.0) if total > 1 else 0.0
+    return _clamp(0.6 * size + 0.4 * _diversity(project.languages))
+
+
+def _time_factor(project: ProjectSnapshot) -> float | None:
+    if project.coding_seconds is None:
+        return None
+    return _saturate(project.coding_seconds / 3600.0, 40.0)
+
+
+def _engagement_factor(project: ProjectSnapshot) -> float | None:
+    parts = (project.stars, project.forks, project.watchers)
+    if all(p is None for p in parts):
+        return None
+    stars, forks, watchers = (max(0, p or 0) for p in parts)
+    return _log_scale(stars + 2 * forks + watchers, 1000.0)
+
+
+def _age_factor(project: ProjectSnapshot, now: float) -> float | None:
+    if project.created_at is None:
+        return None
+    return _saturate((now - project.created_at) / DAY, 365.0)
+
+
+def _innovation_factor(project: ProjectSnapshot) -> float | None:
+    if project.releases is None and project.topics is None and project.languages is None:
+        return None
+    releases = _log_scale(project.releases or 0, 20.0)
+    topics = min(1.0, len(project.topics or ()) / 5.0)
+    languages = min(1.0, sum(1 for b in (project.languages or {}).values() if b > 0) / 5.0)
+    return _clamp(0.5 * releases + 0.25 * topics + 0.25 * languages)
+
+
+def factor_values(
+    project: ProjectSnapshot, now: float, config: GrowthConfig | None = None
+) -> dict[str, float | None]:
+    """Each factor's value in [0, 1], or None when the project has no data for it."""
+    config = config or GrowthConfig()
+    window = config.window_days * DAY
+    return {
+        "commits": _commits_factor(project, now, window),
+        "complexity": _complexity_factor(project),
+        "time": _time_factor(project),
+        "engagement": _engagement_factor(project),
+        "age": _age_factor(project, now),
+        "consistency": _consistency_factor(project, now, window),
+        "innovation": _innovation_factor(project),
+    }
+
+
+def _last_activity(project: ProjectSnapshot, now: float) -> float | None:
+    moments = [t for t in (project.commit_times or ()) if t <= now]
+    if project.pushed_at is not None:
+        moments.append(min(project.pushed_at, now))
+    return max(moments) if moments else None
+
+
+def classify_health(project: ProjectSnapshot, now: float, config: GrowthConfig) -> str:
+    """thriving / healthy / dormant / wilting, from days since the last activity."""
+    last = _last_activity(project, now)
+    if last is None:
+        return "dormant"
+    idle_days = (now - last) / DAY
+    month = len(_window_commits(project, now, 30 * DAY))
+    if idle_days <= config.thriving_days and month >= config.thriving_commits_30d:
+        return "thriving"
+    if idle_days <= config.healthy_days:
+        return "healthy"
+    if idle_days <= config.wilting_days:
+        return "dormant"
+    return "wilting"
+
+
+def _plain_stage(score: float, thresholds: Mapping[str, float]) -> int:
+    index = 0
+    for i, stage in enumerate(STAGES):
+        if score >= thresholds[stage]:
+            index = i
+    return index
+
+
+def stage_for_score(score: float, previous: str | None, config: GrowthConfig) -> str:
+    """The stage for `score`, with hysteresis around every threshold when a previous stage exists.
+
+    Going up to a stage needs `threshold + hysteresis/2`; leaving a stage downwards needs a score
+    below `its threshold - hysteresis/2`. A score that wanders inside a band changes nothing.
+    """
+    thresholds = config.thresholds
+    if previous not in STAGES:
+        return STAGES[_plain_stage(score, thresholds)]
+    margin = config.hysteresis / 2.0
+    current = STAGES.index(previous)
+    while current + 1 < len(STAGES) and score >= thresholds[STAGES[current + 1]] + margin:
+        current += 1
+    while current > 0 and score < thresholds[STAGES[current]] - margin:
+        current -= 1
+    return STAGES[current]
+
+
+def predict_growth(
+    history: Sequence[tuple[float, float]],
+    score: float,
+    stage: str,
+    now: float,
+    config: GrowthConfig | None = None,
+) -> GrowthPrediction:
+    """Time to the next stage from a least-squares line through recent (time, score) points.
+
+    Confidence is the fit's r^2 scaled down when there are few points. A flat or falling line
+    says "not_growing" rather than inventing a date.
+    """
+    config = config or GrowthConfig()
+    if stage == STAGES[-1]:
+        return GrowthPrediction(status="fully_grown", confidence=1.0)
+    next_stage = STAGES[STAGES.index(stage) + 1]
+    since = now - config.history_days * DAY
+    points = [(t, s) for t, s in history if since <= t <= now and math.isfinite(s)]
+    points.append((now, score))
+    times = sorted({t for t, _ in points})
+    if len(points) < config.min_history_points or len(times) < 2:
+        return GrowthPrediction(status="insufficient_history", next_stage=next_stage)
+    xs = [(t - now) / DAY for t, _ in points]
+    ys = [s for _, s in points]
+    slope, _ = statistics.linear_regression(xs, ys)
+    # A perfectly flat history is perfectly explained by a flat line.
+    r_squared = statistics.correlation(xs, ys) ** 2 if len(set(ys)) > 1 else 1.0
+    confidence = _clamp(r_squared * min(1.0, len(points) / 10.0))
+    if slope <= 1e-9:
+        return GrowthPrediction(
+            status="not_growing",
+            next_stage=next_stage,
+            velocity_per_day=slope,
+            confidence=confidence,
+        )
+    target = config.thresholds[next_stage] + config.hysteresis / 2.0
+    days = max(0.0, (target - score) / slope)
+    return GrowthPrediction(
+        status="growing",
+        next_stage=next_stage,
+        seconds_to_next_stage=days * DAY,
+        velocity_per_day=slope,
+        confidence=confidence,
+    )
+
+
+def calculate_project_growth(
+    project: ProjectSnapshot,
+    now: float,
+    config: GrowthConfig | None = None,
+    *,
+    previous_stage: str | None = None,
+    history: Sequence[tuple[float, float]] = (),
+    predict: bool = True,
+) -> GrowthMetrics:
+    """Score, stage (with hysteresis against `previous_stage`), factors, health and prediction."""
+    config = config or GrowthConfig()
+    values = factor_values(project, now, config)
+    available = {
+        name: value
+        for name, value in values.items()
+        if value is not None and config.weights.get(name, 0.0) > 0
+    }
+    total_weight = sum(config.weights[name] for name in available)
+    factors: dict[str, FactorContribution] = {}
+    score = 0.0
+    if total_weight > 0:
+        for name, value in available.items():
+            weight = config.weights[name] / total_weight
+            factors[name] = FactorContribution(value, weight, value * weight)
+            score += value * weight
+    score = _clamp(score)
+    stage = stage_for_score(score, previous_stage, config)
+    last = _last_activity(project, now)
+    prediction = (
+        predict_growth(history, score, stage, now, config)
+        if predict
+        else GrowthPrediction(status="disabled")
+    )
+    return GrowthMetrics(
+        name=project.name,
+        score=score,
+        stage=stage,
+        factors=factors,
+        factors_used=tuple(sorted(factors)),
+        factors_missing=tuple(sorted(set(values) - set(factors))),
+        health=classify_health(project, now, config),
+        days_since_activity=None if last is None else (now - last) / DAY,
+        prediction=prediction,
+    )
+
+
+class PortfolioOverview(msgspec.Struct, frozen=True, kw_only=True):
+    """The whole garden at a glance."""
+
+    total_plants: int
+    plants_per_stage: dict[str, int]
+    average_score: float
+    fastest_growing: list[dict[str, float | str]]
+    dormant: list[str]
+    total_coding_hours: float
+    languages: dict[str, int]  # bytes per language across the garden, largest first
+
+
+class PlantSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """What the overview needs about one plant (a row of the `plant_growth` table)."""
+
+    name: str
+    score: float
+    stage: str
+    health: str
+    velocity_per_day: float = 0.0
+    coding_seconds: float | None = None
+    languages: dict[str, int] | None = None
+
+
+def portfolio_overview(plants: Iterable[PlantSummary], top: int = 5) -> PortfolioOverview:
+    """Plants per stage, the fastest growing, the dormant, coding time and languages."""
+    plants = list(plants)
+    per_stage = {stage: 0 for stage in STAGES}
+    languages: Counter[str] = Counter()
+    for plant in plants:
+        per_stage[plant.stage] = per_stage.get(plant.stage, 0) + 1
+        for language, size in (plant.languages or {}).items():
+            if size > 0:
+                languages[language] += size
+    growing = sorted(
+        (p for p in plants if p.velocity_per_day > 0),
+        key=lambda p: (-p.velocity_per_day, p.name),
+    )[:top]
+    return PortfolioOverview(
+        total_plants=len(plants),
+        plants_per_stage=per_stage,
+        average_score=statistics.fmean(p.score for p in plants) if plants else 0.0,
+        fastest_growing=[
+            {"name": p.name, "velocity_per_day": p.velocity_per_day, "stage": p.stage}
+            for p in growing
+        ],
+        dormant=sorted(p.name for p in plants if p.health in ("dormant", "wilting")),
+        total_coding_hours=sum(p.coding_seconds or 0.0 for p in plants) / 3600.0,
+        languages=dict(languages.most_common()),
+    )

@@ -1,0 +1,135 @@
+"""`PollerActor`: one poller per external source (after Home Assistant's DataUpdateCoordinator).
+
+A poller owns one service client and runs `poll()` on an interval through the injected clock,
+and on `RunTask(task_id)` from the scheduler. It keeps a single request in flight, bounds every
+sync with a timeout, and turns failures into an *unavailable* service instead of a crash: it
+publishes `ServiceStatusChanged(available=False, error=...)` once, keeps its last good data, keeps
+its schedule, and publishes `available=True` when the source answers again.
+
+Subclasses implement `poll()`, returning None on success or a one-line error.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import trio
+
+from greenhouse.messages import RunTask, ServiceStatusChanged, TaskFinished
+from greenhouse.runtime import Actor, Bus, Clock, Mailbox
+
+__all__ = ["PollerActor"]
+
+
+class PollerActor(Actor):
+    """Interval and on-demand polling of one source, with availability tracking."""
+
+    service_name: str = "service"
+    task_id: str = "service_sync"
+
+    def __init__(
+        self,
+        name: str,
+        inbox: Mailbox | None,
+        bus: Bus | None,
+        clock: Clock | None = None,
+        *,
+        interval: float | None = 60.0,
+        sync_timeout: float = 120.0,
+    ) -> None:
+        super().__init__(name, inbox, bus, clock)
+        self.interval = interval  # None: only the scheduler's RunTask drives this poller
+        self.sync_timeout = sync_timeout
+        self.available: bool | None = None  # None until the first sync finished
+        self.last_error: str | None = None
+        self.polls = 0
+        self.failures = 0
+        self.last_success: float | None = None  # epoch seconds
+        self._in_flight = trio.Lock()
+
+    async def poll(self) -> str | None:
+        """Fetch once and publish what was seen; None on success, else the error in one line."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release the client (called when the actor stops)."""
+
+    async def run(self) -> None:
+        async with trio.open_nursery() as nursery:
+            if self.interval is not None:
+                nursery.start_soon(self._poll_loop)
+            if self.inbox is not None:
+                await super().run()
+            else:
+                await trio.sleep(math.inf)
+            nursery.cancel_scope.cancel()
+
+    async def stopped(self) -> None:
+        await self.close()
+
+    async def _poll_loop(self) -> None:
+        assert self.interval is not None
+        while True:
+            started = self.clock.monotonic()
+            await self.sync()
+            # A fixed cadence: a slow sync does not push every later poll back.
+            await self.clock.sleep_until(started + self.interval)
+
+    async def sync(self) -> str | None:
+        """One sync (waits for one already in flight); None on success, else the error."""
+        async with self._in_flight:
+            self.polls += 1
+            error: str | None
+            with trio.move_on_after(self.sync_timeout) as scope:
+                try:
+                    error = await self.poll()
+                except Exception as exc:  # a bug or surprise must not kill the schedule
+                    self.log.exception("%s: poll failed unexpectedly", self.name)
+                    error = f"{type(exc).__name__}: {exc}"
+            if scope.cancelled_caught:
+                error = f"sync timed out after {self.sync_timeout:g}s"
+            await self._record(error)
+            return error
+
+    async def _record(self, error: str | None) -> None:
+        if error is None:
+            self.last_success = self.clock.time()
+            self.last_error = None
+            if self.available is False:
+                self.log.info("%s is available again", self.service_name)
+                await self._announce(True, None)
+            self.available = True
+            return
+        self.failures += 1
+        self.last_error = error
+        if self.available is not False:
+            self.log.warning("%s is unavailable: %s", self.service_name, error)
+            await self._announce(False, error)
+        self.available = False
+
+    async def _announce(self, available: bool, error: str | None) -> None:
+        await self.publish(
+            ServiceStatusChanged(
+                service=self.service_name,
+                available=available,
+                error=error,
+                source=f"{self.service_name}_sync",
+                timestamp=self.clock.time(),
+            )
+        )
+
+    async def handle(self, message: Any) -> Any:
+        if isinstance(message, RunTask):
+            if message.task_id != self.task_id:
+                return None  # another owner's task, seen on the bus
+            started = self.clock.monotonic()
+            error = await self.sync()
+            return TaskFinished(
+                task_id=message.task_id,
+                execution_id=message.execution_id,
+                ok=error is None,
+                error=error,
+                duration=self.clock.monotonic() - started,
+            )
+        return None

@@ -1,0 +1,740 @@
+"""The world's HTTP face: real-shaped API responses served through one httpx transport.
+
+`WorldAPI(world, now)` answers GitHub, Spotify (accounts and Web API), OpenWeatherMap, WakaTime,
+Mastodon and an RSS feed, each on its own host (`http://github.sim`, ...). Payloads start from
+the real examples in `templates/` (copied from `shared/fixtures/real/`, provenance in
+SOURCES.md there) with the world's values written in, so the real clients decode exactly what
+the real APIs send. Like the real services it sends ETags and answers `If-None-Match` with 304,
+sends GitHub's rate-limit headers and counts points the way GitHub does (an authorised 304 is
+free), and, at `fault_rate`, answers 503s and 429s with `Retry-After`.
+
+It also keeps score: calls and faults per service, and `limit_violations`, the requests that
+arrived after the service had said its limit was spent (a correct client sends none).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import random
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+
+from .world import DAY, HOUR, SimCommit, SimRepo, SimTrack, World
+
+__all__ = ["HOSTS", "WorldAPI", "demo_environment"]
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+HOSTS = {
+    "github": "http://github.sim",
+    "spotify": "http://api.spotify.sim/v1",
+    "spotify_accounts": "http://accounts.spotify.sim",
+    "weather": "http://weather.sim",
+    "wakatime": "http://wakatime.sim/api/v1",
+    "mastodon": "http://mastodon.sim",
+    "feeds": "http://feeds.sim",
+}
+
+GITHUB_HOURLY_POINTS = 5000
+
+
+@cache
+def _template(name: str) -> Any:
+    return json.loads((TEMPLATES / name).read_text())
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _day(at: float) -> str:
+    return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d")
+
+
+def demo_environment(feeds: bool = True) -> dict[str, str]:
+    """Environment variables that point every service at the world (for demo and simulate)."""
+    env = {
+        "GITHUB_TOKEN": "demo-github-token",
+        "GITHUB_USERNAME": "gardener",
+        "GITHUB_API_URL": HOSTS["github"],
+        "GITHUB_WEBHOOK_SECRET": "demo-webhook-secret",
+        "SPOTIFY_CLIENT_ID": "demo-client",
+        "SPOTIFY_CLIENT_SECRET": "demo-client-secret",
+        "SPOTIFY_REFRESH_TOKEN": "demo-refresh-token",
+        "SPOTIFY_API_URL": HOSTS["spotify"],
+        "SPOTIFY_ACCOUNTS_URL": HOSTS["spotify_accounts"],
+        "OPENWEATHER_API_KEY": "demo-weather-key",
+        "WEATHER_CITY": "Lisbon",
+        "OPENWEATHER_API_URL": HOSTS["weather"],
+        "WAKATIME_API_KEY": "demo-wakatime-key",
+        "WAKATIME_API_URL": HOSTS["wakatime"],
+        "MASTODON_BASE_URL": HOSTS["mastodon"],
+        "MASTODON_ACCOUNT": "gardener",
+    }
+    if feeds:
+        env["RSS_FEEDS"] = f"{HOSTS['feeds']}/blog.xml"
+    return env
+
+
+class WorldAPI:
+    """One async httpx handler for every service of the world."""
+
+    def __init__(
+        self,
+        world: World,
+        now: Callable[[], float],
+        *,
+        fault_rate: float = 0.0,
+        audio_features: bool = False,
+    ) -> None:
+        self.world = world
+        self.now = now
+        self.fault_rate = fault_rate
+        self.audio_features = audio_features
+        self.calls: Counter[str] = Counter()
+        self.faults: Counter[str] = Counter()
+        self.not_modified: Counter[str] = Counter()
+        self.limit_violations: Counter[str] = Counter()
+        self.github_points = 0
+        self._github_window = -1
+        self._github_used = 0
+        self._fault_rng = random.Random(f"{world.seed}:faults")
+        self._tokens_issued = 0
+
+    def transport(self) -> httpx.MockTransport:
+        """An httpx transport that answers every world host."""
+        return httpx.MockTransport(self.handle)
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        service = {
+            "github.sim": "github",
+            "api.spotify.sim": "spotify",
+            "accounts.spotify.sim": "spotify",
+            "weather.sim": "weather",
+            "wakatime.sim": "wakatime",
+            "mastodon.sim": "social",
+            "feeds.sim": "social",
+        }.get(host)
+        if service is None:
+            return httpx.Response(404, json={"message": f"no such host {host}"})
+        self.calls[service] += 1
+        if service == "github":
+            blocked = self._github_gate(request)
+            if blocked is not None:
+                return blocked
+        if self.fault_rate and self._fault_rng.random() < self.fault_rate:
+            self.faults[service] += 1
+            if self._fault_rng.random() < 0.5:
+                return httpx.Response(503, json={"message": "simulated outage"})
+            return httpx.Response(
+                429, headers={"Retry-After": "2"}, json={"message": "simulated rate limit"}
+            )
+        path = request.url.path
+        try:
+            if host == "github.sim":
+                return self._github(request, path)
+            if host == "accounts.spotify.sim":
+                return self._spotify_token(request)
+            if host == "api.spotify.sim":
+                return self._spotify(request, path.removeprefix("/v1"))
+            if host == "weather.sim":
+                return self._weather(request, path)
+            if host == "wakatime.sim":
+                return self._wakatime(request, path.removeprefix("/api/v1"))
+            if host == "mastodon.sim":
+                return self._mastodon(request, path)
+            return self._feed(request, path)
+        except LookupError as missing:
+            return httpx.Response(404, json={"message": f"Not Found: {missing}"})
+
+    def _json(
+        self, request: httpx.Request, payload: Any, headers: dict[str, str] | None = None,
+        service: str = "",
+    ) -> httpx.Response:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        etag = 'W/"' + hashlib.sha1(body).hexdigest()[:20] + '"'
+        all_headers = {"ETag": etag, "Content-Type": "application/json; charset=utf-8"}
+        all_headers.update(headers or {})
+        if request.headers.get("if-none-match") == etag:
+            self.not_modified[service or request.url.host] += 1
+            return httpx.Response(304, headers=all_headers)
+        return httpx.Response(200, headers=all_headers, content=body)
+
+    # -- GitHub ------------------------------------------------------------------------------
+
+    def _github_headers(self) -> dict[str, str]:
+        window = int(self.now() // HOUR)
+        return {
+            "X-RateLimit-Limit": str(GITHUB_HOURLY_POINTS),
+            "X-RateLimit-Remaining": str(max(0, GITHUB_HOURLY_POINTS - self._github_used)),
+            "X-RateLimit-Used": str(self._github_used),
+            "X-RateLimit-Reset": str((window + 1) * HOUR),
+            "X-RateLimit-Resource": "core",
+        }
+
+    def _github_gate(self, request: httpx.Request) -> httpx.Response | None:
+        window = int(self.now() // HOUR)
+        if window != self._github_window:
+            self._github_window, self._github_used = window, 0
+        if request.url.path == "/rate_limit":
+            return None  # free, as on GitHub
+        if self._github_used >= GITHUB_HOURLY_POINTS:
+            self.limit_violations["github"] += 1
+            return httpx.Response(
+                403,
+                headers=self._github_headers(),
+                json={"message": "API rate limit exceeded"},
+            )
+        return None
+
+    def _github_charge(self, response: httpx.Response) -> httpx.Response:
+        # GitHub charges one point per request, except an authorised conditional 304.
+        if response.status_code != 304:
+            self._github_used += 1
+            self.github_points += 1
+        response.headers.update(self._github_headers())
+        return response
+
+    def _repo_json(self, repo: SimRepo, at: float, full: bool = False) -> dict[str, Any]:
+        owner = self.world.owner
+        item = copy.deepcopy(_template("users.repos.list.json")[0])
+        stars = self.world.stars(repo, at)
+        item.update(
+            id=repo.id,
+            node_id=f"R_{repo.id}",
+            name=repo.name,
+            full_name=f"{owner}/{repo.name}",
+            html_url=f"https://github.com/{owner}/{repo.name}",
+            description=repo.description,
+            url=f"{HOSTS['github']}/repos/{owner}/{repo.name}",
+            language=repo.language,
+            forks_count=self.world.forks(repo, at),
+            stargazers_count=stars,
+            watchers_count=stars,
+            size=sum(repo.languages.values()) // 1024,
+            default_branch="main",
+            open_issues_count=stars // 10,
+            topics=list(repo.topics),
+            pushed_at=_iso(self.world.pushed_at(repo, at)),
+            created_at=_iso(repo.created_at),
+            updated_at=_iso(self.world.pushed_at(repo, at)),
+            visibility="public",
+            private=False,
+            fork=False,
+            archived=False,
+        )
+        item["owner"] = dict(item["owner"], login=owner, id=1, html_url=f"https://github.com/{owner}")
+        item.pop("template_repository", None)
+        if full:
+            item["subscribers_count"] = max(1, stars // 8)
+        return item
+
+    def _commit_json(self, commit: SimCommit, detail: bool = False) -> dict[str, Any]:
+        owner = self.world.owner
+        item = copy.deepcopy(_template("repos.commits.list.json")[0])
+        person = {"name": "Gardener", "email": "gardener@example.org", "date": _iso(commit.at)}
+        item.update(
+            sha=commit.sha,
+            node_id=f"C_{commit.sha[:12]}",
+            html_url=f"https://github.com/{owner}/{commit.repo}/commit/{commit.sha}",
+            url=f"{HOSTS['github']}/repos/{owner}/{commit.repo}/commits/{commit.sha}",
+        )
+        item["commit"] = dict(
+            item["commit"], message=commit.message, author=person, committer=person
+        )
+        item["author"] = dict(item["author"], login=owner, id=1)
+        item["committer"] = dict(item["committer"], login=owner, id=1)
+        if detail:
+            per_file = max(1, len(commit.files))
+            item["stats"] = {
+                "additions": commit.additions,
+                "deletions": commit.deletions,
+                "total": commit.additions + commit.deletions,
+            }
+            item["files"] = [
+                {
+                    "filename": name,
+                    "additions": commit.additions // per_file,
+                    "deletions": commit.deletions // per_file,
+                    "changes": (commit.additions + commit.deletions) // per_file,
+                    "status": "modified",
+                }
+                for name in commit.files
+            ]
+        return item
+
+    def _page(
+        self, request: httpx.Request, items: list[Any], default: int = 30
+    ) -> tuple[list[Any], dict[str, str]]:
+        query = request.url.params
+        per_page = max(1, min(100, int(query.get("per_page", default))))
+        page = max(1, int(query.get("page", 1)))
+        chunk = items[(page - 1) * per_page : page * per_page]
+        last = max(1, -(-len(items) // per_page))
+        headers: dict[str, str] = {}
+        links = []
+        base = str(request.url.copy_remove_param("page"))
+        join = "&" if "?" in base else "?"
+        if page < last:
+            links.append(f'<{base}{join}page={page + 1}>; rel="next"')
+            links.append(f'<{base}{join}page={last}>; rel="last"')
+        if page > 1:
+            links.append(f'<{base}{join}page={page - 1}>; rel="prev"')
+            links.append(f'<{base}{join}page=1>; rel="first"')
+        if links:
+            headers["Link"] = ", ".join(links)
+        return chunk, headers
+
+    def _github(self, request: httpx.Request, path: str) -> httpx.Response:
+        at = self.now()
+        parts = [p for p in path.split("/") if p]
+        world = self.world
+        if path == "/rate_limit":
+            payload = copy.deepcopy(_template("rate_limit.json"))
+            core = {
+                "limit": GITHUB_HOURLY_POINTS,
+                "remaining": max(0, GITHUB_HOURLY_POINTS - self._github_used),
+                "reset": (int(at // HOUR) + 1) * HOUR,
+                "used": self._github_used,
+            }
+            payload["resources"]["core"] = core
+            payload["rate"] = core
+            return self._github_charge(self._json(request, payload, service="github"))
+        if parts[:1] == ["users"] and parts[2:] == ["repos"] or parts == ["user", "repos"]:
+            repos = [self._repo_json(r, at) for r in reversed(world.repositories(at))]
+            chunk, headers = self._page(request, repos)
+            return self._github_charge(self._json(request, chunk, headers, "github"))
+        if parts[:1] == ["users"] and parts[2:] == ["events", "public"]:
+            return self._github_charge(
+                self._json(request, self._events(at), {"X-Poll-Interval": "60"}, "github")
+            )
+        if parts[:1] == ["repos"] and len(parts) >= 3:
+            repo = world.repo(parts[2])
+            if repo is None or repo.created_at > at:
+                raise LookupError(path)
+            rest = parts[3:]
+            if not rest:
+                return self._github_charge(
+                    self._json(request, self._repo_json(repo, at, full=True), service="github")
+                )
+            if rest == ["languages"]:
+                return self._github_charge(self._json(request, repo.languages, service="github"))
+            if rest == ["commits"]:
+                commits = world.latest_commits(repo.name, at, limit=300)
+                since = request.url.params.get("since")
+                if since:
+                    floor = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp()
+                    commits = [c for c in commits if c.at > floor]
+                chunk, headers = self._page(request, [self._commit_json(c) for c in commits])
+                return self._github_charge(self._json(request, chunk, headers, "github"))
+            if len(rest) == 2 and rest[0] == "commits":
+                for commit in world.latest_commits(repo.name, at, limit=300):
+                    if commit.sha == rest[1]:
+                        payload = self._commit_json(commit, detail=True)
+                        return self._github_charge(self._json(request, payload, service="github"))
+                raise LookupError(path)
+            if rest == ["releases"]:
+                releases = self._releases(repo, at)
+                chunk, headers = self._page(request, releases)
+                return self._github_charge(self._json(request, chunk, headers, "github"))
+        raise LookupError(path)
+
+    def _releases(self, repo: SimRepo, at: float) -> list[dict[str, Any]]:
+        count = int(max(0.0, at - repo.created_at) // (45 * DAY))
+        return [
+            {
+                "id": repo.id * 100 + n,
+                "tag_name": f"v0.{n}.0",
+                "name": f"v0.{n}.0",
+                "draft": False,
+                "prerelease": False,
+                "created_at": _iso(repo.created_at + n * 45 * DAY),
+                "published_at": _iso(repo.created_at + n * 45 * DAY),
+                "html_url": f"https://github.com/{self.world.owner}/{repo.name}/releases/v0.{n}.0",
+            }
+            for n in range(count, 0, -1)
+        ]
+
+    def _events(self, at: float) -> list[dict[str, Any]]:
+        template = next(e for e in _template("users.events.public.json") if e["type"] == "PushEvent")
+        events: list[dict[str, Any]] = []
+        hour = int(at // HOUR)
+        while len(events) < 30 and hour > int((at - 14 * DAY) // HOUR):
+            for repo in self.world.repositories(at):
+                commits = [c for c in self.world.commits_in_hour(repo.name, hour) if c.at <= at]
+                if not commits:
+                    continue
+                event = copy.deepcopy(template)
+                event.update(
+                    id=str(hour * 1000 + repo.id % 1000),
+                    created_at=_iso(commits[-1].at),
+                    public=True,
+                )
+                event["actor"] = dict(event["actor"], login=self.world.owner, id=1)
+                event["repo"] = {
+                    "id": repo.id,
+                    "name": f"{self.world.owner}/{repo.name}",
+                    "url": f"{HOSTS['github']}/repos/{self.world.owner}/{repo.name}",
+                }
+                event["payload"] = {
+                    "push_id": hour,
+                    "size": len(commits),
+                    "distinct_size": len(commits),
+                    "ref": "refs/heads/main",
+                    "head": commits[-1].sha,
+                    "before": commits[0].sha,
+                    "commits": [
+                        {"sha": c.sha, "message": c.message, "distinct": True,
+                         "author": {"name": "Gardener", "email": "gardener@example.org"},
+                         "url": f"{HOSTS['github']}/repos/{self.world.owner}/{repo.name}/commits/{c.sha}"}
+                        for c in commits
+                    ],
+                }
+                events.append(event)
+            hour -= 1
+        return events[:30]
+
+    # -- Spotify -----------------------------------------------------------------------------
+
+    def _spotify_token(self, request: httpx.Request) -> httpx.Response:
+        form = parse_qs(request.content.decode())
+        if form.get("grant_type") != ["refresh_token"] or not form.get("refresh_token"):
+            return httpx.Response(400, json={"error": "invalid_request"})
+        if not request.headers.get("authorization", "").startswith("Basic "):
+            return httpx.Response(401, json={"error": "invalid_client"})
+        self._tokens_issued += 1
+        return httpx.Response(
+            200,
+            json={
+                "access_token": f"sim-access-{self._tokens_issued}",
+                "token_type": "Bearer",
+                "expires_in": 3600,
+                "scope": "user-read-currently-playing user-read-recently-played",
+            },
+        )
+
+    def _track_json(self, track: SimTrack) -> dict[str, Any]:
+        item = copy.deepcopy(_template("currently-playing.spotify-web-api-js.json")["item"])
+        item.update(
+            id=track.id,
+            name=track.name,
+            duration_ms=track.duration_ms,
+            popularity=track.popularity,
+            uri=f"spotify:track:{track.id}",
+            href=f"{HOSTS['spotify']}/tracks/{track.id}",
+        )
+        item["artists"] = [
+            dict(item["artists"][0], id=track.artist_id, name=track.artist,
+                 uri=f"spotify:artist:{track.artist_id}")
+        ]
+        item["album"] = dict(item["album"], name=track.album, id=track.id[::-1])
+        return item
+
+    def _spotify(self, request: httpx.Request, path: str) -> httpx.Response:
+        if not request.headers.get("authorization", "").startswith("Bearer sim-access-"):
+            return httpx.Response(
+                401, json={"error": {"status": 401, "message": "Invalid access token"}}
+            )
+        at = self.now()
+        if path == "/me/player/currently-playing":
+            playing = self.world.playing(at)
+            if playing is None:
+                return httpx.Response(204)
+            track, progress, _ = playing
+            payload = copy.deepcopy(_template("currently-playing.spotify-web-api-js.json"))
+            payload.update(
+                timestamp=int(at * 1000), progress_ms=progress, is_playing=True,
+                item=self._track_json(track),
+            )
+            return self._json(request, payload, service="spotify")
+        if path == "/me/player/recently-played":
+            query = request.url.params
+            limit = max(1, min(50, int(query.get("limit", 20))))
+            after = float(query["after"]) / 1000 if "after" in query else at - 2 * DAY
+            before = float(query["before"]) / 1000 if "before" in query else at
+            plays = self.world.played_between(max(after, at - 7 * DAY), min(before, at))
+            plays = plays[-limit:][::-1]
+            payload = {
+                "items": [
+                    {"track": self._track_json(t), "played_at": _iso(when), "context": None}
+                    for t, when in plays
+                ],
+                "next": None,
+                "cursors": (
+                    {"after": str(int(plays[0][1] * 1000)), "before": str(int(plays[-1][1] * 1000))}
+                    if plays
+                    else None
+                ),
+                "limit": limit,
+                "href": str(request.url),
+            }
+            return self._json(request, payload, service="spotify")
+        if path == "/audio-features":
+            if not self.audio_features:
+                # What Spotify answers new and development-mode apps since 2024-11-27.
+                return httpx.Response(403, json={"error": {"status": 403, "message": "Forbidden"}})
+            ids = request.url.params.get("ids", "").split(",")
+            by_id = {t.id: t for t in self.world.tracks}
+            features = []
+            for track_id in ids:
+                track = by_id.get(track_id)
+                if track is None:
+                    features.append(None)
+                    continue
+                row = copy.deepcopy(_template("audio-features.home-assistant.json"))
+                row.update(
+                    id=track.id, valence=track.valence, energy=track.energy, tempo=track.tempo,
+                    acousticness=track.acousticness, danceability=track.danceability,
+                    duration_ms=track.duration_ms, uri=f"spotify:track:{track.id}",
+                )
+                features.append(row)
+            return self._json(request, {"audio_features": features}, service="spotify")
+        if path == "/artists":
+            ids = request.url.params.get("ids", "").split(",")
+            artists = []
+            for artist_id in ids:
+                track = next((t for t in self.world.tracks if t.artist_id == artist_id), None)
+                artists.append(
+                    None
+                    if track is None
+                    else {"id": artist_id, "name": track.artist, "genres": [track.genre],
+                          "popularity": track.popularity, "type": "artist"}
+                )
+            return self._json(request, {"artists": artists}, service="spotify")
+        raise LookupError(path)
+
+    # -- weather -----------------------------------------------------------------------------
+
+    def _weather_json(self, at: float) -> dict[str, Any]:
+        state = self.world.weather(at)
+        payload = copy.deepcopy(_template("weather.current.lisbon.captured.json"))
+        payload.update(
+            coord={"lon": self.world.longitude, "lat": self.world.latitude},
+            weather=[{"id": state.condition_id, "main": state.main,
+                      "description": state.description, "icon": state.icon}],
+            main=dict(
+                payload["main"], temp=state.temperature, feels_like=state.feels_like,
+                temp_min=round(state.temperature - 1.5, 2), temp_max=round(state.temperature + 1.5, 2),
+                pressure=state.pressure, humidity=state.humidity,
+            ),
+            wind={"speed": state.wind_speed, "deg": state.wind_deg},
+            clouds={"all": state.clouds},
+            dt=int(at),
+            name=self.world.city,
+            visibility=2000 if state.main in ("Mist", "Rain", "Snow") else 10000,
+        )
+        payload["sys"] = dict(payload["sys"], sunrise=int(state.sunrise), sunset=int(state.sunset))
+        payload.pop("rain", None)
+        payload.pop("snow", None)
+        if state.rain_1h:
+            payload["rain"] = {"1h": state.rain_1h}
+        if state.snow_1h:
+            payload["snow"] = {"1h": state.snow_1h}
+        return payload
+
+    def _weather(self, request: httpx.Request, path: str) -> httpx.Response:
+        if not request.url.params.get("appid"):
+            return httpx.Response(401, json={"cod": 401, "message": "Invalid API key."})
+        at = self.now()
+        # The model updates every 10 minutes: answers are the same within one.
+        model_time = at - at % 600
+        if path == "/data/2.5/weather":
+            return self._json(request, self._weather_json(model_time), service="weather")
+        if path == "/data/2.5/forecast":
+            count = max(1, min(40, int(request.url.params.get("cnt", 40))))
+            template = _template("forecast.5day3h.lisbon.captured.json")
+            start = model_time - model_time % (3 * HOUR) + 3 * HOUR
+            entries = []
+            for n in range(count):
+                moment = start + n * 3 * HOUR
+                now_json = self._weather_json(moment)
+                entry = copy.deepcopy(template["list"][0])
+                entry.update(
+                    dt=int(moment),
+                    main=dict(entry["main"], **{k: now_json["main"][k] for k in ("temp", "feels_like", "temp_min", "temp_max", "pressure", "humidity")}),
+                    weather=now_json["weather"],
+                    clouds=now_json["clouds"],
+                    wind=dict(entry.get("wind", {}), speed=now_json["wind"]["speed"], deg=now_json["wind"]["deg"]),
+                    dt_txt=datetime.fromtimestamp(moment, tz=UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                    sys={"pod": "d" if now_json["weather"][0]["icon"].endswith("d") else "n"},
+                )
+                entry.pop("rain", None)
+                if "rain" in now_json:
+                    entry["rain"] = {"3h": now_json["rain"]["1h"] * 3}
+                entries.append(entry)
+            city = dict(
+                template["city"], name=self.world.city,
+                coord={"lat": self.world.latitude, "lon": self.world.longitude},
+            )
+            payload = {"cod": "200", "message": 0, "cnt": count, "list": entries, "city": city}
+            return self._json(request, payload, service="weather")
+        raise LookupError(path)
+
+    # -- WakaTime ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _named(seconds: dict[str, float]) -> list[dict[str, Any]]:
+        total = sum(seconds.values()) or 1.0
+        return [
+            {"name": name, "total_seconds": secs, "percent": round(100 * secs / total, 2),
+             "text": f"{int(secs // 3600)} hrs {int(secs % 3600 // 60)} mins"}
+            for name, secs in sorted(seconds.items(), key=lambda kv: -kv[1])
+        ]
+
+    def _day_summary(self, day: int, until: float) -> dict[str, Any]:
+        projects = self.world.coding_seconds(day)
+        if (day + 1) * DAY > until:  # today: only what has been coded so far
+            done = max(0.0, min(1.0, (until - day * DAY) / DAY))
+            projects = {k: v * done for k, v in projects.items() if v * done > 0}
+        languages: dict[str, float] = {}
+        for name, secs in projects.items():
+            repo = self.world.repo(name)
+            if repo:
+                languages[repo.language] = languages.get(repo.language, 0.0) + secs
+        total = sum(projects.values())
+        start = datetime.fromtimestamp(day * DAY, tz=UTC)
+        return {
+            "grand_total": {"total_seconds": total, "text": f"{int(total // 3600)} hrs {int(total % 3600 // 60)} mins",
+                            "hours": int(total // 3600), "minutes": int(total % 3600 // 60),
+                            "digital": f"{int(total // 3600)}:{int(total % 3600 // 60):02d}"},
+            "range": {"start": start.isoformat().replace("+00:00", "Z"),
+                      "end": datetime.fromtimestamp((day + 1) * DAY - 1, tz=UTC).isoformat().replace("+00:00", "Z"),
+                      "date": start.strftime("%Y-%m-%d"), "text": start.strftime("%a %b %d"),
+                      "timezone": "UTC"},
+            "projects": self._named(projects),
+            "languages": self._named(languages),
+            "editors": self._named({"VS Code": total}) if total else [],
+            "categories": self._named({"Coding": total}) if total else [],
+            "operating_systems": self._named({"Linux": total}) if total else [],
+        }
+
+    def _wakatime(self, request: httpx.Request, path: str) -> httpx.Response:
+        if not request.headers.get("authorization", "").startswith("Basic "):
+            return httpx.Response(401, json={"error": "Unauthorized"})
+        at = self.now()
+        today = int(at // DAY)
+        if path == "/users/current/status_bar/today":
+            payload = {"data": self._day_summary(today, at), "cached_at": _iso(at)}
+            return self._json(request, payload, service="wakatime")
+        if path == "/users/current/summaries":
+            query = request.url.params
+            start = datetime.fromisoformat(query.get("start", _day(at - 6 * DAY))).replace(tzinfo=UTC)
+            end = datetime.fromisoformat(query.get("end", _day(at))).replace(tzinfo=UTC)
+            first, last = int(start.timestamp() // DAY), min(today, int(end.timestamp() // DAY))
+            days = [self._day_summary(d, at) for d in range(first, last + 1)]
+            total = sum(d["grand_total"]["total_seconds"] for d in days)
+            payload = {"data": days, "start": _iso(first * DAY), "end": _iso((last + 1) * DAY - 1),
+                       "cumulative_total": {"seconds": total, "total_seconds": total, "text": ""}}
+            return self._json(request, payload, service="wakatime")
+        if path.startswith("/users/current/stats/"):
+            span = {"last_7_days": 7, "last_30_days": 30, "last_6_months": 182, "last_year": 365}
+            days = span.get(path.rsplit("/", 1)[-1], 7)
+            summaries = [self._day_summary(d, at) for d in range(today - days + 1, today + 1)]
+            projects: dict[str, float] = {}
+            languages: dict[str, float] = {}
+            for summary in summaries:
+                for p in summary["projects"]:
+                    projects[p["name"]] = projects.get(p["name"], 0.0) + p["total_seconds"]
+                for lang in summary["languages"]:
+                    languages[lang["name"]] = languages.get(lang["name"], 0.0) + lang["total_seconds"]
+            total = sum(projects.values())
+            best = max(summaries, key=lambda s: s["grand_total"]["total_seconds"])
+            data = copy.deepcopy(_template("stats.last_7_days.waka-readme.json")["data"])
+            data.update(
+                range=path.rsplit("/", 1)[-1], status="ok", is_up_to_date=True,
+                start=_iso((today - days + 1) * DAY), end=_iso(at), timezone="UTC",
+                total_seconds=total, daily_average=total / days, days_including_holidays=days,
+                human_readable_total=f"{int(total // 3600)} hrs", human_readable_daily_average=f"{int(total / days // 60)} mins",
+                best_day={"date": best["range"]["date"], "total_seconds": best["grand_total"]["total_seconds"], "text": ""},
+                projects=self._named(projects), languages=self._named(languages),
+                editors=self._named({"VS Code": total}) if total else [],
+                categories=self._named({"Coding": total}) if total else [],
+                operating_systems=self._named({"Linux": total}) if total else [],
+            )
+            return self._json(request, {"data": data}, service="wakatime")
+        if path == "/users/current/durations":
+            day_text = request.url.params.get("date", _day(at))
+            day = int(datetime.fromisoformat(day_text).replace(tzinfo=UTC).timestamp() // DAY)
+            durations = []
+            for repo in self.world.repos:
+                for commit in self.world.commits_between(repo.name, day * DAY, min(at, (day + 1) * DAY)):
+                    durations.append({"project": repo.name, "time": commit.at - 1800, "duration": 1700.0})
+            durations.sort(key=lambda d: d["time"])
+            return self._json(request, {"data": durations, "start": _iso(day * DAY), "end": _iso((day + 1) * DAY - 1), "timezone": "UTC"}, service="wakatime")
+        raise LookupError(path)
+
+    # -- social ------------------------------------------------------------------------------
+
+    def _mastodon(self, request: httpx.Request, path: str) -> httpx.Response:
+        at = self.now()
+        if path == "/api/v1/instance":
+            return self._json(request, {"uri": "mastodon.sim", "title": "Simulated"}, service="social")
+        if path == "/api/v1/accounts/lookup":
+            account = {"id": "1", "username": self.world.owner, "acct": self.world.owner,
+                       "display_name": "Gardener", "followers_count": 120,
+                       "following_count": 80, "statuses_count": 900}
+            return self._json(request, account, service="social")
+        if path == "/api/v1/accounts/1/statuses":
+            limit = max(1, min(40, int(request.url.params.get("limit", 20))))
+            template = _template("mastodon.statuses.json")[0]
+            posts = self.world.posts_between(at - 30 * DAY, at)[-limit:][::-1]
+            statuses = []
+            for post_id, when, text in posts:
+                status = copy.deepcopy(template)
+                rng = random.Random(f"{self.world.seed}:likes:{post_id}")
+                age_days = (at - when) / DAY
+                status.update(
+                    id=post_id, created_at=_iso(when), content=f"<p>{text}</p>",
+                    url=f"https://mastodon.sim/@{self.world.owner}/{post_id}",
+                    uri=f"https://mastodon.sim/users/{self.world.owner}/statuses/{post_id}",
+                    favourites_count=int(rng.uniform(0, 20) * min(1.0, age_days + 0.1)),
+                    reblogs_count=int(rng.uniform(0, 5) * min(1.0, age_days + 0.1)),
+                    replies_count=int(rng.uniform(0, 4)),
+                    tags=[{"name": w[1:], "url": f"https://mastodon.sim/tags/{w[1:]}"}
+                          for w in text.split() if w.startswith("#")],
+                )
+                statuses.append(status)
+            return self._json(request, statuses, service="social")
+        raise LookupError(path)
+
+    def _feed(self, request: httpx.Request, path: str) -> httpx.Response:
+        if path != "/blog.xml":
+            raise LookupError(path)
+        at = self.now()
+        posts = self.world.posts_between(at - 60 * DAY, at)[::4][-15:][::-1]
+        items = "".join(
+            f"<item><title>{text.split(':')[0]}</title>"
+            f"<link>http://feeds.sim/posts/{post_id}</link><guid>{post_id}</guid>"
+            f"<pubDate>{format_datetime(datetime.fromtimestamp(when, tz=UTC), usegmt=True)}</pubDate>"
+            f"<description>{text}</description></item>"
+            for post_id, when, text in posts
+        )
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            "<title>The Gardener's Notes</title><link>http://feeds.sim/</link>"
+            f"<description>Notes from the garden</description>{items}</channel></rss>"
+        ).encode()
+        etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
+        last = posts[0][1] if posts else at - 60 * DAY
+        headers = {
+            "ETag": etag,
+            "Last-Modified": format_datetime(datetime.fromtimestamp(last, tz=UTC), usegmt=True),
+            "Content-Type": "application/rss+xml; charset=utf-8",
+        }
+        if request.headers.get("if-none-match") == etag:
+            self.not_modified["social"] += 1
+            return httpx.Response(304, headers=headers)
+        return httpx.Response(200, headers=headers, content=body)

@@ -1,0 +1,436 @@
+"""A seeded model of one developer's life, queried by time.
+
+Everything is a pure function of `(seed, time)`: the world keeps no history, it recomputes what
+happened in any hour from a random generator seeded with that hour's key (cached). So the same
+seed always gives the same commits, tracks and weather, whatever order the pollers ask in, and
+the world can answer "the 50 latest commits before t" without having simulated the past.
+
+The rhythms:
+* repositories with their own activity level; weekdays busier than weekends, working hours
+  busier than nights; each repository has weeks of bursts and weeks of dormancy; new projects
+  appear now and then (`created_at` after the world's start);
+* stars and forks arrive over time (monotone);
+* listening sessions in two-hour blocks whose chance follows the hour of day, tracks played
+  back to back from a small catalogue;
+* weather with a seasonal mean, a diurnal cycle, and conditions drawn per three-hour block
+  (rain and storms more likely in winter, snow only when cold), sunrise and sunset from the day
+  of the year and the latitude;
+* coding time (WakaTime) that follows the commits of the day;
+* social posts a few times a day.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+__all__ = ["SimCommit", "SimRepo", "SimTrack", "WeatherState", "World", "DEFAULT_START"]
+
+HOUR = 3600
+DAY = 24 * HOUR
+WEEK = 7 * DAY
+DEFAULT_START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC).timestamp()  # a Monday morning
+
+_LANGUAGES = ["Python", "TypeScript", "Rust", "Go", "JavaScript", "Shell", "HTML", "CSS", "C"]
+_TOPICS = ["garden", "music", "cli", "data", "web", "iot", "raspberry-pi", "trio", "sqlite", "ml"]
+_NAMES = [
+    "digital-greenhouse", "moss-cli", "fern-api", "sprout-ui", "lichen-db", "bonsai-bot",
+    "ivy-sync", "clover-notes", "willow-lights", "maple-metrics", "cedar-deploy", "orchid-art",
+]
+_MESSAGES = [
+    "Fix flaky test in {area}", "Add {area} support", "Refactor {area}", "Update docs for {area}",
+    "Speed up {area}", "Handle empty {area}", "Bump dependencies", "Tidy {area} module",
+    "Initial {area} prototype", "Make {area} configurable",
+]
+_AREAS = ["parser", "scheduler", "cache", "viewer", "webhooks", "config", "storage", "metrics"]
+
+_ARTISTS = [
+    ("Nils Frahm", "neo-classical"), ("Bonobo", "downtempo"), ("Daft Punk", "french house"),
+    ("Khruangbin", "psychedelic soul"), ("Radiohead", "alternative rock"),
+    ("Tycho", "chillwave"), ("Caribou", "electronic"), ("Ólafur Arnalds", "ambient"),
+    ("The Killers", "rock"), ("Fred again..", "house"), ("Bicep", "electronic"),
+    ("Hiatus Kaiyote", "neo soul"),
+]
+_TRACK_WORDS = ["Morning", "Glass", "Signal", "Drift", "Bloom", "Static", "Echo", "Harbor",
+                "Lantern", "Tide", "Orbit", "Velvet", "Ember", "Pulse", "Meadow", "Neon"]
+
+
+def _rng(*key: object) -> random.Random:
+    # Seeding with a string uses SHA-512 of it: stable across runs and Python versions
+    # (unlike hash(), which is salted per process).
+    return random.Random(":".join(str(k) for k in key))
+
+
+def _poisson(rng: random.Random, rate: float) -> int:
+    if rate <= 0:
+        return 0
+    threshold, k, product = math.exp(-rate), 0, rng.random()
+    while product > threshold:
+        k += 1
+        product *= rng.random()
+    return k
+
+
+@dataclass(frozen=True)
+class SimRepo:
+    """One project of the developer."""
+
+    id: int
+    name: str
+    description: str
+    language: str
+    languages: dict[str, int]
+    topics: tuple[str, ...]
+    created_at: float
+    activity: float  # mean commits per active weekday
+    base_stars: int
+    star_rate: float  # stars per day
+
+
+@dataclass(frozen=True)
+class SimCommit:
+    """One commit."""
+
+    sha: str
+    repo: str
+    at: float
+    message: str
+    additions: int
+    deletions: int
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SimTrack:
+    """One track of the listening catalogue."""
+
+    id: str
+    name: str
+    artist: str
+    artist_id: str
+    genre: str
+    album: str
+    duration_ms: int
+    popularity: int
+    valence: float
+    energy: float
+    tempo: float
+    acousticness: float
+    danceability: float
+
+
+@dataclass(frozen=True)
+class WeatherState:
+    """The weather at one moment."""
+
+    temperature: float
+    feels_like: float
+    humidity: int
+    pressure: int
+    wind_speed: float
+    wind_deg: int
+    clouds: int
+    condition_id: int
+    main: str
+    description: str
+    icon: str
+    rain_1h: float
+    snow_1h: float
+    sunrise: float
+    sunset: float
+    is_day: bool
+
+
+@dataclass(eq=False)  # identity hash: the lru caches key on the world
+class World:
+    """The seeded world; every query takes the time it is asked about."""
+
+    seed: int = 7
+    start: float = DEFAULT_START
+    owner: str = "gardener"
+    latitude: float = 38.72
+    longitude: float = -9.14
+    city: str = "Lisbon"
+    repo_count: int = 6
+    future_repos: int = 2
+    repos: list[SimRepo] = field(init=False)
+    tracks: list[SimTrack] = field(init=False)
+
+    def __post_init__(self) -> None:
+        rng = _rng(self.seed, "repos")
+        names = rng.sample(_NAMES, self.repo_count + self.future_repos)
+        self.repos = []
+        for index, name in enumerate(names):
+            if index < self.repo_count:
+                created = self.start - rng.uniform(30, 900) * DAY
+            else:  # a new project appears during the run
+                created = self.start + rng.uniform(3, 40) * DAY
+            langs = rng.sample(_LANGUAGES, rng.randint(1, 4))
+            sizes = {lang: int(rng.lognormvariate(10, 1.2)) for lang in langs}
+            primary = max(sizes, key=lambda lang: sizes[lang])
+            self.repos.append(
+                SimRepo(
+                    id=100_000 + index,
+                    name=name,
+                    description=f"{name.replace('-', ' ').title()}: a project in the garden",
+                    language=primary,
+                    languages=dict(sorted(sizes.items(), key=lambda kv: -kv[1])),
+                    topics=tuple(rng.sample(_TOPICS, rng.randint(0, 3))),
+                    created_at=created,
+                    activity=rng.choice([0.3, 0.8, 1.5, 3.0, 5.0]),
+                    base_stars=int(rng.lognormvariate(2.0, 1.5)),
+                    star_rate=rng.choice([0.01, 0.05, 0.2, 0.6]),
+                )
+            )
+        trng = _rng(self.seed, "tracks")
+        self.tracks = []
+        for index in range(40):
+            artist, genre = trng.choice(_ARTISTS)
+            energy = trng.random()
+            self.tracks.append(
+                SimTrack(
+                    id=hashlib.sha1(f"{self.seed}:track:{index}".encode()).hexdigest()[:22],
+                    name=f"{trng.choice(_TRACK_WORDS)} {trng.choice(_TRACK_WORDS)}",
+                    artist=artist,
+                    artist_id=hashlib.sha1(artist.encode()).hexdigest()[:22],
+                    genre=genre,
+                    album=f"{trng.choice(_TRACK_WORDS)} Sessions",
+                    duration_ms=trng.randint(150_000, 330_000),
+                    popularity=trng.randint(20, 90),
+                    valence=round(trng.random(), 3),
+                    energy=round(energy, 3),
+                    tempo=round(70 + energy * 90 + trng.uniform(-10, 10), 3),
+                    acousticness=round(max(0.0, 1 - energy - trng.uniform(0, 0.3)), 3),
+                    danceability=round(trng.uniform(0.2, 0.9), 3),
+                )
+            )
+
+    # -- repositories and commits ------------------------------------------------------------
+
+    def repositories(self, at: float) -> list[SimRepo]:
+        """Repositories that exist at `at`, oldest first."""
+        return sorted((r for r in self.repos if r.created_at <= at), key=lambda r: r.created_at)
+
+    def repo(self, name: str) -> SimRepo | None:
+        """The repository called `name`, if the world has one."""
+        return next((r for r in self.repos if r.name == name), None)
+
+    def _phase(self, repo: SimRepo, week: int) -> float:
+        # Weeks of bursts, normal work and dormancy, per repository.
+        roll = _rng(self.seed, "phase", repo.name, week).random()
+        if roll < 0.2:
+            return 0.0  # dormant
+        if roll < 0.35:
+            return 2.5  # burst
+        return 1.0
+
+    @functools.lru_cache(maxsize=200_000)  # noqa: B019 - the world lives as long as the run
+    def commits_in_hour(self, name: str, hour: int) -> tuple[SimCommit, ...]:
+        """Commits of repository `name` in hour number `hour` (epoch hours)."""
+        repo = self.repo(name)
+        if repo is None or hour * HOUR < repo.created_at:
+            return ()
+        moment = datetime.fromtimestamp(hour * HOUR, tz=UTC)
+        weekday = 1.0 if moment.weekday() < 5 else 0.35
+        local_hour = (moment.hour + round(self.longitude / 15)) % 24
+        if 9 <= local_hour < 18:
+            daypart = 2.2
+        elif 18 <= local_hour < 23:
+            daypart = 1.0
+        else:
+            daypart = 0.08
+        rate = repo.activity / 24 * weekday * daypart * self._phase(repo, hour * HOUR // WEEK)
+        if hour * HOUR - repo.created_at < 3 * DAY:
+            rate *= 3  # a new project gets a flurry of commits
+        rng = _rng(self.seed, "commits", name, hour)
+        count = _poisson(rng, rate)
+        commits = []
+        for i in range(count):
+            area = rng.choice(_AREAS)
+            files = tuple(
+                f"{rng.choice(['src', 'tests', 'docs'])}/{area}_{rng.randint(1, 9)}.py"
+                for _ in range(rng.randint(1, 6))
+            )
+            commits.append(
+                SimCommit(
+                    sha=hashlib.sha1(f"{self.seed}:{name}:{hour}:{i}".encode()).hexdigest(),
+                    repo=name,
+                    at=hour * HOUR + rng.uniform(0, HOUR - 1),
+                    message=rng.choice(_MESSAGES).format(area=area),
+                    additions=int(rng.lognormvariate(3, 1.2)),
+                    deletions=int(rng.lognormvariate(2, 1.2)),
+                    files=files,
+                )
+            )
+        return tuple(sorted(commits, key=lambda c: c.at))
+
+    def commits_between(self, name: str, since: float, until: float) -> list[SimCommit]:
+        """Commits with `since < at <= until`, oldest first."""
+        found: list[SimCommit] = []
+        for hour in range(int(since // HOUR), int(until // HOUR) + 1):
+            found.extend(c for c in self.commits_in_hour(name, hour) if since < c.at <= until)
+        return found
+
+    def latest_commits(self, name: str, until: float, limit: int = 50) -> list[SimCommit]:
+        """The `limit` newest commits at or before `until`, newest first (looks back 120 days)."""
+        repo = self.repo(name)
+        if repo is None:
+            return []
+        found: list[SimCommit] = []
+        hour = int(until // HOUR)
+        stop = max(int(repo.created_at // HOUR), hour - 120 * 24)
+        while hour >= stop and len(found) < limit:
+            batch = [c for c in self.commits_in_hour(name, hour) if c.at <= until]
+            found.extend(reversed(batch))
+            hour -= 1
+        return found[:limit]
+
+    def stars(self, repo: SimRepo, at: float) -> int:
+        """Stars of `repo` at `at` (never decreases)."""
+        days = max(0.0, (at - max(repo.created_at, self.start - 60 * DAY)) / DAY)
+        return repo.base_stars + int(repo.star_rate * days)
+
+    def forks(self, repo: SimRepo, at: float) -> int:
+        """Forks at `at`."""
+        return self.stars(repo, at) // 6
+
+    def pushed_at(self, repo: SimRepo, at: float) -> float:
+        """Time of the newest commit at or before `at` (creation time when there is none)."""
+        latest = self.latest_commits(repo.name, at, limit=1)
+        return latest[0].at if latest else repo.created_at
+
+    # -- music -------------------------------------------------------------------------------
+
+    def _listening(self, block: int) -> bool:
+        hour = (block * 2 + round(self.longitude / 15)) % 24
+        chance = {0: 0.1, 2: 0.02, 4: 0.02, 6: 0.4, 8: 0.7, 10: 0.6, 12: 0.5, 14: 0.7,
+                  16: 0.7, 18: 0.5, 20: 0.6, 22: 0.3}.get(hour - hour % 2, 0.3)
+        return _rng(self.seed, "listen", block).random() < chance
+
+    def playing(self, at: float) -> tuple[SimTrack, int, float] | None:
+        """(track, progress_ms, started_at) playing at `at`, or None when nothing plays."""
+        block = int(at // (2 * HOUR))
+        if not self._listening(block):
+            return None
+        rng = _rng(self.seed, "playlist", block)
+        moment = block * 2 * HOUR
+        while True:
+            track = rng.choice(self.tracks)
+            end = moment + track.duration_ms / 1000
+            if at < end:
+                return track, int((at - moment) * 1000), moment
+            moment = end
+
+    def played_between(self, since: float, until: float) -> list[tuple[SimTrack, float]]:
+        """(track, played_at) for tracks that finished in (since, until], oldest first."""
+        plays: list[tuple[SimTrack, float]] = []
+        for block in range(int(since // (2 * HOUR)), int(until // (2 * HOUR)) + 1):
+            if not self._listening(block):
+                continue
+            rng = _rng(self.seed, "playlist", block)
+            moment = block * 2 * HOUR
+            block_end = moment + 2 * HOUR
+            while moment < block_end:
+                track = rng.choice(self.tracks)
+                moment += track.duration_ms / 1000
+                if since < moment <= until:
+                    plays.append((track, moment))
+                if moment > until:
+                    break
+        return plays
+
+    # -- weather -----------------------------------------------------------------------------
+
+    def _sun(self, at: float) -> tuple[float, float]:
+        day = datetime.fromtimestamp(at, tz=UTC)
+        day_of_year = day.timetuple().tm_yday
+        declination = math.radians(23.44) * math.sin(2 * math.pi * (284 + day_of_year) / 365)
+        lat = math.radians(self.latitude)
+        cos_hour = -math.tan(lat) * math.tan(declination)
+        half_day = math.degrees(math.acos(max(-1.0, min(1.0, cos_hour)))) / 15 * HOUR
+        midnight = at - at % DAY
+        solar_noon = midnight + 12 * HOUR - self.longitude / 15 * HOUR
+        return solar_noon - half_day, solar_noon + half_day
+
+    def weather(self, at: float) -> WeatherState:
+        """The weather at `at`."""
+        day = datetime.fromtimestamp(at, tz=UTC).timetuple().tm_yday
+        north = self.latitude >= 0
+        season = math.cos(2 * math.pi * (day - (200 if north else 15)) / 365)  # 1 = midsummer
+        sunrise, sunset = self._sun(at)
+        local_hour = ((at % DAY) / HOUR + self.longitude / 15) % 24
+        diurnal = math.cos(2 * math.pi * (local_hour - 15) / 24)
+        block = int(at // (3 * HOUR))
+        rng = _rng(self.seed, "weather", block)
+        temperature = 16 + 7 * season + 5 * diurnal + rng.gauss(0, 1.5)
+        wet = 0.35 - 0.2 * season
+        roll = rng.random()
+        if roll < wet * 0.15:
+            cid, main, desc, icon = 211, "Thunderstorm", "thunderstorm", "11"
+        elif roll < wet * 0.6:
+            cid, main, desc, icon = 500, "Rain", "light rain", "10"
+        elif roll < wet:
+            cid, main, desc, icon = 502, "Rain", "heavy intensity rain", "10"
+        elif roll < wet + 0.08:
+            cid, main, desc, icon = 701, "Mist", "mist", "50"
+        elif roll < wet + 0.35:
+            cid, main, desc, icon = 803, "Clouds", "broken clouds", "04"
+        elif roll < wet + 0.5:
+            cid, main, desc, icon = 801, "Clouds", "few clouds", "02"
+        else:
+            cid, main, desc, icon = 800, "Clear", "clear sky", "01"
+        if temperature < 1.5 and main in ("Rain", "Thunderstorm"):
+            cid, main, desc, icon = 601, "Snow", "snow", "13"
+        is_day = sunrise <= at < sunset
+        clouds = {"Clear": 0, "Clouds": 60, "Mist": 90}.get(main, 90) + rng.randint(0, 10)
+        wind = abs(rng.gauss(3.5, 2.0)) + (6 if main == "Thunderstorm" else 0)
+        rain = {500: 0.6, 502: 6.0, 211: 12.0}.get(cid, 0.0)
+        return WeatherState(
+            temperature=round(temperature, 2),
+            feels_like=round(temperature - wind * 0.4, 2),
+            humidity=min(100, int(55 + 30 * wet + rng.randint(-10, 10) + (25 if rain else 0))),
+            pressure=int(1015 + rng.gauss(0, 6)),
+            wind_speed=round(wind, 2),
+            wind_deg=rng.randint(0, 359),
+            clouds=min(100, clouds),
+            condition_id=cid,
+            main=main,
+            description=desc,
+            icon=icon + ("d" if is_day else "n"),
+            rain_1h=rain,
+            snow_1h=1.0 if main == "Snow" else 0.0,
+            sunrise=sunrise,
+            sunset=sunset,
+            is_day=is_day,
+        )
+
+    # -- coding time and social --------------------------------------------------------------
+
+    @functools.lru_cache(maxsize=10_000)  # noqa: B019
+    def coding_seconds(self, day: int) -> dict[str, float]:
+        """Seconds coded per project on epoch day number `day` (follows that day's commits)."""
+        rng = _rng(self.seed, "coding", day)
+        seconds: dict[str, float] = {}
+        for repo in self.repos:
+            commits = self.commits_between(repo.name, day * DAY - 1e-9, (day + 1) * DAY - 1e-9)
+            if commits:
+                seconds[repo.name] = sum(rng.uniform(900, 2700) for _ in commits)
+        return seconds
+
+    def posts_between(self, since: float, until: float) -> list[tuple[str, float, str]]:
+        """(post id, posted_at, text) for social posts in (since, until], oldest first."""
+        posts = []
+        for day in range(int(since // DAY), int(until // DAY) + 1):
+            rng = _rng(self.seed, "posts", day)
+            for i in range(_poisson(rng, 2.0)):
+                at = day * DAY + rng.uniform(7 * HOUR, 23 * HOUR)
+                repo = rng.choice(self.repos)
+                topic = rng.choice(list(repo.topics) or [repo.language.lower()])
+                text = f"Working on {repo.name} today: {rng.choice(_AREAS)} and #{topic}"
+                if since < at <= until:
+                    posts.append((f"{day}{i:02d}", at, text))
+        return sorted(posts, key=lambda p: p[1])

@@ -1,0 +1,370 @@
+"""BaseIntegration against fake transports: retries, limits, conditional GETs, bad bodies."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+import trio
+import trio.testing
+from hypothesis import given
+from hypothesis import strategies as st
+
+from greenhouse.runtime.clock import Clock
+from greenhouse.services.base import (
+    APIResponse,
+    BaseIntegration,
+    CachedResponse,
+    ErrorKind,
+    MemoryGate,
+    MemoryResponseCache,
+    RateLimitExceeded,
+    RateLimitInfo,
+    RequestGate,
+    ResponseCache,
+    RetryPolicy,
+)
+
+TOKEN = "ghp_supersecrettoken1234"
+EPOCH = 1_700_000_000.0
+
+
+class Item(msgspec.Struct):
+    id: int
+    name: str
+
+
+class TokenService(BaseIntegration):
+    name = "fake"
+
+    def _get_auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {TOKEN}"}
+
+
+class Recorder:
+    """A sleep that records and then really sleeps (virtual under MockClock)."""
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        await trio.sleep(max(0.0, seconds))
+
+
+def make(handler: Any, **kwargs: Any) -> tuple[TokenService, Recorder]:
+    sleep = Recorder()
+    kwargs.setdefault("clock", Clock(start_epoch=EPOCH))
+    service = TokenService(
+        "https://api.example.test",
+        transport=httpx.MockTransport(handler),
+        sleep=sleep,
+        rng=random.Random(7),
+        **kwargs,
+    )
+    return service, sleep
+
+
+@pytest.fixture
+def autojump_clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0)
+
+
+def test_rate_limit_headers_parse() -> None:
+    info = RateLimitInfo.from_headers(
+        {
+            "X-RateLimit-Limit": "5000",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Used": "5000",
+            "X-RateLimit-Reset": "1700000600",
+            "X-RateLimit-Resource": "core",
+            "Retry-After": "30",
+        },
+        now=EPOCH,
+    )
+    assert info == RateLimitInfo(
+        limit=5000, remaining=0, used=5000, reset=1700000600.0, resource="core", retry_after=30.0
+    )
+    assert info.exhausted
+    assert RateLimitInfo.from_headers({"content-type": "x"}, now=EPOCH) is None
+    dated = RateLimitInfo.from_headers({"retry-after": "Tue, 14 Nov 2023 22:14:20 GMT"}, now=EPOCH)
+    assert dated is not None and dated.retry_after == pytest.approx(1700000060 - EPOCH, abs=1)
+    junk = RateLimitInfo.from_headers({"x-ratelimit-limit": "lots", "retry-after": "-3"}, now=EPOCH)
+    assert junk is None
+
+
+async def test_decodes_into_type_and_sends_auth() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=[{"id": 1, "name": "a"}, {"id": 2, "name": "b"}])
+
+    service, _ = make(handler)
+    result = await service.get("/items", list[Item])
+    assert result.ok and result.status_code == 200
+    assert result.data == [Item(1, "a"), Item(2, "b")]
+    assert seen[0].headers["authorization"] == f"Bearer {TOKEN}"
+    assert TOKEN not in repr(service)
+    await service.aclose()
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [(b"{not json", "unexpected response shape"), (b'[{"id": "x", "name": 1}]', "Expected `int`")],
+)
+async def test_bad_bodies_become_decode_errors(body: bytes, fragment: str) -> None:
+    service, _ = make(lambda r: httpx.Response(200, content=body))
+    result = await service.get("/items", list[Item])
+    assert not result.ok and result.error_kind == ErrorKind.DECODE
+    assert fragment in (result.error or "") and result.data is None
+
+
+@pytest.mark.parametrize("declared", [True, False])
+async def test_oversized_body_is_an_error(declared: bool) -> None:
+    big = b"[" + b"1," * 600_000 + b"1]"
+
+    async def stream():  # no content-length: the cap is enforced while reading
+        for start in range(0, len(big), 65536):
+            yield big[start : start + 65536]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if declared:
+            return httpx.Response(200, content=big)
+        return httpx.Response(200, content=stream())
+
+    service, _ = make(handler, max_body_bytes=100_000)
+    result = await service.get("/big", list[int])
+    assert result.error_kind == ErrorKind.TOO_LARGE and "100000 bytes" in (result.error or "")
+
+
+async def test_5xx_retried_with_backoff_then_reported(autojump_clock: Any) -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(502, json={"message": "bad gateway"})
+
+    policy = RetryPolicy(max_retries=3, backoff_base=1.0, backoff_cap=5.0)
+    service, sleep = make(handler, retry=policy)
+    result = await service.get("/x")
+    assert calls == 4 and result.attempts == 4
+    assert result.error_kind == ErrorKind.SERVER and result.status_code == 502
+    assert "bad gateway" in (result.error or "")
+    assert len(sleep.sleeps) == 3
+    for attempt, slept in enumerate(sleep.sleeps):
+        assert 0.0 <= slept <= min(5.0, 2**attempt)
+
+
+async def test_5xx_then_success(autojump_clock: Any) -> None:
+    replies = [httpx.Response(503), httpx.Response(200, json={"id": 3, "name": "ok"})]
+    service, _ = make(lambda r: replies.pop(0))
+    result = await service.get("/x", Item)
+    assert result.ok and result.data == Item(3, "ok") and result.attempts == 2
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+async def test_other_4xx_never_retried(status: int) -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(status, json={"message": "nope"})
+
+    service, sleep = make(handler)
+    result = await service.get("/x")
+    assert calls == 1 and sleep.sleeps == []
+    assert result.status_code == status and result.error_kind == ErrorKind.HTTP
+
+
+async def test_429_obeys_retry_after(autojump_clock: Any) -> None:
+    times: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        times.append(trio.current_time())
+        if len(times) == 1:
+            return httpx.Response(429, headers={"retry-after": "42"})
+        return httpx.Response(200, json={"id": 1, "name": "a"})
+
+    service, _ = make(handler)
+    result = await service.get("/x", Item)
+    assert result.ok and len(times) == 2
+    assert times[1] - times[0] == pytest.approx(42.0, abs=0.01)
+
+
+async def test_retry_after_too_long_is_reported_not_slept(autojump_clock: Any) -> None:
+    service, sleep = make(lambda r: httpx.Response(429, headers={"retry-after": "99999"}))
+    result = await service.get("/x")
+    assert result.error_kind == ErrorKind.RATE_LIMITED and sleep.sleeps == []
+
+
+async def test_exhausted_limit_waits_until_reset_without_requests(autojump_clock: Any) -> None:
+    times: list[float] = []
+    reset = int(EPOCH) + 600
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        times.append(trio.current_time())
+        headers = {"x-ratelimit-remaining": "0" if len(times) == 1 else "4999"}
+        headers["x-ratelimit-reset"] = str(reset)
+        return httpx.Response(200, json={"id": len(times), "name": "a"}, headers=headers)
+
+    service, _ = make(handler)
+    start = trio.current_time()
+    first = await service.get("/a", Item)
+    assert first.ok and first.rate_limit is not None and first.rate_limit.exhausted
+    second = await service.get("/b", Item)
+    assert second.ok and len(times) == 2  # not a single request while exhausted
+    assert times[1] - start == pytest.approx(600.0, abs=1.0)
+
+
+async def test_connect_errors_retried_and_token_never_shown(autojump_clock: Any) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"refused while sending Bearer {TOKEN}", request=request)
+
+    service, sleep = make(handler, retry=RetryPolicy(max_retries=2))
+    result = await service.get("/x")
+    assert result.error_kind == ErrorKind.TRANSPORT and result.attempts == 3
+    assert len(sleep.sleeps) == 2
+    assert TOKEN not in (result.error or "") and "***" in (result.error or "")
+    health = await service.health_check()
+    assert not health.available and TOKEN not in (health.error or "")
+
+
+async def test_hanging_server_times_out(autojump_clock: Any) -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await trio.sleep_forever()
+        raise AssertionError
+
+    service, _ = make(handler, timeout=2.0, retry=RetryPolicy(max_retries=1))
+    result = await service.get("/x")
+    assert result.error_kind == ErrorKind.TIMEOUT and result.attempts == 2
+
+
+async def test_etag_round_trip_serves_304_from_cache_for_free() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.headers.get("if-none-match") == '"v1"':
+            return httpx.Response(304, headers={"etag": '"v1"'})
+        return httpx.Response(
+            200,
+            json={"id": 9, "name": "fresh"},
+            headers={"etag": '"v1"', "link": '<https://x/?page=2>; rel="next"'},
+        )
+
+    gate = MemoryGate()
+    service, _ = make(handler, gate=gate)
+    first = await service.get("/thing", Item)
+    assert first.ok and not first.from_cache and gate.tokens_spent["fake"] == 1
+    second = await service.get("/thing", Item)
+    assert second.ok and second.from_cache and second.status_code == 304
+    assert second.data == first.data and second.headers["link"] == first.headers["link"]
+    assert seen[1].headers["if-none-match"] == '"v1"'
+    assert gate.tokens_spent["fake"] == 1  # the revalidation cost no token
+    assert gate.admissions["fake"] == 2  # but it was still admitted through the gate
+
+
+async def test_gate_denial_is_an_error_not_an_exception() -> None:
+    class Closed:
+        async def acquire(self, service: str, endpoint: str, tokens: int = 1) -> None:
+            raise RateLimitExceeded(service, 12.0)
+
+        async def report(self, *args: Any) -> None:
+            raise AssertionError("nothing was sent")
+
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(200)
+
+    assert isinstance(Closed(), RequestGate)
+    service, _ = make(handler, gate=Closed())
+    result = await service.get("/x")
+    assert result.error_kind == ErrorKind.RATE_LIMITED and calls == 0
+
+
+async def test_memory_cache_ttl_and_lru() -> None:
+    now = [0.0]
+    cache = MemoryResponseCache(max_entries=2, time=lambda: now[0])
+    assert isinstance(cache, ResponseCache)
+    entry = CachedResponse(body=b"1", etag='"a"')
+    await cache.set("a", entry, ttl=10)
+    await cache.set("b", entry, ttl=10)
+    assert await cache.get("a") == entry  # touches a: b is now least recently used
+    await cache.set("c", entry, ttl=10)
+    assert await cache.get("b") is None and len(cache) == 2
+    now[0] = 11.0
+    assert await cache.get("a") is None
+
+
+async def test_memory_gate_reports_block_and_refuse() -> None:
+    now = [EPOCH]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    gate = MemoryGate(time=lambda: now[0], sleep=sleep, max_wait=100)
+    await gate.report("gh", "/x", RateLimitInfo(remaining=0, reset=EPOCH + 50), True, 3.0)
+    await gate.acquire("gh", "/x")
+    assert slept == [50.0]
+    await gate.report("gh", "/x", RateLimitInfo(retry_after=500), False, 3.0)
+    with pytest.raises(RateLimitExceeded) as denied:
+        await gate.acquire("gh", "/x")
+    assert denied.value.retry_after == pytest.approx(500)
+
+
+@given(
+    status=st.sampled_from([200, 201, 204, 301, 304, 400, 404, 429, 500, 503]),
+    body=st.binary(max_size=300),
+    headers=st.dictionaries(
+        st.sampled_from(["etag", "retry-after", "x-ratelimit-remaining", "x-ratelimit-reset"]),
+        st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=12),
+    ),
+)
+def test_arbitrary_responses_never_raise(status: int, body: bytes, headers: dict[str, str]) -> None:
+    async def main() -> APIResponse[Any]:
+        service, _ = make(
+            lambda r: httpx.Response(status, content=body, headers=headers),
+            retry=RetryPolicy(max_retries=1, max_rate_limit_wait=5.0),
+        )
+        return await service.get("/x", list[Item])
+
+    result = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert result.ok == (result.error is None)
+    if result.ok:
+        assert isinstance(result.data, list)
+
+
+class OpenGate:
+    """A gate that never waits: the service must still respect the server's limit itself."""
+
+    async def acquire(self, service: str, endpoint: str, tokens: int = 1) -> None:
+        return None
+
+    async def report(self, *args: Any) -> None:
+        return None
+
+
+async def test_service_respects_server_limit_even_with_an_open_gate(autojump_clock: Any) -> None:
+    times: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        times.append(trio.current_time())
+        headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(EPOCH) + 300)}
+        return httpx.Response(200, json={"id": 1, "name": "a"}, headers=headers)
+
+    service, _ = make(handler, gate=OpenGate())
+    start = trio.current_time()
+    await service.get("/a", Item)
+    await service.get("/b", Item)
+    assert len(times) == 2 and times[1] - start == pytest.approx(300.0, abs=1.0)

@@ -1,0 +1,136 @@
+"""The simulation world: deterministic, real-shaped, and read by the real clients."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import trio
+import trio.testing
+
+from greenhouse.config import settings_from_mapping
+from greenhouse.runtime import Clock
+from greenhouse.services.github import GitHubService
+from greenhouse.services.social import SocialService
+from greenhouse.services.spotify import SpotifyService
+from greenhouse.services.wakatime import WakaTimeService
+from greenhouse.services.weather import WeatherService
+from greenhouse.simulation.fake_apis import WorldAPI, demo_environment
+from greenhouse.simulation.world import DAY, DEFAULT_START, HOUR, World
+
+
+@pytest.fixture
+def autojump() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0)
+
+
+def test_same_seed_same_world_different_seed_different_world():
+    a, b, c = World(seed=1), World(seed=1), World(seed=2)
+    window = (DEFAULT_START, DEFAULT_START + 7 * DAY)
+    assert [r.name for r in a.repos] == [r.name for r in b.repos]
+    commits_a = [c.sha for r in a.repos for c in a.commits_between(r.name, *window)]
+    commits_b = [c.sha for r in b.repos for c in b.commits_between(r.name, *window)]
+    assert commits_a == commits_b and commits_a
+    assert [r.name for r in c.repos] != [r.name for r in a.repos] or commits_a != [
+        x.sha for r in c.repos for x in c.commits_between(r.name, *window)
+    ]
+    assert a.weather(DEFAULT_START + 5 * HOUR) == b.weather(DEFAULT_START + 5 * HOUR)
+
+
+def test_rhythms_weekdays_busier_than_weekends_and_new_projects_appear():
+    world = World(seed=3)
+    weekday = weekend = 0
+    for week in range(8):
+        for day in range(7):
+            start = DEFAULT_START + (week * 7 + day) * DAY  # the start is a Monday
+            n = sum(len(world.commits_between(r.name, start, start + DAY)) for r in world.repos)
+            if day < 5:
+                weekday += n
+            else:
+                weekend += n
+    assert weekday / 5 > 1.5 * (weekend / 2)
+    assert len(world.repositories(DEFAULT_START)) < len(world.repositories(DEFAULT_START + 60 * DAY))
+
+
+def test_stars_never_decrease_and_latest_commits_are_newest_first():
+    world = World(seed=4)
+    repo = world.repos[0]
+    stars = [world.stars(repo, DEFAULT_START + d * DAY) for d in range(60)]
+    assert stars == sorted(stars)
+    latest = world.latest_commits(repo.name, DEFAULT_START + 30 * DAY, limit=20)
+    assert [c.at for c in latest] == sorted((c.at for c in latest), reverse=True)
+
+
+def settings():
+    return settings_from_mapping(demo_environment())
+
+
+async def test_real_github_client_reads_the_world_with_free_conditional_polls(autojump):
+    clock = Clock(start_epoch=DEFAULT_START + 10 * DAY)
+    api = WorldAPI(World(seed=5), clock.time)
+    service = GitHubService(settings().github, transport=api.transport(), clock=clock)
+    repos = await service.get_user_repositories()
+    assert repos.error is None, repos.error
+    names = {r.name for r in repos.data}
+    assert names == {r.name for r in api.world.repositories(clock.time())}
+    first = repos.data[0]
+    commits = await service.get_repository_commits(first.full_name, limit=10)
+    assert commits.error is None and commits.data
+    languages = await service.get_repository_languages(first.full_name)
+    assert languages.data == api.world.repo(first.name).languages
+    points = api.github_points
+    again = await service.get_user_repositories()
+    assert again.from_cache and again.status_code == 304
+    assert api.github_points == points  # a 304 costs nothing
+    activity = await service.get_user_activity_summary(days=7)
+    assert activity.error is None
+    await service.aclose()
+
+
+async def test_real_spotify_weather_wakatime_and_social_clients_read_the_world(autojump):
+    clock = Clock(start_epoch=DEFAULT_START + 2 * DAY + 9 * HOUR)
+    api = WorldAPI(World(seed=5), clock.time)
+    transport = api.transport()
+    s = settings()
+    spotify = SpotifyService(s.spotify, transport=transport, clock=clock)
+    playing = await spotify.get_currently_playing()
+    assert playing.error is None
+    recent = await spotify.get_recently_played(limit=10)
+    assert recent.error is None
+    mood = await spotify.analyze_current_mood()
+    assert mood.error is None
+    weather = WeatherService(s.weather, transport=transport, clock=clock)
+    current = await weather.get_current_weather()
+    assert current.error is None, current.error
+    expected = api.world.weather(clock.time() - clock.time() % 600)
+    assert current.data.main.temp == pytest.approx(expected.temperature)
+    forecast = await weather.get_weather_forecast(days=2)
+    assert forecast.error is None and len(forecast.data.entries) == 16
+    waka = WakaTimeService(s, transport=transport, clock=clock)
+    stats = await waka.get_stats("last_7_days")
+    assert stats.error is None, stats.error
+    social = SocialService(s, transport=transport, clock=clock)
+    collection = await social.collect()
+    assert collection is not None
+    for client in (spotify, weather, waka):
+        await client.aclose()
+    await social.aclose()
+    assert api.calls["spotify"] and api.calls["weather"] and api.calls["wakatime"]
+    assert api.calls["social"]
+
+
+async def test_faults_are_injected_and_the_clients_survive_them(autojump):
+    clock = Clock(start_epoch=DEFAULT_START + DAY)
+    api = WorldAPI(World(seed=6), clock.time, fault_rate=0.5)
+    service = GitHubService(settings().github, transport=api.transport(), clock=clock)
+    results = [await service.get_repository_languages(f"gardener/{r.name}")
+               for r in api.world.repositories(clock.time())]
+    assert sum(api.faults.values()) > 0
+    assert all(r.error is None or r.status_code in (0, 429, 503) for r in results)
+    await service.aclose()
+
+
+async def test_unknown_paths_and_hosts_are_404():
+    api = WorldAPI(World(), lambda: DEFAULT_START)
+    async with httpx.AsyncClient(transport=api.transport()) as client:
+        assert (await client.get("http://github.sim/nope")).status_code == 404
+        assert (await client.get("http://elsewhere.sim/")).status_code == 404

@@ -1,0 +1,107 @@
+"""Pre-built frames: byte-identical to wsproto's, and safe to mix with trio-websocket's own sends.
+
+These tests pin what `greenhouse.web.wsframe` relies on from trio-websocket and wsproto; if an
+upgrade moves those internals, they fail here rather than in production.
+"""
+
+from __future__ import annotations
+
+import json
+
+import trio
+import trio_websocket
+from hypothesis import given
+from hypothesis import strategies as st
+from trio_websocket import WebSocketConnection, open_websocket_url, serve_websocket
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, Request, TextMessage
+from wsproto.extensions import PerMessageDeflate
+from wsproto.frame_protocol import FrameProtocol
+
+from greenhouse.web.wsframe import (
+    REQUIRED_INTERNALS,
+    check_preframe_support,
+    send_frames,
+    text_frame,
+)
+
+
+@given(st.text(max_size=70000))
+def test_text_frame_is_what_wsproto_sends(text: str) -> None:
+    payload = text.encode()
+    expected = FrameProtocol(client=False, extensions=[]).send_data(text, fin=True)
+    assert text_frame(payload) == bytes(expected)
+
+
+def test_length_boundaries_match_wsproto() -> None:
+    for size in (0, 1, 125, 126, 127, 65535, 65536, 70000):
+        payload = b"a" * size
+        assert text_frame(payload) == bytes(FrameProtocol(False, []).send_data(payload.decode()))
+
+
+def test_trio_websocket_still_has_the_internals_we_use() -> None:
+    assert trio_websocket.__version__.startswith("0.12.")
+    for name in REQUIRED_INTERNALS:
+        assert name in WebSocketConnection.__init__.__code__.co_names or hasattr(
+            WebSocketConnection, name
+        ), name
+
+
+async def _server(handler):  # type: ignore[no-untyped-def]
+    async def serve(request):  # type: ignore[no-untyped-def]
+        conn = await request.accept()
+        check_preframe_support(conn)
+        await handler(conn)
+
+    return serve
+
+
+async def test_preframed_writes_interleave_with_library_sends_and_pings() -> None:
+    async def handler(conn: WebSocketConnection) -> None:
+        async with trio.open_nursery() as nursery:
+
+            async def library() -> None:
+                for n in range(200):
+                    await conn.send_message(json.dumps({"lib": n}))
+
+            async def preframed() -> None:
+                for n in range(0, 200, 4):
+                    frames = [text_frame(json.dumps({"pre": n + k}).encode()) for k in range(4)]
+                    await send_frames(conn, frames)
+
+            nursery.start_soon(library)
+            nursery.start_soon(preframed)
+            nursery.start_soon(conn.ping)
+        await trio.sleep(5)
+
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(serve_websocket, await _server(handler), "127.0.0.1", 0, None)
+        async with open_websocket_url(f"ws://127.0.0.1:{server.port}/") as client:
+            got = [json.loads(await client.get_message()) for _ in range(400)]
+        nursery.cancel_scope.cancel()
+    assert [m["lib"] for m in got if "lib" in m] == list(range(200))
+    assert [m["pre"] for m in got if "pre" in m] == list(range(200))
+
+
+async def test_an_offered_deflate_extension_is_not_negotiated() -> None:
+    async def handler(conn: WebSocketConnection) -> None:
+        await send_frames(conn, [text_frame(b'{"hello": "garden"}')])
+        await trio.sleep(5)
+
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(serve_websocket, await _server(handler), "127.0.0.1", 0, None)
+        client = WSConnection(ConnectionType.CLIENT)
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+        await stream.send_all(
+            client.send(Request(host="127.0.0.1", target="/", extensions=[PerMessageDeflate()]))
+        )
+        received = []
+        with trio.fail_after(5):
+            while not any(isinstance(e, TextMessage) for e in received):
+                client.receive_data(await stream.receive_some(4096))
+                received.extend(client.events())
+        accept = next(e for e in received if isinstance(e, AcceptConnection))
+        assert accept.extensions == []
+        assert next(e for e in received if isinstance(e, TextMessage)).data == '{"hello": "garden"}'
+        await stream.aclose()
+        nursery.cancel_scope.cancel()
