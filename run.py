@@ -4,6 +4,7 @@ Commands:
   (none)        run the garden (the demo world when no API keys are set)
   status        configured services, the database and its event count
   check-config  validate the configuration and print what is wrong
+  simulate      the whole garden against the simulation world in virtual time
   check         health check and one real read per configured service, then the engines
 """
 
@@ -16,12 +17,16 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
 from greenhouse.config import ConfigError, IntegrationSettings, load_settings
 from greenhouse.logs import configure_logging
 from greenhouse.store import DatabaseCorrupt, event_count, open_connection
+
+if TYPE_CHECKING:
+    from actors.tree import Garden
 
 log = logging.getLogger("greenhouse.run")
 
@@ -41,6 +46,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("status", help="configured services, the database and its event count")
     sub.add_parser("check-config", help="validate the configuration")
+    sim = sub.add_parser(
+        "simulate", help="run the whole garden against the simulation world in virtual time"
+    )
+    sim.add_argument("--days", type=int, default=30, help="simulated days (default 30)")
+    sim.add_argument("--seed", type=int, default=7, help="world seed (default 7)")
+    sim.add_argument("--faults", type=float, default=0.02, help="API fault rate (default 0.02)")
     sub.add_parser(
         "check", help="health check and one real read per configured service, then the engines"
     )
@@ -88,6 +99,26 @@ def command_check_config(settings: IntegrationSettings) -> int:
     return 1 if problems else 0
 
 
+DEMO_BANNER = """DEMO MODE: no API keys are set, so the garden grows from a simulated developer's
+life (GitHub, Spotify, weather, WakaTime and a feed), with its clock running {speed:g}x faster.
+To connect your real accounts, copy .env.example to .env, fill in the services you use
+(GITHUB_TOKEN + GITHUB_USERNAME, SPOTIFY_*, OPENWEATHER_API_KEY + WEATHER_CITY, WAKATIME_API_KEY,
+RSS_FEEDS, ...) and start again; `python run.py check-config` tells what is missing."""
+
+
+def command_simulate(settings: IntegrationSettings, args: argparse.Namespace, db_path: str) -> int:
+    from actors.simulation import simulate
+
+    # The log would drown the progress bar: only warnings and worse while simulating.
+    logging.getLogger("greenhouse").setLevel(logging.ERROR)
+    if args.days < 1:
+        print("simulate: --days must be at least 1", file=sys.stderr)
+        return 2
+    summary = simulate(
+        args.days, args.seed, db_path, settings=settings, fault_rate=args.faults
+    )
+    print(summary.table())
+    return 0
 def command_check(settings: IntegrationSettings) -> int:
     """`python run.py check`: exit 1 when a configured service fails."""
     from greenhouse.integration_check import format_report, run_check_for_settings
@@ -97,15 +128,36 @@ def command_check(settings: IntegrationSettings) -> int:
     return 1 if report.failed else 0
 
 
+async def log_addresses(garden: Garden) -> None:
+    """Say where viewers and the HTTP API are, once both servers have bound."""
+    addresses = garden.extras.get("addresses")
+    running = {spec.name for spec in garden.root.specs}
+    if addresses is None or not running & {"websocket", "http"}:
+        return
+    urls = {name: await addresses.wait(name) for name in ("websocket", "http") if name in running}
+    log.info(
+        "garden viewers: %s  HTTP API: %s",
+        urls.get("websocket", "(off)"),
+        urls.get("http", "(off)"),
+    )
+
+
 async def serve(settings: IntegrationSettings, db_path: str) -> None:
     """Run the garden until SIGINT or SIGTERM, then shut down cleanly."""
+    from actors.simulation import demo_garden
     from actors.tree import build_garden, run_garden
 
-    garden = build_garden(settings, db_path=db_path)
+    if settings.demo_mode:
+        for line in DEMO_BANNER.format(speed=settings.runtime.demo_speed).splitlines():
+            log.warning(line)
+        garden, _ = demo_garden(settings, db_path=db_path)
+    else:
+        garden = build_garden(settings, db_path=db_path)
     with trio.open_signal_receiver(*SHUTDOWN_SIGNALS) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(run_garden, garden)
             log.info("garden running (database %s); Ctrl-C to stop", db_path)
+            nursery.start_soon(log_addresses, garden)
             async for signum in signals:
                 log.info("received %s: shutting down", signal.Signals(signum).name)
                 nursery.cancel_scope.cancel()
@@ -126,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return command_status(settings, db_path)
     if args.command == "check-config":
         return command_check_config(settings)
+    if args.command == "simulate":
+        return command_simulate(settings, args, args.db or "simulation.db")
     if args.command == "check":
         return command_check(settings)
     problems = settings.validate_configurations()

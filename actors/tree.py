@@ -30,7 +30,15 @@ import trio
 
 from greenhouse.cache import MultiLayerCache
 from greenhouse.config import IntegrationSettings, Secret, SocialConfig
-from greenhouse.messages import GardenEvent, RepositoriesObserved, RunTask, ServiceStatusChanged
+from greenhouse.listening_weather_history import write_track_plays, write_weather_readings
+from greenhouse.messages import (
+    GardenEvent,
+    RepositoriesObserved,
+    RunTask,
+    ServiceStatusChanged,
+    TrackChanged,
+    WeatherObserved,
+)
 from greenhouse.ratelimit import bucket_for
 from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor
 from greenhouse.services.base import RetryPolicy
@@ -107,6 +115,7 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
                 clock=clock,
                 flush_interval=settings.runtime.flush_interval,
                 max_batch=settings.runtime.flush_max_batch,
+                in_thread=garden.extras.get("persistence_in_thread", True),
             ),
             Restart.PERMANENT,
         )
@@ -173,6 +182,14 @@ def _injected_transport(garden: Garden, service: str) -> httpx.AsyncBaseTranspor
     return garden.extras.get("transports", {}).get(service)
 
 
+def _client_hooks(garden: Garden, service: str) -> dict[str, Any]:
+    """The service's request gate and response cache from extras (as for GitHub), when set."""
+    return {
+        "gate": garden.extras.get("request_gates", {}).get(service),
+        "cache": garden.extras.get("response_caches", {}).get(service),
+    }
+
+
 # Credentials of pollers that run on an injected transport without configuration (the demo).
 DEMO_CREDENTIAL = "demo"
 
@@ -195,11 +212,16 @@ def _add_spotify(garden: Garden, children: list[ChildSpec]) -> None:
         )
     box = bus.subscribe("spotify", (RunTask,), capacity=64)
     garden.mailboxes["spotify"] = box
+    # Track starts become `track_plays` rows in the persistence actor's batches.
+    garden.store.register_writer(TrackChanged, write_track_plays)
+    bus.subscribe("persistence.spotify", (TrackChanged,), mailbox=garden.mailbox("persistence"))
     # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
     retry = RetryPolicy(max_rate_limit_wait=120.0)
 
+    hooks = _client_hooks(garden, "spotify")
+
     def make() -> SpotifyPoller:
-        service = SpotifyService(config, transport=transport, clock=clock, retry=retry)
+        service = SpotifyService(config, transport=transport, clock=clock, retry=retry, **hooks)
         return SpotifyPoller(box, bus, service, clock, interval=config.poll_interval)
 
     children.append(ChildSpec("spotify", make, Restart.PERMANENT))
@@ -222,10 +244,14 @@ def _add_weather(garden: Garden, children: list[ChildSpec]) -> None:
         config = msgspec.structs.replace(config, api_key=Secret(DEMO_CREDENTIAL))
     box = bus.subscribe("weather", (RunTask,), capacity=64)
     garden.mailboxes["weather"] = box
+    garden.store.register_writer(WeatherObserved, write_weather_readings)
+    bus.subscribe("persistence.weather", (WeatherObserved,), mailbox=garden.mailbox("persistence"))
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
+    hooks = _client_hooks(garden, "weather")
+
     def make() -> WeatherPoller:
-        service = WeatherService(config, transport=transport, clock=clock, retry=retry)
+        service = WeatherService(config, transport=transport, clock=clock, retry=retry, **hooks)
         return WeatherPoller(box, bus, service, clock, interval=config.poll_interval)
 
     children.append(ChildSpec("weather", make, Restart.PERMANENT))
@@ -249,8 +275,14 @@ def _add_wakatime(garden: Garden, children: list[ChildSpec]) -> None:
     # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
+    # The rate-limit and cache owners' hooks (issue 5), when present; else the base defaults.
+    gate = garden.extras.get("request_gates", {}).get("wakatime")
+    cache = garden.extras.get("response_caches", {}).get("wakatime")
+
     def make() -> WakaTimePoller:
-        service = WakaTimeService(config, transport=transport, clock=clock, retry=retry)
+        service = WakaTimeService(
+            config, transport=transport, clock=clock, retry=retry, gate=gate, cache=cache
+        )
         return WakaTimePoller(box, bus, service, clock, interval=config.poll_interval)
 
     children.append(ChildSpec("wakatime", make, Restart.PERMANENT))
@@ -277,14 +309,21 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
     garden.mailboxes["social"] = box
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
+    gate = garden.extras.get("request_gates", {}).get("social")
+    cache = garden.extras.get("response_caches", {}).get("social")
+
     def make() -> SocialPoller:
-        service = SocialService(config, transport=transport, clock=clock, retry=retry)
+        service = SocialService(
+            config, transport=transport, clock=clock, retry=retry, gate=gate, cache=cache
+        )
         return SocialPoller(box, bus, service, clock, interval=config.poll_interval)
 
     children.append(ChildSpec("social", make, Restart.PERMANENT))
 
 
 def _add_web(garden: Garden, children: list[ChildSpec]) -> None:
+    if not garden.extras.get("web", True):
+        return  # `run.py simulate` runs in virtual time with no sockets
     from .web import add_web  # issue 8: WebSocket viewers and the HTTP API
 
     add_web(garden, children)
@@ -341,4 +380,7 @@ async def run_garden(
             task_status.started()
     finally:
         with trio.CancelScope(shield=True):
-            await trio.to_thread.run_sync(garden.store.close)
+            if garden.extras.get("persistence_in_thread", True):
+                await trio.to_thread.run_sync(garden.store.close)
+            else:
+                garden.store.close()

@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 from greenhouse.messages import EventStored
 from greenhouse.runtime import ChildSpec, Restart
 from greenhouse.web.addresses import ListenAddresses
+from greenhouse.web.context import ReaderPool, WebContext
+from greenhouse.web.deliveries import WebhookDeliveryRecorded, write_deliveries
 
+from .http import HttpActor
 from .websocket import ViewerLimits, WebSocketActor
 
 if TYPE_CHECKING:
@@ -42,3 +45,19 @@ def add_web(garden: Garden, children: list[ChildSpec]) -> None:
                 Restart.PERMANENT,
             )
         )
+    garden.store.register_writer(WebhookDeliveryRecorded, write_deliveries)
+
+    def make_http() -> HttpActor:
+        ctx = WebContext(
+            settings=settings,
+            clock=clock,
+            bus=bus,
+            store=garden.store,
+            mailboxes=garden.mailboxes,
+            addresses=addresses,
+            readers=ReaderPool(garden.store),
+            metrics_sources=garden.extras.setdefault("metrics_sources", []),
+        )
+        return HttpActor(ctx, host=web.host, port=web.http_port, clock=clock)
+
+    children.append(ChildSpec("http", make_http, Restart.PERMANENT))

@@ -9,11 +9,15 @@ from __future__ import annotations
 from .analytics_store import ANALYTICS_MIGRATIONS
 from .cache_layers import CACHE_MIGRATIONS
 from .histories import HISTORY_MIGRATIONS
+from .listening_weather_history import LISTENING_WEATHER_MIGRATIONS
 from .store import CORE_MIGRATIONS, Migration
+from .web.deliveries import WEB_MIGRATIONS
 
 MIGRATIONS: list[Migration] = [
     *CORE_MIGRATIONS,
     *HISTORY_MIGRATIONS,
     *ANALYTICS_MIGRATIONS,
+    *LISTENING_WEATHER_MIGRATIONS,
+    *WEB_MIGRATIONS,
     *CACHE_MIGRATIONS,
 ]

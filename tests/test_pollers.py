@@ -308,6 +308,7 @@ async def test_injected_transports_feed_the_real_tree_into_the_event_log(
         for _ in range(500):
             types = await trio.to_thread.run_sync(_stored_types, db)
             if "music_changed" in types and "weather_updated" in types:
+                await trio.to_thread.run_sync(time.sleep, 0.05)  # the observation rows, too
                 break
             await trio.to_thread.run_sync(time.sleep, 0.01)
         nursery.cancel_scope.cancel()
@@ -316,6 +317,12 @@ async def test_injected_transports_feed_the_real_tree_into_the_event_log(
     conn.close()
     types = [row.type for row in rows]
     assert types.count("music_changed") == 1 and types.count("weather_updated") == 1
+    conn = open_connection(db, readonly=True)
+    plays = conn.execute("SELECT track, mood_source FROM track_plays").fetchall()
+    readings = conn.execute("SELECT location, temperature_c FROM weather_readings").fetchall()
+    conn.close()
+    assert plays == [("WARRIORS, Pt. 1 (Final Stage)", "audio_features")]
+    assert readings and readings[0] == ("Socorro", 22.55)
     weather_row = next(r for r in rows if r.type == "weather_updated")
     assert msgspec.json.decode(weather_row.data)["location"] == "Socorro"
     assert weather.requests[0].url.params["q"] == DEMO_WEATHER_CITY

@@ -210,3 +210,16 @@ async def test_unconfigured_source_is_a_clear_error() -> None:
     service, _ = make(FakeSocialWorld(), twitter_bearer_token=Secret(""), twitter_user_id="")
     result = await service.get_twitter_posts()
     assert not result.ok and "not configured" in result.error
+
+
+async def test_a_shared_gate_sees_every_source_as_social() -> None:
+    from greenhouse.services.base import MemoryGate
+
+    gate = MemoryGate(time=lambda: NOW)
+    service = SocialService(config(), transport=httpx.MockTransport(FakeSocialWorld()),
+                            clock=Clock(start_epoch=NOW), gate=gate)
+    await service.collect()
+    assert set(gate.admissions) == {"social"}
+    assert gate.admissions["social"] == len(gate.reports)
+    endpoints = {endpoint.split(":", 1)[0] for _, endpoint, *_ in gate.reports}
+    assert endpoints == {"rss", "mastodon", "bluesky", "hackernews", "twitter", "linkedin"}

@@ -124,7 +124,7 @@ class Supervisor:
         self.status = ActorStatus(name)
         self.status.children = [ActorStatus(c.name) for c in children]
         self._restart_times: deque[float] = deque()
-        self._random = random.Random(seed)
+        self._random = random.Random(random.getrandbits(64) if seed is None else seed)
         self._instances: dict[str, Runnable] = {}
 
     def child(self, name: str) -> Runnable | None:

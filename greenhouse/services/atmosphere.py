@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, date, datetime
 
-from greenhouse.engines.mood import WeatherSignal
 from greenhouse.models import (
     AtmosphericMood,
     CurrentWeather,
@@ -27,7 +26,6 @@ __all__ = [
     "season_for",
     "seasonal_influence",
     "summarize_forecast",
-    "to_weather_signal",
     "weather_pattern",
     "wind_ms",
 ]
@@ -230,22 +228,3 @@ def conditions_changed(
     if abs(new.clouds.all - old.clouds.all) >= 25:
         return True
     return abs(wind_ms(new.wind.speed, units) - wind_ms(old.wind.speed, units)) >= 5.0
-
-
-def to_weather_signal(current: CurrentWeather, units: str, at: float) -> WeatherSignal:
-    """The mood engine's input from a reading (Celsius and m/s, whatever the API's units)."""
-    rain = current.rain.one_hour if current.rain is not None else None
-    snow = current.snow.one_hour if current.snow is not None else None
-    return WeatherSignal(
-        at=at,
-        condition=current.condition.main,
-        temperature=celsius(current.main.temp, units),
-        clouds=current.clouds.all,
-        rain_mm_h=rain,
-        snow_mm_h=snow,
-        wind_speed=wind_ms(current.wind.speed, units),
-        is_day=is_daytime(current),
-        sunrise=float(current.sys.sunrise) if current.sys.sunrise else None,
-        sunset=float(current.sys.sunset) if current.sys.sunset else None,
-        latitude=current.coord.lat if current.coord is not None else None,
-    )

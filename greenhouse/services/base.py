@@ -381,7 +381,10 @@ class BaseIntegration:
         self.cache: ResponseCache = cache or MemoryResponseCache(time=self._time)
         self.cache_ttl = cache_ttl
         self.max_body_bytes = max_body_bytes
-        self._rng = rng or random.Random()
+        # Keyed by the service name and the global generator's next draw at construction: a
+        # seeded run (`run.py simulate`) draws the same backoff jitter whatever the order in
+        # which concurrent services consume theirs.
+        self._rng = rng or random.Random(f"{self.name}:{random.getrandbits(64)}")
         self._transport = transport
         self._user_agent = user_agent
         self._client: httpx.AsyncClient | None = None

@@ -21,7 +21,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from greenhouse.engines.mood import MusicSignal
 from greenhouse.models import (
     AudioFeatures,
     ListeningTrends,
@@ -44,7 +43,6 @@ __all__ = [
     "mood_label",
     "music_mood",
     "parse_played_at",
-    "to_music_signal",
 ]
 
 FEATURES_CONFIDENCE = 0.9
@@ -269,19 +267,4 @@ def listening_trends(
         top_tracks=tuple(tracks.most_common(top)),
         mood_trend=trend,
         complete=reached_back or len(history) < HISTORY_LIMIT,
-    )
-
-
-def to_music_signal(mood: MusicMood, at: float) -> MusicSignal:
-    """The mood engine's input from a `MusicObserved` mood (the estimate keeps its confidence)."""
-    if not mood.is_playing:
-        return MusicSignal(at=at, is_playing=False, confidence=0.0)
-    return MusicSignal(
-        at=at,
-        is_playing=True,
-        valence=mood.valence,
-        energy=mood.energy,
-        tempo=mood.tempo,
-        confidence=mood.confidence,
-        track=mood.track,
     )

@@ -23,7 +23,7 @@ from greenhouse.models import Feed, SocialMetricsSummary, SocialPost, TechTrends
 from greenhouse.runtime.clock import Clock
 from greenhouse.trends import analyze_tech_trends, social_metrics_summary
 
-from .base import APIResponse, BaseIntegration, HealthStatus
+from .base import APIResponse, BaseIntegration, HealthStatus, RateLimitInfo, RequestGate
 from .social_sources import (
     BlueskyClient,
     FeedClient,
@@ -34,7 +34,7 @@ from .social_sources import (
     make_clients,
 )
 
-__all__ = ["OWN_SOURCES", "SocialCollection", "SocialService"]
+__all__ = ["OWN_SOURCES", "SharedGate", "SocialCollection", "SocialService"]
 
 # Sources whose posts are the user's own; Hacker News is the world's, used for trends only.
 OWN_SOURCES = ("rss", "mastodon", "bluesky", "twitter", "linkedin")
@@ -54,6 +54,29 @@ class SocialCollection(msgspec.Struct, frozen=True, kw_only=True):
         return [p for p in self.posts if p.source in OWN_SOURCES]
 
 
+class SharedGate:
+    """One `RequestGate` for every social source: they all spend the "social" budget.
+
+    Each source client asks its gate under its own name ("mastodon", "rss", ...); this adapter
+    renames the service to "social" (the `SOCIAL_RATE_LIMIT` bucket) and keeps the source in the
+    endpoint ("mastodon:statuses"), so the owner of the bucket still sees who spent what.
+    """
+
+    def __init__(self, gate: RequestGate, service: str = "social") -> None:
+        self.gate = gate
+        self.service = service
+
+    async def acquire(self, service: str, endpoint: str, tokens: int = 1) -> None:
+        """Admission under the shared service name."""
+        await self.gate.acquire(self.service, f"{service}:{endpoint}", tokens)
+
+    async def report(
+        self, service: str, endpoint: str, info: RateLimitInfo | None, ok: bool, elapsed_ms: float
+    ) -> None:
+        """Report under the shared service name."""
+        await self.gate.report(self.service, f"{service}:{endpoint}", info, ok, elapsed_ms)
+
+
 class SocialService:
     """Feeds, Mastodon, Bluesky, Hacker News and the optional Twitter/X and LinkedIn adapters."""
 
@@ -67,9 +90,12 @@ class SocialService:
         clock: Clock | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         hackernews_limit: int = 10,
+        gate: RequestGate | None = None,
         **kwargs: Any,
     ) -> None:
         config = settings.social if isinstance(settings, IntegrationSettings) else settings
+        if gate is not None:
+            kwargs["gate"] = SharedGate(gate)
         self.config = config
         self.clock = clock or Clock()
         self.hackernews_limit = hackernews_limit

@@ -14,20 +14,20 @@ arrived after the service had said its limit was spent (a correct client sends n
 
 from __future__ import annotations
 
-import copy
 import hashlib
-import json
 import random
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
+import functools
 from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+import msgspec
 
 from .world import DAY, HOUR, SimCommit, SimRepo, SimTrack, World
 
@@ -49,8 +49,17 @@ GITHUB_HOURLY_POINTS = 5000
 
 
 @cache
+def _template_bytes(name: str) -> bytes:
+    return (TEMPLATES / name).read_bytes()
+
+
 def _template(name: str) -> Any:
-    return json.loads((TEMPLATES / name).read_text())
+    """A fresh, mutable copy of a real example payload (decoding beats deepcopy by ~10x)."""
+    return msgspec.json.decode(_template_bytes(name))
+
+
+def _clone(value: Any) -> Any:
+    return msgspec.json.decode(msgspec.json.encode(value))
 
 
 def _iso(at: float) -> str:
@@ -96,6 +105,7 @@ class WorldAPI:
         *,
         fault_rate: float = 0.0,
         audio_features: bool = False,
+        events_poll_interval: int = 60,
     ) -> None:
         self.world = world
         self.now = now
@@ -108,14 +118,22 @@ class WorldAPI:
         self.github_points = 0
         self._github_window = -1
         self._github_used = 0
-        self._fault_rng = random.Random(f"{world.seed}:faults")
+        self._fault_counts: Counter[str] = Counter()
         self._tokens_issued = 0
+        self.events_poll_interval = events_poll_interval
 
     def transport(self) -> httpx.MockTransport:
         """An httpx transport that answers every world host."""
         return httpx.MockTransport(self.handle)
 
     # -- plumbing ----------------------------------------------------------------------------
+
+    def _fault_roll(self, request: httpx.Request) -> float:
+        # Keyed by host, path and how often that path was asked: the same faults hit the same
+        # requests whatever order concurrent pollers send them in.
+        key = f"{request.url.host}{request.url.path}"
+        self._fault_counts[key] += 1
+        return random.Random(f"{self.world.seed}:fault:{key}:{self._fault_counts[key]}").random()
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
@@ -135,9 +153,9 @@ class WorldAPI:
             blocked = self._github_gate(request)
             if blocked is not None:
                 return blocked
-        if self.fault_rate and self._fault_rng.random() < self.fault_rate:
+        if self.fault_rate and self._fault_roll(request) < self.fault_rate:
             self.faults[service] += 1
-            if self._fault_rng.random() < 0.5:
+            if self._fault_roll(request) < 0.5:
                 return httpx.Response(503, json={"message": "simulated outage"})
             return httpx.Response(
                 429, headers={"Retry-After": "2"}, json={"message": "simulated rate limit"}
@@ -164,7 +182,7 @@ class WorldAPI:
         self, request: httpx.Request, payload: Any, headers: dict[str, str] | None = None,
         service: str = "",
     ) -> httpx.Response:
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        body = msgspec.json.encode(payload)
         etag = 'W/"' + hashlib.sha1(body).hexdigest()[:20] + '"'
         all_headers = {"ETag": etag, "Content-Type": "application/json; charset=utf-8"}
         all_headers.update(headers or {})
@@ -210,7 +228,7 @@ class WorldAPI:
 
     def _repo_json(self, repo: SimRepo, at: float, full: bool = False) -> dict[str, Any]:
         owner = self.world.owner
-        item = copy.deepcopy(_template("users.repos.list.json")[0])
+        item = (_template("users.repos.list.json")[0])
         stars = self.world.stars(repo, at)
         item.update(
             id=repo.id,
@@ -244,7 +262,7 @@ class WorldAPI:
 
     def _commit_json(self, commit: SimCommit, detail: bool = False) -> dict[str, Any]:
         owner = self.world.owner
-        item = copy.deepcopy(_template("repos.commits.list.json")[0])
+        item = (_template("repos.commits.list.json")[0])
         person = {"name": "Gardener", "email": "gardener@example.org", "date": _iso(commit.at)}
         item.update(
             sha=commit.sha,
@@ -303,7 +321,7 @@ class WorldAPI:
         parts = [p for p in path.split("/") if p]
         world = self.world
         if path == "/rate_limit":
-            payload = copy.deepcopy(_template("rate_limit.json"))
+            payload = (_template("rate_limit.json"))
             core = {
                 "limit": GITHUB_HOURLY_POINTS,
                 "remaining": max(0, GITHUB_HOURLY_POINTS - self._github_used),
@@ -319,7 +337,7 @@ class WorldAPI:
             return self._github_charge(self._json(request, chunk, headers, "github"))
         if parts[:1] == ["users"] and parts[2:] == ["events", "public"]:
             return self._github_charge(
-                self._json(request, self._events(at), {"X-Poll-Interval": "60"}, "github")
+                self._json(request, self._events(at), {"X-Poll-Interval": str(self.events_poll_interval)}, "github")
             )
         if parts[:1] == ["repos"] and len(parts) >= 3:
             repo = world.repo(parts[2])
@@ -333,7 +351,9 @@ class WorldAPI:
             if rest == ["languages"]:
                 return self._github_charge(self._json(request, repo.languages, service="github"))
             if rest == ["commits"]:
-                commits = world.latest_commits(repo.name, at, limit=300)
+                query = request.url.params
+                wanted = int(query.get("per_page", 30)) * int(query.get("page", 1))
+                commits = world.latest_commits(repo.name, at, limit=min(300, wanted))
                 since = request.url.params.get("since")
                 if since:
                     floor = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp()
@@ -369,43 +389,58 @@ class WorldAPI:
         ]
 
     def _events(self, at: float) -> list[dict[str, Any]]:
-        template = next(e for e in _template("users.events.public.json") if e["type"] == "PushEvent")
-        events: list[dict[str, Any]] = []
+        """The public events feed: one PushEvent per repository-hour with commits, newest first."""
         hour = int(at // HOUR)
-        while len(events) < 30 and hour > int((at - 14 * DAY) // HOUR):
-            for repo in self.world.repositories(at):
-                commits = [c for c in self.world.commits_in_hour(repo.name, hour) if c.at <= at]
-                if not commits:
-                    continue
-                event = copy.deepcopy(template)
-                event.update(
-                    id=str(hour * 1000 + repo.id % 1000),
-                    created_at=_iso(commits[-1].at),
-                    public=True,
-                )
-                event["actor"] = dict(event["actor"], login=self.world.owner, id=1)
-                event["repo"] = {
-                    "id": repo.id,
-                    "name": f"{self.world.owner}/{repo.name}",
-                    "url": f"{HOSTS['github']}/repos/{self.world.owner}/{repo.name}",
-                }
-                event["payload"] = {
-                    "push_id": hour,
-                    "size": len(commits),
-                    "distinct_size": len(commits),
-                    "ref": "refs/heads/main",
-                    "head": commits[-1].sha,
-                    "before": commits[0].sha,
-                    "commits": [
-                        {"sha": c.sha, "message": c.message, "distinct": True,
-                         "author": {"name": "Gardener", "email": "gardener@example.org"},
-                         "url": f"{HOSTS['github']}/repos/{self.world.owner}/{repo.name}/commits/{c.sha}"}
-                        for c in commits
-                    ],
-                }
-                events.append(event)
-            hour -= 1
-        return events[:30]
+        current = self._push_events(hour, at)
+        if len(current) < 30:
+            current = current + self._past_events(hour)[: 30 - len(current)]
+        return current[:30]
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - lives as long as the API object
+    def _past_events(self, hour: int) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        back = hour - 1
+        while len(events) < 30 and back > hour - 14 * 24:
+            events.extend(self._push_events(back, (back + 1) * HOUR - 1e-6))
+            back -= 1
+        return events
+
+    def _push_events(self, hour: int, at: float) -> list[dict[str, Any]]:
+        template = next(e for e in _template("users.events.public.json") if e["type"] == "PushEvent")
+        owner = self.world.owner
+        events = []
+        for repo in self.world.repositories(at):
+            commits = [c for c in self.world.commits_in_hour(repo.name, hour) if c.at <= at]
+            if not commits:
+                continue
+            event = _clone(template)
+            event.update(id=str(hour * 1000 + repo.id % 1000), created_at=_iso(commits[-1].at))
+            event["actor"] = dict(event["actor"], login=owner, id=1)
+            event["repo"] = {
+                "id": repo.id,
+                "name": f"{owner}/{repo.name}",
+                "url": f"{HOSTS['github']}/repos/{owner}/{repo.name}",
+            }
+            event["payload"] = {
+                "push_id": hour,
+                "size": len(commits),
+                "distinct_size": len(commits),
+                "ref": "refs/heads/main",
+                "head": commits[-1].sha,
+                "before": commits[0].sha,
+                "commits": [
+                    {
+                        "sha": c.sha,
+                        "message": c.message,
+                        "distinct": True,
+                        "author": {"name": "Gardener", "email": "gardener@example.org"},
+                        "url": f"{HOSTS['github']}/repos/{owner}/{repo.name}/commits/{c.sha}",
+                    }
+                    for c in commits
+                ],
+            }
+            events.append(event)
+        return sorted(events, key=lambda e: e["created_at"], reverse=True)
 
     # -- Spotify -----------------------------------------------------------------------------
 
@@ -427,7 +462,7 @@ class WorldAPI:
         )
 
     def _track_json(self, track: SimTrack) -> dict[str, Any]:
-        item = copy.deepcopy(_template("currently-playing.spotify-web-api-js.json")["item"])
+        item = (_template("currently-playing.spotify-web-api-js.json")["item"])
         item.update(
             id=track.id,
             name=track.name,
@@ -454,7 +489,7 @@ class WorldAPI:
             if playing is None:
                 return httpx.Response(204)
             track, progress, _ = playing
-            payload = copy.deepcopy(_template("currently-playing.spotify-web-api-js.json"))
+            payload = (_template("currently-playing.spotify-web-api-js.json"))
             payload.update(
                 timestamp=int(at * 1000), progress_ms=progress, is_playing=True,
                 item=self._track_json(track),
@@ -494,7 +529,7 @@ class WorldAPI:
                 if track is None:
                     features.append(None)
                     continue
-                row = copy.deepcopy(_template("audio-features.home-assistant.json"))
+                row = (_template("audio-features.home-assistant.json"))
                 row.update(
                     id=track.id, valence=track.valence, energy=track.energy, tempo=track.tempo,
                     acousticness=track.acousticness, danceability=track.danceability,
@@ -520,7 +555,7 @@ class WorldAPI:
 
     def _weather_json(self, at: float) -> dict[str, Any]:
         state = self.world.weather(at)
-        payload = copy.deepcopy(_template("weather.current.lisbon.captured.json"))
+        payload = (_template("weather.current.lisbon.captured.json"))
         payload.update(
             coord={"lon": self.world.longitude, "lat": self.world.latitude},
             weather=[{"id": state.condition_id, "main": state.main,
@@ -561,7 +596,7 @@ class WorldAPI:
             for n in range(count):
                 moment = start + n * 3 * HOUR
                 now_json = self._weather_json(moment)
-                entry = copy.deepcopy(template["list"][0])
+                entry = _clone(template["list"][0])
                 entry.update(
                     dt=int(moment),
                     main=dict(entry["main"], **{k: now_json["main"][k] for k in ("temp", "feels_like", "temp_min", "temp_max", "pressure", "humidity")}),
@@ -652,7 +687,7 @@ class WorldAPI:
                     languages[lang["name"]] = languages.get(lang["name"], 0.0) + lang["total_seconds"]
             total = sum(projects.values())
             best = max(summaries, key=lambda s: s["grand_total"]["total_seconds"])
-            data = copy.deepcopy(_template("stats.last_7_days.waka-readme.json")["data"])
+            data = (_template("stats.last_7_days.waka-readme.json")["data"])
             data.update(
                 range=path.rsplit("/", 1)[-1], status="ok", is_up_to_date=True,
                 start=_iso((today - days + 1) * DAY), end=_iso(at), timezone="UTC",
@@ -693,7 +728,7 @@ class WorldAPI:
             posts = self.world.posts_between(at - 30 * DAY, at)[-limit:][::-1]
             statuses = []
             for post_id, when, text in posts:
-                status = copy.deepcopy(template)
+                status = _clone(template)
                 rng = random.Random(f"{self.world.seed}:likes:{post_id}")
                 age_days = (at - when) / DAY
                 status.update(

@@ -1,0 +1,258 @@
+"""The actor tree against the simulation world: the demo garden and `run.py simulate`.
+
+Like `tree.py` this module composes actors; it holds none. The world (greenhouse/simulation/)
+answers the real service clients through an httpx transport, so what runs here is the same
+pollers, engines and persistence as in production, only fed by the world.
+
+* Demo (`python run.py` with no API keys, or `ENABLE_MOCK_DATA=true`): real time, with the
+  garden's clock sped up by `GREENHOUSE_DEMO_SPEED` (default 60: a garden minute per real
+  second), so a viewer sees commits, music changes and weather shifts within a minute. Sockets
+  and server timeouts stay on real time.
+* Simulate: the whole tree under `trio.testing.MockClock` (virtual time jumps whenever every
+  task waits); a month of garden life in seconds, deterministic for a given seed: the world is
+  a function of (seed, time), trio's scheduler and every client's jitter are seeded, and the
+  persistence actor writes inline instead of in a worker thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import msgspec
+import trio
+import trio.testing
+
+from greenhouse.config import IntegrationSettings, settings_from_mapping
+from greenhouse.runtime import Clock
+from greenhouse.simulation.fake_apis import WorldAPI, demo_environment
+from greenhouse.simulation.world import DAY, DEFAULT_START, World
+
+from .tree import Garden, build_garden, run_garden
+
+__all__ = [
+    "SimulationSummary",
+    "demo_garden",
+    "event_log_hash",
+    "simulate",
+    "world_settings",
+]
+
+SERVICES = ("github", "spotify", "weather", "wakatime", "social")
+
+
+# Simulation polls Spotify every 4 minutes instead of 30 s (about one poll per track) and the
+# world asks for the events feed every 15 minutes instead of GitHub's usual 60 s: the same code
+# paths, a fraction of the requests, so a simulated month fits in seconds.
+SIMULATION_ENV = {"SPOTIFY_POLL_INTERVAL": "240"}
+SIMULATION_EVENTS_POLL_INTERVAL = 900
+
+
+def world_settings(
+    settings: IntegrationSettings, overrides: dict[str, str] | None = None
+) -> IntegrationSettings:
+    """`settings` with every service pointed at the world (web, runtime and the rest kept)."""
+    world = settings_from_mapping({**demo_environment(), **(overrides or {})})
+    return msgspec.structs.replace(
+        settings,
+        github=world.github,
+        spotify=world.spotify,
+        weather=world.weather,
+        wakatime=world.wakatime,
+        social=world.social,
+    )
+
+
+def _extras(api: WorldAPI, **more: Any) -> dict[str, Any]:
+    transport = api.transport()
+    return {"transports": {name: transport for name in SERVICES}, "world": api, **more}
+
+
+def demo_garden(
+    settings: IntegrationSettings, *, db_path: str, seed: int = 7
+) -> tuple[Garden, WorldAPI]:
+    """The garden fed by the world in real time, its clock sped up by the demo speed."""
+    clock = Clock(scale=settings.runtime.demo_speed)
+    world = World(
+        seed=seed, start=time.time(), liveliness=4.0, always_listening=True, weather_block_hours=1
+    )
+    api = WorldAPI(world, clock.time, fault_rate=0.01)
+    garden = build_garden(world_settings(settings), clock=clock, db_path=db_path, extras=_extras(api))
+    return garden, api
+
+
+@dataclass
+class SimulationSummary:
+    """What `simulate` reports at the end."""
+
+    days: int
+    seed: int
+    db_path: str
+    wall_seconds: float
+    event_hash: str
+    events_by_type: dict[str, int]
+    plants: dict[str, str]
+    api_calls: dict[str, int]
+    faults: dict[str, int]
+    not_modified: dict[str, int]
+    limit_violations: dict[str, int]
+    github_points: int
+    restarts: dict[str, int] = field(default_factory=dict)
+
+    def table(self) -> str:
+        """The summary as aligned text tables."""
+        lines = [
+            f"simulated {self.days} days (seed {self.seed}) in {self.wall_seconds:.1f} s "
+            f"of wall time -> {self.db_path}",
+            "",
+            "plants per stage",
+        ]
+        per_stage: dict[str, int] = {}
+        for stage in self.plants.values():
+            per_stage[stage] = per_stage.get(stage, 0) + 1
+        lines += [f"  {stage:<14} {count}" for stage, count in sorted(per_stage.items())] or [
+            "  (no growth events yet)"
+        ]
+        lines += ["", "events by type"]
+        lines += [f"  {kind:<22} {n}" for kind, n in sorted(self.events_by_type.items())]
+        lines += ["", f"  {'service':<10} {'calls':>7} {'304s':>6} {'faults':>7} {'over limit':>10}"]
+        for name in SERVICES:
+            lines.append(
+                f"  {name:<10} {self.api_calls.get(name, 0):>7} "
+                f"{self.not_modified.get(name, 0):>6} {self.faults.get(name, 0):>7} "
+                f"{self.limit_violations.get(name, 0):>10}"
+            )
+        lines.append(f"  GitHub points spent: {self.github_points} (5000 per hour allowed)")
+        restarts = sum(self.restarts.values())
+        lines += ["", f"actor restarts: {restarts} {self.restarts if restarts else ''}".rstrip()]
+        lines += ["", f"event log sha256: {self.event_hash}"]
+        return "\n".join(lines)
+
+
+def event_log_hash(db_path: str | Path) -> str:
+    """sha256 over every event (timestamp, type, data, source) in time order.
+
+    Ids are left out on purpose: trio breaks ties between timers that fire at the same virtual
+    instant by object identity, so two events of the same instant can be stored in either
+    order. Everything else, the times included, is identical for the same seed.
+    """
+    digest = hashlib.sha256()
+    conn = sqlite3.connect(db_path)
+    try:
+        query = "SELECT timestamp, type, data, source FROM events ORDER BY timestamp, type, data"
+        for row in conn.execute(query):
+            digest.update(repr(row).encode())
+    finally:
+        conn.close()
+    return digest.hexdigest()
+
+
+def _latest_stages(db_path: str | Path) -> dict[str, str]:
+    conn = sqlite3.connect(db_path)
+    try:
+        rows = conn.execute(
+            "SELECT json_extract(data, '$.repository'), json_extract(data, '$.new_stage') "
+            "FROM events WHERE type = 'growth_stage_changed' ORDER BY id"
+        ).fetchall()
+    finally:
+        conn.close()
+    return {repo: stage for repo, stage in rows if repo}
+
+
+def _events_by_type(db_path: str | Path) -> dict[str, int]:
+    conn = sqlite3.connect(db_path)
+    try:
+        return dict(conn.execute("SELECT type, COUNT(*) FROM events GROUP BY type").fetchall())
+    finally:
+        conn.close()
+
+
+def _restarts(garden: Garden) -> dict[str, int]:
+    found: dict[str, int] = {}
+
+    def walk(status: Any) -> None:
+        for child in status.children:
+            if child.restarts:
+                found[child.name] = child.restarts
+            walk(child)
+
+    walk(garden.root.status)
+    return found
+
+
+def _progress(out: TextIO, day: float, days: int) -> None:
+    width = 30
+    done = int(width * min(1.0, day / days))
+    out.write(f"\r  [{'#' * done}{'.' * (width - done)}] day {min(day, days):5.1f}/{days}")
+    out.flush()
+
+
+def simulate(
+    days: int,
+    seed: int,
+    db_path: str | Path,
+    *,
+    settings: IntegrationSettings | None = None,
+    fault_rate: float = 0.02,
+    progress: TextIO | None = sys.stderr,
+) -> SimulationSummary:
+    """Run the whole tree for `days` of virtual time against the world with `seed`."""
+    path = Path(db_path)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    base = settings if settings is not None else settings_from_mapping({})
+    # Determinism: seed everything that draws random numbers (the clients' jitter, the
+    # supervisors' backoff jitter, trio's scheduler batch order).
+    random.seed(seed)
+    trio._core._run._r.seed(seed)  # noqa: SLF001 - trio keeps no public knob for this
+    holder: dict[str, Any] = {}
+    started = time.perf_counter()
+
+    async def main() -> None:
+        clock = Clock(start_epoch=DEFAULT_START)
+        world = World(seed=seed, start=DEFAULT_START)
+        api = WorldAPI(
+            world, clock.time, fault_rate=fault_rate,
+            events_poll_interval=SIMULATION_EVENTS_POLL_INTERVAL,
+        )
+        garden = build_garden(
+            world_settings(base, SIMULATION_ENV),
+            clock=clock,
+            db_path=str(path),
+            extras=_extras(api, persistence_in_thread=False, web=False),
+        )
+        holder.update(api=api, garden=garden)
+        end = DEFAULT_START + days * DAY
+        async with trio.open_nursery() as nursery:
+            await nursery.start(run_garden, garden)
+            while clock.time() < end:
+                await clock.sleep(min(3600.0, end - clock.time()))
+                if progress is not None:
+                    _progress(progress, (clock.time() - DEFAULT_START) / DAY, days)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    if progress is not None:
+        progress.write("\n")
+    api: WorldAPI = holder["api"]
+    return SimulationSummary(
+        days=days,
+        seed=seed,
+        db_path=str(path),
+        wall_seconds=time.perf_counter() - started,
+        event_hash=event_log_hash(path),
+        events_by_type=_events_by_type(path),
+        plants=_latest_stages(path),
+        api_calls=dict(api.calls),
+        faults=dict(api.faults),
+        not_modified=dict(api.not_modified),
+        limit_violations=dict(api.limit_violations),
+        github_points=api.github_points,
+        restarts=_restarts(holder["garden"]),
+    )
