@@ -40,6 +40,7 @@ from greenhouse.messages import (
     WeatherObserved,
 )
 from greenhouse.ratelimit import bucket_for
+from greenhouse.service_hooks import ActorRequestGate, ActorResponseCache
 from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor
 from greenhouse.services.base import RetryPolicy
 from greenhouse.services.social import SocialService
@@ -169,6 +170,17 @@ def _add_ratecache(garden: Garden, children: list[ChildSpec]) -> None:
         ChildSpec("cache", lambda: CacheActor(cache_box, bus, make_cache, clock=clock),
                   Restart.PERMANENT)
     )
+
+    # Every service client built after this goes through its bucket and the cache actor (the
+    # adders read these extras); hooks injected beforehand (tests, simulation) are kept.
+    gate = ActorRequestGate(garden.mailboxes)
+    response_cache = ActorResponseCache(cache_box)
+    gates = dict(garden.extras.get("request_gates", {}))
+    caches = dict(garden.extras.get("response_caches", {}))
+    for service in RATE_LIMITED_SERVICES:
+        gates.setdefault(service, gate)
+        caches.setdefault(service, response_cache)
+    garden.extras.update(request_gates=gates, response_caches=caches)
 
 
 def _add_engines(garden: Garden, children: list[ChildSpec]) -> None:
