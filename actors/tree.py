@@ -40,8 +40,8 @@ from greenhouse.messages import (
     WeatherObserved,
 )
 from greenhouse.ratelimit import bucket_for
-from greenhouse.service_hooks import ActorRequestGate, ActorResponseCache
 from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor
+from greenhouse.service_hooks import ActorRequestGate, ActorResponseCache
 from greenhouse.services.base import RetryPolicy
 from greenhouse.services.social import SocialService
 from greenhouse.services.spotify import SpotifyService
@@ -164,6 +164,8 @@ def _add_ratecache(garden: Garden, children: list[ChildSpec]) -> None:
             max_bytes=cache_settings.memory_max_bytes,
             default_ttl=cache_settings.default_ttl,
             redis_url=cache_settings.redis_url.get() or None,
+            # Inline in the deterministic simulation, as persistence is.
+            sqlite_in_thread=garden.extras.get("persistence_in_thread", True),
         )
 
     children.append(
