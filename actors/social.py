@@ -12,6 +12,7 @@ unavailable only when every source failed, and the last good observation is kept
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from greenhouse.messages import RepositoriesObserved, SocialActivity, SocialActivityObserved
@@ -23,6 +24,10 @@ from greenhouse.trends import analyze_tech_trends, social_metrics_summary
 __all__ = ["SocialPoller"]
 
 SEEN_LIMIT = 5000  # remembered post keys; older ones are forgotten first
+RESTORE_DAYS = 90  # how far back the stored posts are read on start
+
+# Reads (source, post_id) of posts stored since an epoch second (the SQLite history).
+SeenLoader = Callable[[float], Awaitable[list[tuple[str, str]]]]
 
 
 class SocialPoller(PollerActor):
@@ -42,6 +47,7 @@ class SocialPoller(PollerActor):
         trend_days: int = 7,
         summary_days: int = 30,
         sync_timeout: float = 600.0,
+        load_seen: SeenLoader | None = None,
         name: str = "social",
     ) -> None:
         super().__init__(name, inbox, bus, clock, interval=interval, sync_timeout=sync_timeout)
@@ -53,6 +59,22 @@ class SocialPoller(PollerActor):
         self.last_data: SocialActivityObserved | None = None
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._first = True
+        self._load_seen = load_seen
+        self._restored = load_seen is None
+
+    async def _restore_seen(self) -> None:
+        """Remember the posts already stored, so a restart does not announce them again."""
+        self._restored = True
+        assert self._load_seen is not None
+        try:
+            keys = await self._load_seen(self.clock.time() - RESTORE_DAYS * 86_400.0)
+        except Exception as exc:  # a history we cannot read is no reason not to poll
+            self.log.warning("social: cannot read stored posts: %s", exc)
+            return
+        for key in reversed(keys[:SEEN_LIMIT]):
+            self._seen[key] = None
+        if keys:
+            self._first = False
 
     async def handle(self, message: Any) -> Any:
         if isinstance(message, RepositoriesObserved):
@@ -64,33 +86,36 @@ class SocialPoller(PollerActor):
             return None
         return await super().handle(message)
 
-    def _is_new(self, key: tuple[str, str], published: float, now: float) -> bool:
+    def _unseen(self, key: tuple[str, str]) -> bool:
+        """True the first time a post is seen (it goes to the history)."""
         if key in self._seen:
             self._seen.move_to_end(key)
             return False
         self._seen[key] = None
         while len(self._seen) > SEEN_LIMIT:
             self._seen.popitem(last=False)
-        if self._first:
-            # After a (re)start nothing is remembered: only what appeared within the last poll
-            # interval counts as new, so a restart does not announce old posts again.
-            window = self.interval or 3600.0
-            return published <= 0 or published >= now - window
         return True
 
+    def _news(self, published: float, now: float, first: bool) -> bool:
+        """Whether an unseen post is worth announcing to viewers."""
+        if not first:
+            return True
+        # With nothing remembered (a fresh start and no stored history), only what appeared
+        # within the last poll interval is news, so a start does not announce old posts.
+        window = self.interval or 3600.0
+        return published <= 0 or published >= now - window
+
     async def poll(self) -> str | None:
+        if not self._restored:
+            await self._restore_seen()
         collection = await self.service.collect()
         sources = collection.sources
         failed = _failed_sources(collection.failures)
         if sources and not collection.posts and len(failed) >= len(sources):
             return "; ".join(collection.failures.values())[:300]
         now = self.clock.time()
-        new_posts = tuple(
-            post
-            for post in collection.posts
-            if self._is_new((post.source, post.id), post.published, now)
-        )
-        self._first = False
+        first, self._first = self._first, False
+        new_posts = tuple(p for p in collection.posts if self._unseen((p.source, p.id)))
         observed = SocialActivityObserved(
             observed_at=now,
             sources=sources,
@@ -112,7 +137,9 @@ class SocialPoller(PollerActor):
         )
         self.last_data = observed
         await self.publish(observed)
-        own_new = [p for p in new_posts if p.source in OWN_SOURCES]
+        own_new = [
+            p for p in new_posts if p.source in OWN_SOURCES and self._news(p.published, now, first)
+        ]
         if own_new:
             await self.publish(
                 SocialActivity(

@@ -29,13 +29,20 @@ import msgspec
 import trio
 
 from greenhouse.cache import MultiLayerCache
+from greenhouse.coding_social_history import (
+    recent_post_keys,
+    write_coding_observations,
+    write_social_posts,
+)
 from greenhouse.config import IntegrationSettings, Secret, SocialConfig
 from greenhouse.listening_weather_history import write_track_plays, write_weather_readings
 from greenhouse.messages import (
+    CodingActivityObserved,
     GardenEvent,
     RepositoriesObserved,
     RunTask,
     ServiceStatusChanged,
+    SocialActivityObserved,
     TrackChanged,
     WeatherObserved,
 )
@@ -286,6 +293,11 @@ def _add_wakatime(garden: Garden, children: list[ChildSpec]) -> None:
     config = settings.wakatime
     box = bus.subscribe("wakatime", (RunTask,), capacity=64)
     garden.mailboxes["wakatime"] = box
+    # Each poll becomes a `coding_observations` row in the persistence actor's batches.
+    garden.store.register_writer(CodingActivityObserved, write_coding_observations)
+    bus.subscribe(
+        "persistence.wakatime", (CodingActivityObserved,), mailbox=garden.mailbox("persistence")
+    )
     # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
@@ -321,6 +333,21 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
     config = settings.social if settings.is_configured("social") else DEMO_SOCIAL
     box = bus.subscribe("social", (RunTask, RepositoriesObserved), capacity=64)
     garden.mailboxes["social"] = box
+    # New posts become `social_posts` rows; on start the poller reads them back.
+    garden.store.register_writer(SocialActivityObserved, write_social_posts)
+    bus.subscribe(
+        "persistence.social", (SocialActivityObserved,), mailbox=garden.mailbox("persistence")
+    )
+
+    async def load_seen(since: float) -> list[tuple[str, str]]:
+        def read() -> list[tuple[str, str]]:
+            conn = garden.store.reader()
+            try:
+                return recent_post_keys(conn, since)
+            finally:
+                conn.close()
+
+        return await trio.to_thread.run_sync(read)
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
     gate = garden.extras.get("request_gates", {}).get("social")
@@ -330,7 +357,9 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
         service = SocialService(
             config, transport=transport, clock=clock, retry=retry, gate=gate, cache=cache
         )
-        return SocialPoller(box, bus, service, clock, interval=config.poll_interval)
+        return SocialPoller(
+            box, bus, service, clock, interval=config.poll_interval, load_seen=load_seen
+        )
 
     children.append(ChildSpec("social", make, Restart.PERMANENT))
 

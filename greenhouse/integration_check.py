@@ -10,6 +10,7 @@ transport is injected for it (tests; the demo world once the simulation exists).
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -303,8 +304,8 @@ async def run_integration_check(
         if not await checker.step(name, "client", build):
             continue
         try:
-            await checker.step(name, "health", lambda c=client: _health(c))
-            await checker.step(name, "read", lambda n=name, c=client: _read(n, c, results))
+            await checker.step(name, "health", functools.partial(_health, client))
+            await checker.step(name, "read", functools.partial(_read, name, client, results))
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(5):
                 await client.aclose()

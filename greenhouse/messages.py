@@ -489,7 +489,11 @@ class CodingActivity(GardenEvent, frozen=True, kw_only=True):
 
 
 class SocialActivityObserved(Message, frozen=True, kw_only=True):
-    """One social poll: your activity summary, tech trends, and the posts new since last time."""
+    """One social poll: your activity summary, tech trends, and the posts not seen before.
+
+    `new_posts` are the posts this poller had not seen (all of them on a first start with no
+    stored history); the viewers' `SocialActivity` counts only those that are news.
+    """
 
     observed_at: float
     sources: tuple[str, ...]

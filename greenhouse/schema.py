@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .analytics_store import ANALYTICS_MIGRATIONS
 from .cache_layers import CACHE_MIGRATIONS
+from .coding_social_history import CODING_SOCIAL_MIGRATIONS
 from .histories import HISTORY_MIGRATIONS
 from .listening_weather_history import LISTENING_WEATHER_MIGRATIONS
 from .store import CORE_MIGRATIONS, Migration
@@ -20,4 +21,5 @@ MIGRATIONS: list[Migration] = [
     *LISTENING_WEATHER_MIGRATIONS,
     *WEB_MIGRATIONS,
     *CACHE_MIGRATIONS,
+    *CODING_SOCIAL_MIGRATIONS,
 ]

@@ -88,9 +88,15 @@ class Watcher:
 
 @asynccontextmanager
 async def running_garden(db: Path, **env: str) -> AsyncIterator[tuple[Garden, Watcher]]:
-    # Ports 0: the web actors bind ephemeral ports (8000/8765 may be taken on a shared machine).
-    ports = {"GREENHOUSE_HTTP_PORT": "0", "GREENHOUSE_WS_PORT": "0"}
-    settings = load_settings(None, {"GREENHOUSE_DB": str(db), **ports, **env})
+    # Viewers are not what these tests are about: no WebSocket server, and ephemeral ports for
+    # anything else that listens, so parallel test runs never fight over a port.
+    base = {
+        "GREENHOUSE_DB": str(db),
+        "ENABLE_REAL_TIME_EVENTS": "false",
+        "GREENHOUSE_HTTP_PORT": "0",
+        "GREENHOUSE_WS_PORT": "0",
+    }
+    settings = load_settings(None, {**base, **env})
     garden = build_garden(settings, clock=Clock(start_epoch=T0))
     watcher = Watcher(garden)
     async with trio.open_nursery() as nursery:
