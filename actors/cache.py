@@ -76,12 +76,37 @@ class CacheActor(Actor):
         await super().dispatch(message)
 
     async def _answer(self, request: AskRequest) -> None:
+        message = request.message
+        if isinstance(message, CacheSet) and not message.wait and self.cache is not None:
+            await self._set_then_persist(request, message)
+            return
         try:
             result = await self.handle(request.message)
         except Exception as error:  # the asker gets the error; the actor lives on
             request.fail(error)
         else:
             request.answer(result)
+
+    async def _set_then_persist(self, request: AskRequest, message: CacheSet) -> None:
+        """Answer as soon as memory has the entry; the write to disk follows in this task."""
+        assert self.cache is not None
+        try:
+            entry = self.cache.remember(
+                message.key,
+                message.value,
+                message.ttl,
+                tags=message.tags,
+                etag=message.etag,
+                last_modified=message.last_modified,
+            )
+        except Exception as error:  # unencodable value: the asker learns why
+            request.fail(error)
+            return
+        request.answer(entry.expires_at)
+        try:
+            await self.cache.persist(entry)
+        except Exception:
+            self.log.exception("writing cache entry %s to disk failed", message.key)
 
     async def handle(self, message: Any) -> Any:
         cache = self.cache

@@ -4,7 +4,8 @@
 `SQLiteLayer` keeps entries in the `cache_entries` table of the garden database, so a restart
 starts warm; it also keeps entries for `stale_for` seconds after they expire, so a failing API
 can be answered with the last good value (stale-on-error). Its calls block on the disk: the
-cache runs them in a worker thread. The optional Redis layer lives in `cache_redis.py`.
+cache runs writes in a worker thread and point reads inline (on a separate WAL reader
+connection, which never waits for a writer). The optional Redis layer lives in `cache_redis.py`.
 """
 
 from __future__ import annotations
@@ -213,11 +214,15 @@ class SQLiteLayer:
         self.conn = open_connection(self.path)
         with self._lock, self.conn:
             _ensure_schema(self.conn)  # idempotent; the garden's migration normally did it
+        # Reads have their own connection: in WAL mode a reader never waits for a writer, so a
+        # point read is cheap enough for the trio thread even while a write holds `conn`.
+        self._read_lock = threading.Lock()
+        self.reader = open_connection(self.path)
 
     def get(self, key: str) -> CacheEntry | None:
         """The row for `key`, fresh or not (the caller decides); counts a hit only when fresh."""
-        with self._lock:
-            row = self.conn.execute(
+        with self._read_lock:
+            row = self.reader.execute(
                 "SELECT value, stored_at, expires_at, etag, last_modified, tags "
                 "FROM cache_entries WHERE key = ?",
                 (key,),
@@ -259,8 +264,10 @@ class SQLiteLayer:
 
     def keys_with_tag(self, tag: str) -> list[str]:
         """Keys of the rows carrying `tag`."""
-        with self._lock:
-            rows = self.conn.execute("SELECT key FROM cache_tags WHERE tag = ?", (tag,)).fetchall()
+        with self._read_lock:
+            rows = self.reader.execute(
+                "SELECT key FROM cache_tags WHERE tag = ?", (tag,)
+            ).fetchall()
         return [r[0] for r in rows]
 
     def clear_tag(self, tag: str) -> int:
@@ -284,19 +291,19 @@ class SQLiteLayer:
     def checkpoint(self) -> dict[str, int]:
         """Fold the WAL into the database file and truncate it; release cached pages."""
         with self._lock:
-            busy, log_pages, moved = self.conn.execute(
-                "PRAGMA wal_checkpoint(TRUNCATE)"
-            ).fetchone()
+            busy, log_pages, moved = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             self.conn.execute("PRAGMA shrink_memory")
         return {"busy": busy, "wal_pages": log_pages, "checkpointed": moved}
 
     def size(self) -> dict[str, int]:
-        with self._lock:
-            count, total = self.conn.execute(
+        with self._read_lock:
+            count, total = self.reader.execute(
                 "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM cache_entries"
             ).fetchone()
         return {"entries": int(count), "bytes": int(total)}
 
     def close(self) -> None:
+        with self._read_lock:
+            self.reader.close()
         with self._lock:
             self.conn.close()

@@ -611,6 +611,8 @@ class CacheSet(Message, frozen=True, kw_only=True):
     tags: tuple[str, ...] = ()
     etag: str | None = None
     last_modified: str | None = None
+    # False: answered once the memory layer has it; SQLite/Redis are written right after.
+    wait: bool = True
 
 
 class CacheDelete(Message, frozen=True, kw_only=True):

@@ -217,6 +217,7 @@ class ActorResponseCache:
                     tags=(f"service:{service}",),
                     etag=value.etag,
                     last_modified=value.last_modified,
+                    wait=False,  # the client goes on once memory has it; the disk follows
                 ),
                 timeout=self.timeout,
             )
