@@ -31,6 +31,7 @@ from greenhouse.messages import (
     RunTask,
     ViewerConnected,
     ViewerDisconnected,
+    VisitorDataErased,
     VisitorJoined,
     VisitorLeft,
     VisitRecorded,
@@ -40,7 +41,13 @@ from greenhouse.task_actor import TaskActor
 
 __all__ = ["ANALYTICS_INPUTS", "AnalyticsActor"]
 
-ANALYTICS_INPUTS: tuple[type, ...] = (VisitRecorded, ViewerConnected, ViewerDisconnected, RunTask)
+ANALYTICS_INPUTS: tuple[type, ...] = (
+    VisitRecorded,
+    ViewerConnected,
+    ViewerDisconnected,
+    RunTask,
+    VisitorDataErased,  # an erasure (privacy) must not come back from memory in a session
+)
 KEEP_SECONDS = 48 * 3600.0  # today's visitors and any session still open fit in two days
 MAX_VISITS = 200_000  # memory bound on a Raspberry Pi; older visits stay in SQLite
 
@@ -100,6 +107,9 @@ class AnalyticsActor(TaskActor):
                     at=message.at,
                 )
             )
+        elif isinstance(message, VisitorDataErased):
+            kept = [v for v in self.visits if v.visitor_id != message.visitor_id]
+            self.visits = deque(kept, maxlen=MAX_VISITS)
         elif isinstance(message, ViewerConnected) and self.live.connect(message.connection_id):
             await self.publish(
                 VisitorJoined(

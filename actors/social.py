@@ -12,7 +12,6 @@ unavailable only when every source failed, and the last good observation is kept
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from greenhouse.messages import RepositoriesObserved, SocialActivity, SocialActivityObserved
@@ -24,10 +23,6 @@ from greenhouse.trends import analyze_tech_trends, social_metrics_summary
 __all__ = ["SocialPoller"]
 
 SEEN_LIMIT = 5000  # remembered post keys; older ones are forgotten first
-RESTORE_DAYS = 90  # how far back the stored posts are read on start
-
-# Reads (source, post_id) of posts stored since an epoch second (the SQLite history).
-SeenLoader = Callable[[float], Awaitable[list[tuple[str, str]]]]
 
 
 class SocialPoller(PollerActor):
@@ -47,7 +42,7 @@ class SocialPoller(PollerActor):
         trend_days: int = 7,
         summary_days: int = 30,
         sync_timeout: float = 600.0,
-        load_seen: SeenLoader | None = None,
+        seen: OrderedDict[tuple[str, str], None] | None = None,
         name: str = "social",
     ) -> None:
         super().__init__(name, inbox, bus, clock, interval=interval, sync_timeout=sync_timeout)
@@ -57,24 +52,11 @@ class SocialPoller(PollerActor):
         self.repo_languages: set[str] = set()
         self.repo_topics: set[str] = set()
         self.last_data: SocialActivityObserved | None = None
-        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
-        self._first = True
-        self._load_seen = load_seen
-        self._restored = load_seen is None
-
-    async def _restore_seen(self) -> None:
-        """Remember the posts already stored, so a restart does not announce them again."""
-        self._restored = True
-        assert self._load_seen is not None
-        try:
-            keys = await self._load_seen(self.clock.time() - RESTORE_DAYS * 86_400.0)
-        except Exception as exc:  # a history we cannot read is no reason not to poll
-            self.log.warning("social: cannot read stored posts: %s", exc)
-            return
-        for key in reversed(keys[:SEEN_LIMIT]):
-            self._seen[key] = None
-        if keys:
-            self._first = False
+        # The keys of posts already seen. The tree passes one dict, loaded from SQLite when the
+        # garden is built, to every incarnation of this actor, so neither a restart of the actor
+        # nor of the process announces old posts again.
+        self._seen: OrderedDict[tuple[str, str], None] = seen if seen is not None else OrderedDict()
+        self._first = not self._seen
 
     async def handle(self, message: Any) -> Any:
         if isinstance(message, RepositoriesObserved):
@@ -106,8 +88,6 @@ class SocialPoller(PollerActor):
         return published <= 0 or published >= now - window
 
     async def poll(self) -> str | None:
-        if not self._restored:
-            await self._restore_seen()
         collection = await self.service.collect()
         sources = collection.sources
         failed = _failed_sources(collection.failures)

@@ -9,6 +9,7 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
     ├── health             heartbeat and status
     ├── rate_limit.<svc>   one token bucket per service (ask Acquire)
     ├── cache              memory + SQLite (+ Redis) cache (ask CacheGet/CacheSet)
+    ├── privacy            daily salts, consent, data-subject requests, retention, secrets
     ├── spotify            Spotify poller (when configured or a transport is injected)
     ├── weather            OpenWeatherMap poller (likewise)
     ├── wakatime           WakaTime poller (when configured or a transport is injected)
@@ -20,6 +21,7 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,15 +41,18 @@ from greenhouse.listening_weather_history import write_track_plays, write_weathe
 from greenhouse.messages import (
     CodingActivityObserved,
     GardenEvent,
+    PersistenceBarrier,
     RepositoriesObserved,
     RunTask,
     ServiceStatusChanged,
     SocialActivityObserved,
     TrackChanged,
+    VisitorDataErased,
     WeatherObserved,
 )
+from greenhouse.privacy import PrivacyManager, fernet_from_key
 from greenhouse.ratelimit import bucket_for
-from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor
+from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor, ask
 from greenhouse.service_hooks import ActorRequestGate, ActorResponseCache
 from greenhouse.services.base import RetryPolicy
 from greenhouse.services.social import SocialService
@@ -59,8 +64,9 @@ from greenhouse.store import Store
 from .cache import CacheActor
 from .health import HealthActor
 from .persistence import PersistenceActor
+from .privacy import PrivacyActor
 from .rate_limit import RateLimitActor
-from .social import SocialPoller
+from .social import SEEN_LIMIT, SocialPoller
 from .spotify import SpotifyPoller
 from .wakatime import WakaTimePoller
 from .weather import WeatherPoller
@@ -190,6 +196,40 @@ def _add_ratecache(garden: Garden, children: list[ChildSpec]) -> None:
         gates.setdefault(service, gate)
         caches.setdefault(service, response_cache)
     garden.extras.update(request_gates=gates, response_caches=caches)
+
+
+
+def _add_privacy(garden: Garden, children: list[ChildSpec]) -> None:
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    # A malformed GREENHOUSE_SECRET_KEY stops start-up here with one line, not in a restart loop.
+    fernet_from_key(settings.privacy.secret_key)
+    # Ask-only: raw visits reach it by `ask` from the HTTP layer and are never published.
+    privacy_box = bus.mailbox("privacy", capacity=1024)
+    garden.mailboxes["privacy"] = privacy_box
+    garden.store.register_writer(PersistenceBarrier, lambda db, barriers: None)
+
+    async def before_erasure(visitor_id: str) -> None:
+        # Actors of this tree that hold visitor ids forget this one first (they answer once
+        # done, and what they published before is already queued), then persistence commits
+        # everything queued, so nothing written after the erasure brings the id back.
+        notice = VisitorDataErased(visitor_id=visitor_id)
+        for sub in bus.subscribers():
+            if issubclass(VisitorDataErased, sub.types) and garden.mailboxes.get(sub.name):
+                await ask(sub.mailbox, notice, timeout=10.0)
+        await ask(garden.mailbox("persistence"), PersistenceBarrier(), timeout=30.0)
+    children.append(
+        ChildSpec(
+            "privacy",
+            lambda: PrivacyActor(
+                privacy_box,
+                bus,
+                lambda: PrivacyManager.open(garden.store.path, settings.privacy),
+                clock=clock,
+                before_erasure=before_erasure,
+            ),
+            Restart.PERMANENT,
+        )
+    )
 
 
 def _add_engines(garden: Garden, children: list[ChildSpec]) -> None:
@@ -324,6 +364,16 @@ DEMO_SOCIAL = SocialConfig(
 )
 
 
+def _stored_post_keys(store: Store) -> OrderedDict[tuple[str, str], None]:
+    """Keys of the posts in `social_posts`, oldest first (empty for a new database)."""
+    conn = store.reader()
+    try:
+        keys = recent_post_keys(conn, limit=SEEN_LIMIT)
+    finally:
+        conn.close()
+    return OrderedDict((key, None) for key in reversed(keys))
+
+
 def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
     """The social poller, when a social source is configured or a transport is injected."""
     settings, bus, clock = garden.settings, garden.bus, garden.clock
@@ -339,15 +389,9 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
         "persistence.social", (SocialActivityObserved,), mailbox=garden.mailbox("persistence")
     )
 
-    async def load_seen(since: float) -> list[tuple[str, str]]:
-        def read() -> list[tuple[str, str]]:
-            conn = garden.store.reader()
-            try:
-                return recent_post_keys(conn, since)
-            finally:
-                conn.close()
-
-        return await trio.to_thread.run_sync(read)
+    # Read once, synchronously, while the tree is built: reading it later from inside the
+    # running tree would let virtual time move during the read and break determinism.
+    seen = garden.extras.setdefault("social_seen", _stored_post_keys(garden.store))
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
     gate = garden.extras.get("request_gates", {}).get("social")
@@ -358,7 +402,7 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
             config, transport=transport, clock=clock, retry=retry, gate=gate, cache=cache
         )
         return SocialPoller(
-            box, bus, service, clock, interval=config.poll_interval, load_seen=load_seen
+            box, bus, service, clock, interval=config.poll_interval, seen=seen
         )
 
     children.append(ChildSpec("social", make, Restart.PERMANENT))
@@ -376,6 +420,7 @@ def _add_web(garden: Garden, children: list[ChildSpec]) -> None:
 SUBSYSTEMS: list[ChildAdder] = [
     _add_core,
     _add_ratecache,
+    _add_privacy,
     _add_github,
     _add_spotify,
     _add_weather,

@@ -8,7 +8,7 @@ Tables (readable with any SQLite tool):
                          posts), keyed by (source, post_id): never duplicated; seen as new
                          again, its engagement and `last_seen` are refreshed
 
-The social poller reads `social_posts` back on start (`recent_post_keys`), so a restarted garden
+The tree reads `social_posts` back when it is built (`recent_post_keys`), so a restarted garden
 does not announce old posts as new. Only what the sources publish publicly is stored; no
 account token, e-mail or IP address is.
 """
@@ -162,12 +162,12 @@ def write_social_posts(
 # -- readers (blocking: call from a worker thread) ---------------------------------------------
 
 
-def recent_post_keys(conn: sqlite3.Connection, since: float) -> list[tuple[str, str]]:
-    """(source, post_id) of posts seen since `since` (epoch seconds), newest first."""
+def recent_post_keys(conn: sqlite3.Connection, limit: int = 5000) -> list[tuple[str, str]]:
+    """(source, post_id) of the `limit` posts seen most recently, newest first."""
     try:
         rows = conn.execute(
-            "SELECT source, post_id FROM social_posts WHERE last_seen >= ? ORDER BY last_seen DESC",
-            (since,),
+            "SELECT source, post_id FROM social_posts ORDER BY last_seen DESC, rowid DESC LIMIT ?",
+            (limit,),
         ).fetchall()
     except sqlite3.OperationalError:  # the table does not exist yet (an old database)
         return []

@@ -300,6 +300,10 @@ class PrivacyConfig(msgspec.Struct, frozen=True):
     retention_events_days: int = 365
     retention_task_runs_days: int = 14
     retention_audit_days: int = 365
+    retention_consent_days: int = 30
+    retention_requests_days: int = 90
+    require_consent: bool = False  # True: analytics only after an explicit analytics grant
+    policy_version: str = "1"
 
 
 class AnalyticsConfig(msgspec.Struct, frozen=True):
@@ -644,6 +648,10 @@ def settings_from_mapping(values: Mapping[str, str]) -> IntegrationSettings:
             retention_events_days=env.int("RETENTION_EVENTS_DAYS", 365, minimum=1),
             retention_task_runs_days=env.int("RETENTION_TASK_RUNS_DAYS", 14, minimum=1),
             retention_audit_days=env.int("RETENTION_AUDIT_DAYS", 365, minimum=1),
+            retention_consent_days=env.int("RETENTION_CONSENT_DAYS", 30, minimum=1),
+            retention_requests_days=env.int("RETENTION_REQUESTS_DAYS", 90, minimum=31),
+            require_consent=env.bool("PRIVACY_REQUIRE_CONSENT", False),
+            policy_version=env.str("PRIVACY_POLICY_VERSION", "1"),
         ),
         analytics=AnalyticsConfig(
             session_timeout=env.float("ANALYTICS_SESSION_TIMEOUT", 1800.0, minimum=60.0),

@@ -52,6 +52,10 @@ __all__ = [
     "CommitSnapshot",
     "CommitsObserved",
     "ConnectionStatsRequest",
+    "ConsentState",
+    "ConsentSubmitted",
+    "DataSubjectRequestLookup",
+    "DataSubjectRequestSubmitted",
     "Denied",
     "EventStored",
     "EventType",
@@ -66,11 +70,15 @@ __all__ = [
     "MoodSynthesized",
     "MusicChanged",
     "MusicObserved",
+    "PersistenceBarrier",
+    "PrivacyDashboardRequest",
     "RateLimitStatsRequest",
     "RepositoriesObserved",
     "RepositorySnapshot",
     "RequestRecorded",
     "RunTask",
+    "SecretGet",
+    "SecretPut",
     "ServerLimits",
     "ServiceStatusChanged",
     "SnapshotRequest",
@@ -80,7 +88,10 @@ __all__ = [
     "TrackChanged",
     "ViewerConnected",
     "ViewerDisconnected",
+    "VisitOutcome",
+    "VisitReceived",
     "VisitRecorded",
+    "VisitorDataErased",
     "VisitorJoined",
     "VisitorLeft",
     "WeatherObserved",
@@ -746,4 +757,101 @@ class ConnectionStatsRequest(Message, frozen=True, kw_only=True):
 
 
 # --------------------------------------------------------------------------------------------
-# Privacy (issue 9).
+# Privacy (issue 9). Messages that carry a raw address or user agent go to the privacy mailbox
+# by `ask` only (never published on the bus) and hide those fields from repr, so a log line or
+# an error that prints one cannot leak them.
+
+
+class _ClientFields(Message, frozen=True, kw_only=True):
+    """Base of requests that carry the client's raw address and user agent."""
+
+    ip: str | None
+    user_agent: str = ""
+
+    def __repr__(self) -> str:
+        shown = [
+            f"{name}={getattr(self, name)!r}"
+            for name in self.__struct_fields__
+            if name not in ("ip", "user_agent")
+        ]
+        return f"{type(self).__name__}({', '.join(['ip=<hidden>', 'user_agent=<hidden>', *shown])})"
+
+    __str__ = __repr__
+
+
+class VisitReceived(_ClientFields, frozen=True, kw_only=True):
+    """A page-view beacon from the HTTP layer; the reply is `VisitOutcome`."""
+
+    path: str = "/"
+    referrer: str | None = None
+    dnt: bool = False
+    gpc: bool = False
+
+
+class VisitOutcome(Message, frozen=True, kw_only=True):
+    """Whether analytics counted the visit, and if not, why (dnt, gpc, withdrawn, ...)."""
+
+    recorded: bool
+    reason: str | None = None
+
+
+class ConsentSubmitted(_ClientFields, frozen=True, kw_only=True):
+    """A visitor's consent choice; `withdraw` drops every non-essential category.
+
+    The reply is `ConsentState`."""
+
+    granted: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+    withdraw: bool = False
+    policy_version: str | None = None
+
+
+class ConsentState(Message, frozen=True, kw_only=True):
+    """Current consent per category for the requesting visitor."""
+
+    categories: dict[str, bool]
+    policy_version: str
+
+
+class DataSubjectRequestSubmitted(_ClientFields, frozen=True, kw_only=True):
+    """Open an access, portability or erasure request for the requester's own id, or, with
+    `admin` set by the HTTP layer after checking the admin token, for `visitor_id`."""
+
+    type: str
+    visitor_id: str | None = None
+    admin: bool = False
+
+
+class DataSubjectRequestLookup(_ClientFields, frozen=True, kw_only=True):
+    """Ask for a request's state, and its exports when the requester is its subject (or admin)."""
+
+    request_id: str
+    admin: bool = False
+
+
+class VisitorDataErased(Message, frozen=True, kw_only=True):
+    """Published after an erasure, so actors holding the id in memory forget it too."""
+
+    visitor_id: str
+
+
+class PersistenceBarrier(Message, frozen=True, kw_only=True):
+    """Asked of the persistence mailbox: the reply comes once everything queued before it is
+    committed (an erasure waits for it so no row in flight comes back after the delete)."""
+
+
+class PrivacyDashboardRequest(Message, frozen=True, kw_only=True):
+    """Ask the privacy actor for `get_privacy_dashboard_data()`."""
+
+
+class SecretPut(Message, frozen=True, kw_only=True):
+    """Store a credential (encrypted at rest); the reply is True when it was persisted."""
+
+    name: str
+    value: Any  # a config.Secret (messages cannot import config); repr stays hidden
+
+
+class SecretGet(Message, frozen=True, kw_only=True):
+    """Read a stored credential; the reply is a `config.Secret` or None."""
+
+    name: str

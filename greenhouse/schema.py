@@ -11,6 +11,7 @@ from .cache_layers import CACHE_MIGRATIONS
 from .coding_social_history import CODING_SOCIAL_MIGRATIONS
 from .histories import HISTORY_MIGRATIONS
 from .listening_weather_history import LISTENING_WEATHER_MIGRATIONS
+from .privacy.tables import PRIVACY_MIGRATIONS
 from .store import CORE_MIGRATIONS, Migration
 from .web.deliveries import WEB_MIGRATIONS
 
@@ -22,4 +23,5 @@ MIGRATIONS: list[Migration] = [
     *WEB_MIGRATIONS,
     *CACHE_MIGRATIONS,
     *CODING_SOCIAL_MIGRATIONS,
+    *PRIVACY_MIGRATIONS,
 ]

@@ -4,6 +4,7 @@ webhooks, RunTask, and the whole tree under a mock clock."""
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -230,8 +231,12 @@ async def test_tree_runs_poller_only_when_configured_or_faked(
         await trio.sleep(60)
         fake.push("octocat/repo-1", commits=3)
         await trio.sleep(700)  # the next scheduled sync sees the push
-        await trio.sleep(5)  # persistence flushes
-        rows = events_since(garden.store.reader(), 0, types=["commit_pushed"])
+        # Persistence commits in a worker thread, in real time: wait for the row itself.
+        for _ in range(500):
+            rows = events_since(garden.store.reader(), 0, types=["commit_pushed"])
+            if rows:
+                break
+            await trio.to_thread.run_sync(time.sleep, 0.01)
         nursery.cancel_scope.cancel()
     assert len(rows) == 1 and '"commit_count":3' in rows[0].data
     assert rows[0].source == "github_sync"
