@@ -6,6 +6,8 @@
   session window; the persistence actor writes it to `analytics_visits` itself.
 * `RunTask("analytics_processing")` rebuilds the recent sessions and upserts them into
   `analytics_sessions` (`AnalyticsSessionsComputed`).
+* `VisitorDataErased` (privacy) makes it forget that id's visits, so an erased visitor's
+  sessions are never written back.
 """
 
 from __future__ import annotations
@@ -98,7 +100,9 @@ class AnalyticsActor(TaskActor):
             if message.task_id not in self.task_ids:
                 return None
             return await self.run_task(message, lambda: self.process(now))
-        if isinstance(message, VisitRecorded):
+        if isinstance(message, VisitorDataErased):
+            self.forget(message.visitor_id)
+        elif isinstance(message, VisitRecorded):
             self.visits.append(
                 Visit(
                     visitor_id=message.visitor_id,
@@ -107,9 +111,6 @@ class AnalyticsActor(TaskActor):
                     at=message.at,
                 )
             )
-        elif isinstance(message, VisitorDataErased):
-            kept = [v for v in self.visits if v.visitor_id != message.visitor_id]
-            self.visits = deque(kept, maxlen=MAX_VISITS)
         elif isinstance(message, ViewerConnected) and self.live.connect(message.connection_id):
             await self.publish(
                 VisitorJoined(
@@ -131,6 +132,13 @@ class AnalyticsActor(TaskActor):
                 )
             )
         return None
+
+    def forget(self, visitor_id: str) -> int:
+        """Drop every visit of `visitor_id` held in memory (an erasure); returns how many."""
+        kept = [v for v in self.visits if v.visitor_id != visitor_id]
+        dropped = len(self.visits) - len(kept)
+        self.visits = deque(kept, maxlen=MAX_VISITS)
+        return dropped
 
     def visitors_today(self, now: float) -> int:
         """Distinct visitor ids since local midnight (in the garden's time zone)."""

@@ -378,6 +378,7 @@ class MoodConfig(msgspec.Struct, frozen=True):
     weather_freshness: tuple[float, float] = (3600.0, 3 * 3600.0)
     productivity_freshness: tuple[float, float] = (3600.0, 6 * 3600.0)
     energy_change_threshold: float = 0.15
+    atmosphere_hysteresis: float = 0.05  # a rule's threshold relaxes by this for the current sky
     timezone: str = "UTC"
     latitude: float | None = None  # the hemisphere decides the season; north when unknown
 
@@ -543,6 +544,9 @@ def _mood_config(env: _Env) -> MoodConfig:
         weights=weights,
         energy_change_threshold=env.float(
             "MOOD_ENERGY_CHANGE_THRESHOLD", base.energy_change_threshold, minimum=0.0
+        ),
+        atmosphere_hysteresis=env.float(
+            "MOOD_ATMOSPHERE_HYSTERESIS", base.atmosphere_hysteresis, minimum=0.0
         ),
         timezone=env.str("GREENHOUSE_TIMEZONE", "UTC"),
         latitude=_optional_float(env, "WEATHER_LAT"),

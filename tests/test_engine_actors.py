@@ -418,3 +418,22 @@ async def test_mood_can_be_switched_off(clock: Any, tmp_path: Path) -> None:
         await garden.bus.publish(STORM)
         await settle(garden)
         assert watcher.of(AtmosphereChanged) == []
+
+
+async def test_an_erased_visitor_is_forgotten_in_memory(clock: Any) -> None:
+    """After an erasure the actor holds no visit of that id, so processing cannot rewrite it."""
+    from actors.analytics import AnalyticsActor
+    from greenhouse.messages import AnalyticsSessionsComputed
+    from greenhouse.runtime import Bus
+
+    bus = Bus()
+    out = bus.subscribe("out", (AnalyticsSessionsComputed,), capacity=10)
+    actor = AnalyticsActor(bus.mailbox("analytics"), bus, Clock(start_epoch=T0))
+    for visitor in ("keep", "erase", "erase"):
+        await actor.handle(VisitRecorded(visitor_id=visitor, path="/", at=T0))
+    assert actor.visitors_today(T0 + 1) == 2
+    assert actor.forget("erase") == 2
+    assert actor.visitors_today(T0 + 1) == 1
+    await actor.process(T0 + 1)
+    computed = out.get_nowait()
+    assert [s.visitor_id for s in computed.sessions] == ["keep"]

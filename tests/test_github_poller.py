@@ -16,6 +16,7 @@ from actors.tree import build_garden, run_garden
 from greenhouse.config import GitHubConfig, IntegrationSettings, Secret
 from greenhouse.messages import (
     CommitPushed,
+    CommitSnapshot,
     CommitsObserved,
     GitHubActivity,
     RepositoriesObserved,
@@ -240,3 +241,22 @@ async def test_tree_runs_poller_only_when_configured_or_faked(
         nursery.cancel_scope.cancel()
     assert len(rows) == 1 and '"commit_count":3' in rows[0].data
     assert rows[0].source == "github_sync"
+
+
+async def test_commits_delivered_elsewhere_are_not_announced_again(autojump_clock: Any) -> None:
+    poller, fake, watch = setup()
+    await poller.sync()
+    (sha,) = fake.push("octocat/repo-2")
+    # The HTTP layer converted the webhook itself and published its CommitsObserved.
+    webhook_view = CommitsObserved(
+        repository="octocat/repo-2",
+        commits=(CommitSnapshot(sha=sha, repository="octocat/repo-2", author="octocat"),),
+        new_count=1,
+        via="webhook",
+    )
+    await poller.handle(webhook_view)
+    drain(watch)
+    await poller.sync()
+    seen = drain(watch)
+    assert of(CommitPushed, seen) == []
+    assert of(CommitsObserved, seen)[0].new_count == 0
