@@ -302,6 +302,7 @@ class PrivacyConfig(msgspec.Struct, frozen=True):
     retention_audit_days: int = 365
     retention_consent_days: int = 30
     retention_requests_days: int = 90
+    retention_history_days: int = 365
     require_consent: bool = False  # True: analytics only after an explicit analytics grant
     policy_version: str = "1"
 
@@ -654,6 +655,7 @@ def settings_from_mapping(values: Mapping[str, str]) -> IntegrationSettings:
             retention_audit_days=env.int("RETENTION_AUDIT_DAYS", 365, minimum=1),
             retention_consent_days=env.int("RETENTION_CONSENT_DAYS", 30, minimum=1),
             retention_requests_days=env.int("RETENTION_REQUESTS_DAYS", 90, minimum=31),
+            retention_history_days=env.int("RETENTION_HISTORY_DAYS", 365, minimum=1),
             require_consent=env.bool("PRIVACY_REQUIRE_CONSENT", False),
             policy_version=env.str("PRIVACY_POLICY_VERSION", "1"),
         ),
