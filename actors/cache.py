@@ -4,8 +4,9 @@ Every request is an `ask` (`CacheGet`, `CacheSet`, `CacheDelete`, `CacheClearTag
 `CacheStatsRequest`, `CacheMaintenance`). Each one runs in its own task in a nursery the actor
 owns, so a slow fetch on one key never holds up hits on others; single flight inside the cache
 makes concurrent misses on one key share one fetch. Maintenance (purge, checkpoint, shrink) runs
-every `maintenance_interval` seconds (daily by default) and whenever the scheduler sends
-`RunTask("cache_maintenance")`, answered with `TaskFinished`.
+on `RunTask("cache_maintenance")`: asked by the scheduler (daily by its cron), the reply is the
+`TaskFinished`; published on the bus, the `TaskFinished` is published. Standalone (no scheduler)
+the actor can time it itself every `maintenance_interval` seconds.
 """
 
 from __future__ import annotations
@@ -73,6 +74,12 @@ class CacheActor(Actor):
         if isinstance(message, AskRequest) and self._nursery is not None:
             self._nursery.start_soon(self._answer, message)
             return
+        if isinstance(message, RunTask):
+            # Published rather than asked: the outcome goes back on the bus.
+            finished = await self.handle(message)
+            if finished is not None:
+                await self.publish(finished)
+            return
         await super().dispatch(message)
 
     async def _answer(self, request: AskRequest) -> None:
@@ -139,8 +146,9 @@ class CacheActor(Actor):
         if isinstance(message, CacheMaintenance):
             return await self._maintain()
         if isinstance(message, RunTask):
+            # Asked by the scheduler: the TaskFinished is the reply. Not our task: None.
             if message.task_id == MAINTENANCE_TASK:
-                await self._run_task(message)
+                return await self._run_task(message)
             return None
         raise TypeError(f"{self.name} does not handle {type(message).__name__}")
 
@@ -151,28 +159,23 @@ class CacheActor(Actor):
         self.log.info("cache maintenance: %s", report)
         return report
 
-    async def _run_task(self, task: RunTask) -> None:
+    async def _run_task(self, task: RunTask) -> TaskFinished:
         started = self.clock.monotonic()
         try:
             await self._maintain()
         except Exception as error:
-            await self.publish(
-                TaskFinished(
-                    task_id=task.task_id,
-                    execution_id=task.execution_id,
-                    ok=False,
-                    error=f"{type(error).__name__}: {error}",
-                    duration=self.clock.monotonic() - started,
-                )
-            )
-            return
-        await self.publish(
-            TaskFinished(
+            return TaskFinished(
                 task_id=task.task_id,
                 execution_id=task.execution_id,
-                ok=True,
+                ok=False,
+                error=f"{type(error).__name__}: {error}",
                 duration=self.clock.monotonic() - started,
             )
+        return TaskFinished(
+            task_id=task.task_id,
+            execution_id=task.execution_id,
+            ok=True,
+            duration=self.clock.monotonic() - started,
         )
 
     async def _maintenance_loop(self) -> None:

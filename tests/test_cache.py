@@ -295,11 +295,15 @@ async def test_actor_answers_every_request_and_runs_the_maintenance_task(db_path
         await bus.publish(RunTask(task_id="cache_maintenance", execution_id="e1"))
         done = await finished.get()
         assert done.task_id == "cache_maintenance" and done.ok and done.execution_id == "e1"
+        # Asked, as the scheduler does: the TaskFinished is the reply; another task is not ours.
+        asked = await ask(box, RunTask(task_id="cache_maintenance", execution_id="e2"))
+        assert isinstance(asked, TaskFinished) and asked.ok and asked.execution_id == "e2"
+        assert await ask(box, RunTask(task_id="growth_calculation", execution_id="e3")) is None
         with pytest.raises(Exception, match="does not handle"):
             await ask(box, "nonsense")
         assert (await ask(box, CacheStatsRequest()))["layers"]["sqlite"]["entries"] == 0
         nursery.cancel_scope.cancel()
-    assert actor.maintenance_runs == 2
+    assert actor.maintenance_runs == 3
 
 
 async def test_bad_values_give_clear_errors_and_keep_the_cache(db_path: Path) -> None:
