@@ -43,6 +43,7 @@ __all__ = [
     "CommitPushed",
     "CommitSnapshot",
     "CommitsObserved",
+    "ConnectionStatsRequest",
     "ConsentState",
     "ConsentSubmitted",
     "DataSubjectRequestLookup",
@@ -55,6 +56,7 @@ __all__ = [
     "GrowthStageChanged",
     "GrowthUpdated",
     "Heartbeat",
+    "HistoryTrimmed",
     "Message",
     "MoodSynthesized",
     "MusicChanged",
@@ -67,19 +69,17 @@ __all__ = [
     "SecretGet",
     "SecretPut",
     "ServiceStatusChanged",
+    "SnapshotRequest",
     "SocialActivity",
     "SocialActivityObserved",
     "TaskFinished",
     "TrackChanged",
+    "ViewerConnected",
+    "ViewerDisconnected",
     "VisitOutcome",
     "VisitReceived",
     "VisitRecorded",
     "VisitorDataErased",
-    "ConnectionStatsRequest",
-    "SnapshotRequest",
-    "ViewerConnected",
-    "ViewerDisconnected",
-    "VisitRecorded",
     "VisitorJoined",
     "VisitorLeft",
     "WeatherObserved",
@@ -550,6 +550,14 @@ class GrowthScored(Message, frozen=True, kw_only=True):
     snapshot: str = "{}"  # JSON of the ProjectSnapshot the score came from
     coding_seconds: float | None = None
     languages: dict[str, int] = {}
+
+
+class HistoryTrimmed(Message, frozen=True, kw_only=True):
+    """Delete rows of an engine history table (`growth_history`, `mood_history`) older than
+    `before` (epoch seconds), in the persistence actor's transaction."""
+
+    table: str
+    before: float
 
 
 class MoodSynthesized(Message, frozen=True, kw_only=True):
