@@ -46,6 +46,7 @@ from greenhouse.messages import (
     PersistenceBarrier,
     RepositoriesObserved,
     RunTask,
+    SecretPut,
     ServiceStatusChanged,
     SocialActivityObserved,
     TaskRun,
@@ -54,7 +55,12 @@ from greenhouse.messages import (
     VisitorDataErased,
     WeatherObserved,
 )
-from greenhouse.privacy import PrivacyManager, fernet_from_key
+from greenhouse.privacy import (
+    PrivacyManager,
+    fernet_from_key,
+    lineage_name,
+    read_stored_secret,
+)
 from greenhouse.ratelimit import bucket_for
 from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor, ask
 from greenhouse.scheduling import load_timezone
@@ -235,6 +241,9 @@ def _add_privacy(garden: Garden, children: list[ChildSpec]) -> None:
                 lambda: PrivacyManager.open(garden.store.path, settings.privacy),
                 clock=clock,
                 before_erasure=before_erasure,
+                in_thread=garden.extras.get(
+                    "privacy_in_thread", garden.extras.get("persistence_in_thread", True)
+                ),
             ),
             Restart.PERMANENT,
         )
@@ -288,10 +297,31 @@ def _add_spotify(garden: Garden, children: list[ChildSpec]) -> None:
     # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
     retry = RetryPolicy(max_rate_limit_wait=120.0)
 
-    hooks = _client_hooks(garden, "spotify")
+    hooks: dict[str, Any] = _client_hooks(garden, "spotify")
+    # A refresh token that Spotify rotates is kept encrypted by the privacy actor (nothing is
+    # written without GREENHOUSE_SECRET_KEY) and used again after a restart.
+    configured = settings.is_configured("spotify")
+    token_name = lineage_name("spotify.refresh_token", config.refresh_token)
+
+    async def keep_refresh_token(token: Secret) -> None:
+        try:
+            await ask(garden.mailbox("privacy"), SecretPut(name=token_name, value=token), 10.0)
+        except Exception as error:  # the poller keeps the token in memory either way
+            log.warning("rotated Spotify refresh token not stored: %s", type(error).__name__)
+
+    if configured:
+        hooks["on_refresh_token"] = keep_refresh_token
 
     def make() -> SpotifyPoller:
-        service = SpotifyService(config, transport=transport, clock=clock, retry=retry, **hooks)
+        current = config
+        stored = (
+            read_stored_secret(garden.store.path, settings.privacy.secret_key, token_name)
+            if configured
+            else None
+        )
+        if stored:
+            current = msgspec.structs.replace(config, refresh_token=stored)
+        service = SpotifyService(current, transport=transport, clock=clock, retry=retry, **hooks)
         return SpotifyPoller(box, bus, service, clock, interval=config.poll_interval)
 
     children.append(ChildSpec("spotify", make, Restart.PERMANENT))
