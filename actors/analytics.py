@@ -6,6 +6,8 @@
   session window; the persistence actor writes it to `analytics_visits` itself.
 * `RunTask("analytics_processing")` rebuilds the recent sessions and upserts them into
   `analytics_sessions` (`AnalyticsSessionsComputed`).
+* `VisitorDataErased` (privacy) makes it forget that id's visits, so an erased visitor's
+  sessions are never written back.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from greenhouse.messages import (
     RunTask,
     ViewerConnected,
     ViewerDisconnected,
+    VisitorDataErased,
     VisitorJoined,
     VisitorLeft,
     VisitRecorded,
@@ -40,7 +43,13 @@ from greenhouse.task_actor import TaskActor
 
 __all__ = ["ANALYTICS_INPUTS", "AnalyticsActor"]
 
-ANALYTICS_INPUTS: tuple[type, ...] = (VisitRecorded, ViewerConnected, ViewerDisconnected, RunTask)
+ANALYTICS_INPUTS: tuple[type, ...] = (
+    VisitRecorded,
+    ViewerConnected,
+    ViewerDisconnected,
+    RunTask,
+    VisitorDataErased,  # an erasure (privacy) must not come back from memory in a session
+)
 KEEP_SECONDS = 48 * 3600.0  # today's visitors and any session still open fit in two days
 MAX_VISITS = 200_000  # memory bound on a Raspberry Pi; older visits stay in SQLite
 
@@ -91,7 +100,9 @@ class AnalyticsActor(TaskActor):
             if message.task_id not in self.task_ids:
                 return None
             return await self.run_task(message, lambda: self.process(now))
-        if isinstance(message, VisitRecorded):
+        if isinstance(message, VisitorDataErased):
+            self.forget(message.visitor_id)
+        elif isinstance(message, VisitRecorded):
             self.visits.append(
                 Visit(
                     visitor_id=message.visitor_id,
@@ -121,6 +132,13 @@ class AnalyticsActor(TaskActor):
                 )
             )
         return None
+
+    def forget(self, visitor_id: str) -> int:
+        """Drop every visit of `visitor_id` held in memory (an erasure); returns how many."""
+        kept = [v for v in self.visits if v.visitor_id != visitor_id]
+        dropped = len(self.visits) - len(kept)
+        self.visits = deque(kept, maxlen=MAX_VISITS)
+        return dropped
 
     def visitors_today(self, now: float) -> int:
         """Distinct visitor ids since local midnight (in the garden's time zone)."""

@@ -200,6 +200,11 @@ class GitHubPoller(Actor):
             return ok
         if isinstance(message, WebhookReceived):
             return await self.on_webhook(message)
+        if isinstance(message, CommitsObserved) and message.via == "webhook":
+            # The HTTP layer may convert deliveries itself; knowing their shas keeps the next
+            # poll from announcing the same commits a second time.
+            self.state.remember(message.repository, [c.sha for c in message.commits])
+            return None
         return None
 
     # ---- polling ------------------------------------------------------------------------------
@@ -439,7 +444,7 @@ def add_github(garden: Any, children: list[ChildSpec]) -> None:
     )
     state = GitHubState(service)
     garden.extras.setdefault("github", state)
-    box = garden.bus.subscribe("github", (RunTask, WebhookReceived), capacity=256)
+    box = garden.bus.subscribe("github", (RunTask, WebhookReceived, CommitsObserved), capacity=256)
     garden.mailboxes["github"] = box
     children.append(
         ChildSpec(

@@ -156,9 +156,11 @@ def event_log_hash(db_path: str | Path) -> str:
 def _latest_stages(db_path: str | Path) -> dict[str, str]:
     conn = sqlite3.connect(db_path)
     try:
+        # growth_updated carries the stage of every scored plant, also one that never changed.
         rows = conn.execute(
-            "SELECT json_extract(data, '$.repository'), json_extract(data, '$.new_stage') "
-            "FROM events WHERE type = 'growth_stage_changed' ORDER BY id"
+            "SELECT json_extract(data, '$.repository'), "
+            "COALESCE(json_extract(data, '$.new_stage'), json_extract(data, '$.stage')) "
+            "FROM events WHERE type IN ('growth_stage_changed', 'growth_updated') ORDER BY id"
         ).fetchall()
     finally:
         conn.close()

@@ -42,6 +42,7 @@ class SocialPoller(PollerActor):
         trend_days: int = 7,
         summary_days: int = 30,
         sync_timeout: float = 600.0,
+        seen: OrderedDict[tuple[str, str], None] | None = None,
         name: str = "social",
     ) -> None:
         super().__init__(name, inbox, bus, clock, interval=interval, sync_timeout=sync_timeout)
@@ -51,8 +52,11 @@ class SocialPoller(PollerActor):
         self.repo_languages: set[str] = set()
         self.repo_topics: set[str] = set()
         self.last_data: SocialActivityObserved | None = None
-        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
-        self._first = True
+        # The keys of posts already seen. The tree passes one dict, loaded from SQLite when the
+        # garden is built, to every incarnation of this actor, so neither a restart of the actor
+        # nor of the process announces old posts again.
+        self._seen: OrderedDict[tuple[str, str], None] = seen if seen is not None else OrderedDict()
+        self._first = not self._seen
 
     async def handle(self, message: Any) -> Any:
         if isinstance(message, RepositoriesObserved):
@@ -64,19 +68,24 @@ class SocialPoller(PollerActor):
             return None
         return await super().handle(message)
 
-    def _is_new(self, key: tuple[str, str], published: float, now: float) -> bool:
+    def _unseen(self, key: tuple[str, str]) -> bool:
+        """True the first time a post is seen (it goes to the history)."""
         if key in self._seen:
             self._seen.move_to_end(key)
             return False
         self._seen[key] = None
         while len(self._seen) > SEEN_LIMIT:
             self._seen.popitem(last=False)
-        if self._first:
-            # After a (re)start nothing is remembered: only what appeared within the last poll
-            # interval counts as new, so a restart does not announce old posts again.
-            window = self.interval or 3600.0
-            return published <= 0 or published >= now - window
         return True
+
+    def _news(self, published: float, now: float, first: bool) -> bool:
+        """Whether an unseen post is worth announcing to viewers."""
+        if not first:
+            return True
+        # With nothing remembered (a fresh start and no stored history), only what appeared
+        # within the last poll interval is news, so a start does not announce old posts.
+        window = self.interval or 3600.0
+        return published <= 0 or published >= now - window
 
     async def poll(self) -> str | None:
         collection = await self.service.collect()
@@ -85,12 +94,8 @@ class SocialPoller(PollerActor):
         if sources and not collection.posts and len(failed) >= len(sources):
             return "; ".join(collection.failures.values())[:300]
         now = self.clock.time()
-        new_posts = tuple(
-            post
-            for post in collection.posts
-            if self._is_new((post.source, post.id), post.published, now)
-        )
-        self._first = False
+        first, self._first = self._first, False
+        new_posts = tuple(p for p in collection.posts if self._unseen((p.source, p.id)))
         observed = SocialActivityObserved(
             observed_at=now,
             sources=sources,
@@ -112,7 +117,9 @@ class SocialPoller(PollerActor):
         )
         self.last_data = observed
         await self.publish(observed)
-        own_new = [p for p in new_posts if p.source in OWN_SOURCES]
+        own_new = [
+            p for p in new_posts if p.source in OWN_SOURCES and self._news(p.published, now, first)
+        ]
         if own_new:
             await self.publish(
                 SocialActivity(

@@ -7,17 +7,20 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
     root (one_for_one)
     ├── persistence        the only database writer
     ├── health             heartbeat and status
+    ├── privacy            daily salts, consent, data-subject requests, retention, secrets
     ├── spotify            Spotify poller (when configured or a transport is injected)
     ├── weather            OpenWeatherMap poller (likewise)
     ├── wakatime           WakaTime poller (when configured or a transport is injected)
     ├── social             feeds/social poller (likewise)
     ├── websocket          viewers: snapshot, resume, fan-out
+    ├── scheduler          runs every sync, synthesis and maintenance task (RunTask to owners)
     └── ... (services, engines, web: added by their issues)
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,27 +29,43 @@ import httpx
 import msgspec
 import trio
 
-from greenhouse.config import IntegrationSettings, Secret, SocialConfig
+from greenhouse.coding_social_history import (
+    recent_post_keys,
+    write_coding_observations,
+    write_social_posts,
+)
+from greenhouse.config import ConfigError, IntegrationSettings, Secret, SocialConfig
 from greenhouse.listening_weather_history import write_track_plays, write_weather_readings
 from greenhouse.messages import (
+    CodingActivityObserved,
     GardenEvent,
+    PersistenceBarrier,
     RepositoriesObserved,
     RunTask,
     ServiceStatusChanged,
+    SocialActivityObserved,
+    TaskRun,
+    TaskRunRetention,
     TrackChanged,
+    VisitorDataErased,
     WeatherObserved,
 )
-from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor
+from greenhouse.privacy import PrivacyManager, fernet_from_key
+from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor, ask
+from greenhouse.scheduling import load_timezone
 from greenhouse.services.base import RetryPolicy
 from greenhouse.services.social import SocialService
 from greenhouse.services.spotify import SpotifyService
 from greenhouse.services.wakatime import WakaTimeService
 from greenhouse.services.weather import WeatherService
 from greenhouse.store import Store
+from greenhouse.task_runs import register_task_run_writers
 
 from .health import HealthActor
 from .persistence import PersistenceActor
-from .social import SocialPoller
+from .privacy import PrivacyActor
+from .scheduler import SELF_TIMED_OWNERS, SchedulerActor
+from .social import SEEN_LIMIT, SocialPoller
 from .spotify import SpotifyPoller
 from .wakatime import WakaTimePoller
 from .weather import WeatherPoller
@@ -118,6 +137,39 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
         ChildSpec(
             "health",
             lambda: HealthActor(health_box, bus, garden.root, clock=clock),
+            Restart.PERMANENT,
+        )
+    )
+
+
+def _add_privacy(garden: Garden, children: list[ChildSpec]) -> None:
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    # A malformed GREENHOUSE_SECRET_KEY stops start-up here with one line, not in a restart loop.
+    fernet_from_key(settings.privacy.secret_key)
+    # Ask-only: raw visits reach it by `ask` from the HTTP layer and are never published.
+    privacy_box = bus.mailbox("privacy", capacity=1024)
+    garden.mailboxes["privacy"] = privacy_box
+    garden.store.register_writer(PersistenceBarrier, lambda db, barriers: None)
+
+    async def before_erasure(visitor_id: str) -> None:
+        # Actors of this tree that hold visitor ids forget this one first (they answer once
+        # done, and what they published before is already queued), then persistence commits
+        # everything queued, so nothing written after the erasure brings the id back.
+        notice = VisitorDataErased(visitor_id=visitor_id)
+        for sub in bus.subscribers():
+            if issubclass(VisitorDataErased, sub.types) and garden.mailboxes.get(sub.name):
+                await ask(sub.mailbox, notice, timeout=10.0)
+        await ask(garden.mailbox("persistence"), PersistenceBarrier(), timeout=30.0)
+    children.append(
+        ChildSpec(
+            "privacy",
+            lambda: PrivacyActor(
+                privacy_box,
+                bus,
+                lambda: PrivacyManager.open(garden.store.path, settings.privacy),
+                clock=clock,
+                before_erasure=before_erasure,
+            ),
             Restart.PERMANENT,
         )
     )
@@ -209,6 +261,41 @@ def _add_weather(garden: Garden, children: list[ChildSpec]) -> None:
     children.append(ChildSpec("weather", make, Restart.PERMANENT))
 
 
+def _add_scheduler(garden: Garden, children: list[ChildSpec]) -> None:
+    """The scheduler: runs the built-in tasks for the owners that are in the tree.
+
+    `extras={"scheduler": False}` leaves it out, for tests that send `RunTask` themselves;
+    `extras={"self_timed_owners": {...}}` names the owners that keep their own interval loop
+    (default: the pollers), whose tasks are registered but not scheduled.
+    """
+    if garden.extras.get("scheduler", True) is False:
+        return
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    try:
+        load_timezone(settings.scheduler.timezone)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    box = bus.mailbox("scheduler", capacity=256)  # ask-only: ExecuteTaskNow, stats, status
+    garden.mailboxes["scheduler"] = box
+    register_task_run_writers(garden.store)
+    bus.subscribe("persistence.task_runs", (TaskRun, TaskRunRetention),
+                  mailbox=garden.mailbox("persistence"))
+
+    def make() -> SchedulerActor:
+        # Owners are looked up when the actor starts, after every subsystem has added its
+        # mailboxes, so the order of SUBSYSTEMS does not matter.
+        scheduler = SchedulerActor(
+            box, bus, clock=clock, timezone=settings.scheduler.timezone,
+            retention_days=settings.privacy.retention_task_runs_days,
+        )
+        owners = {name: mb for name, mb in garden.mailboxes.items() if name != "scheduler"}
+        self_timed = garden.extras.get("self_timed_owners", SELF_TIMED_OWNERS)
+        scheduler.schedule_default_tasks(settings, owners, self_timed=self_timed)
+        return scheduler
+
+    children.append(ChildSpec("scheduler", make, Restart.PERMANENT))
+
+
 def _add_github(garden: Garden, children: list[ChildSpec]) -> None:
     from .github import add_github  # issue 3: GitHub poller (only when configured or faked)
 
@@ -224,6 +311,11 @@ def _add_wakatime(garden: Garden, children: list[ChildSpec]) -> None:
     config = settings.wakatime
     box = bus.subscribe("wakatime", (RunTask,), capacity=64)
     garden.mailboxes["wakatime"] = box
+    # Each poll becomes a `coding_observations` row in the persistence actor's batches.
+    garden.store.register_writer(CodingActivityObserved, write_coding_observations)
+    bus.subscribe(
+        "persistence.wakatime", (CodingActivityObserved,), mailbox=garden.mailbox("persistence")
+    )
     # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
@@ -250,6 +342,16 @@ DEMO_SOCIAL = SocialConfig(
 )
 
 
+def _stored_post_keys(store: Store) -> OrderedDict[tuple[str, str], None]:
+    """Keys of the posts in `social_posts`, oldest first (empty for a new database)."""
+    conn = store.reader()
+    try:
+        keys = recent_post_keys(conn, limit=SEEN_LIMIT)
+    finally:
+        conn.close()
+    return OrderedDict((key, None) for key in reversed(keys))
+
+
 def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
     """The social poller, when a social source is configured or a transport is injected."""
     settings, bus, clock = garden.settings, garden.bus, garden.clock
@@ -259,6 +361,15 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
     config = settings.social if settings.is_configured("social") else DEMO_SOCIAL
     box = bus.subscribe("social", (RunTask, RepositoriesObserved), capacity=64)
     garden.mailboxes["social"] = box
+    # New posts become `social_posts` rows; on start the poller reads them back.
+    garden.store.register_writer(SocialActivityObserved, write_social_posts)
+    bus.subscribe(
+        "persistence.social", (SocialActivityObserved,), mailbox=garden.mailbox("persistence")
+    )
+
+    # Read once, synchronously, while the tree is built: reading it later from inside the
+    # running tree would let virtual time move during the read and break determinism.
+    seen = garden.extras.setdefault("social_seen", _stored_post_keys(garden.store))
     retry = RetryPolicy(max_rate_limit_wait=600.0)
 
     gate = garden.extras.get("request_gates", {}).get("social")
@@ -268,7 +379,9 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
         service = SocialService(
             config, transport=transport, clock=clock, retry=retry, gate=gate, cache=cache
         )
-        return SocialPoller(box, bus, service, clock, interval=config.poll_interval)
+        return SocialPoller(
+            box, bus, service, clock, interval=config.poll_interval, seen=seen
+        )
 
     children.append(ChildSpec("social", make, Restart.PERMANENT))
 
@@ -284,6 +397,7 @@ def _add_web(garden: Garden, children: list[ChildSpec]) -> None:
 # Subsystems add themselves here, in start order.
 SUBSYSTEMS: list[ChildAdder] = [
     _add_core,
+    _add_privacy,
     _add_github,
     _add_spotify,
     _add_weather,
@@ -291,6 +405,7 @@ SUBSYSTEMS: list[ChildAdder] = [
     _add_social,
     _add_web,
     _add_engines,
+    _add_scheduler,
 ]
 
 

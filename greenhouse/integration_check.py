@@ -10,6 +10,7 @@ transport is injected for it (tests; the demo world once the simulation exists).
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -274,6 +275,24 @@ async def _engines(checker: _Checker, results: dict[str, Any], now: float) -> No
     else:
         checker.mark("engines", "mood", SKIPPED, "no music, weather or coding data came back")
 
+    async def run_trends() -> tuple[bool, str, str | None]:
+        from greenhouse.trends import analyze_tech_trends
+
+        repos = results.get("github", [])
+        languages = [r.language for r in repos if r.language]
+        topics = [t for r in repos for t in r.topics]
+        trends = analyze_tech_trends(
+            results["social"].posts, now, 7, repo_languages=languages, repo_topics=topics
+        )
+        top = ", ".join(f"{t.term} {t.count}" for t in trends.topics[:3]) or "no topics"
+        mine = ", ".join(trends.matching_your_work) or "none"
+        return True, f"{trends.posts} posts this week; top {top}; matching your repos: {mine}", None
+
+    if "social" in results:
+        await checker.step("engines", "trends", run_trends)
+    else:
+        checker.mark("engines", "trends", SKIPPED, "no social data came back")
+
 
 async def run_integration_check(
     settings: IntegrationSettings,
@@ -303,8 +322,8 @@ async def run_integration_check(
         if not await checker.step(name, "client", build):
             continue
         try:
-            await checker.step(name, "health", lambda c=client: _health(c))
-            await checker.step(name, "read", lambda n=name, c=client: _read(n, c, results))
+            await checker.step(name, "health", functools.partial(_health, client))
+            await checker.step(name, "read", functools.partial(_read, name, client, results))
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(5):
                 await client.aclose()

@@ -43,6 +43,11 @@ __all__ = [
     "CommitPushed",
     "CommitSnapshot",
     "CommitsObserved",
+    "ConnectionStatsRequest",
+    "ConsentState",
+    "ConsentSubmitted",
+    "DataSubjectRequestLookup",
+    "DataSubjectRequestSubmitted",
     "EventStored",
     "EventType",
     "GardenEvent",
@@ -51,23 +56,30 @@ __all__ = [
     "GrowthStageChanged",
     "GrowthUpdated",
     "Heartbeat",
+    "HistoryTrimmed",
     "Message",
     "MoodSynthesized",
     "MusicChanged",
     "MusicObserved",
+    "PersistenceBarrier",
+    "PrivacyDashboardRequest",
     "RepositoriesObserved",
     "RepositorySnapshot",
     "RunTask",
+    "SecretGet",
+    "SecretPut",
     "ServiceStatusChanged",
+    "SnapshotRequest",
     "SocialActivity",
     "SocialActivityObserved",
     "TaskFinished",
     "TrackChanged",
-    "ConnectionStatsRequest",
-    "SnapshotRequest",
     "ViewerConnected",
     "ViewerDisconnected",
+    "VisitOutcome",
+    "VisitReceived",
     "VisitRecorded",
+    "VisitorDataErased",
     "VisitorJoined",
     "VisitorLeft",
     "WeatherObserved",
@@ -476,7 +488,11 @@ class CodingActivity(GardenEvent, frozen=True, kw_only=True):
 
 
 class SocialActivityObserved(Message, frozen=True, kw_only=True):
-    """One social poll: your activity summary, tech trends, and the posts new since last time."""
+    """One social poll: your activity summary, tech trends, and the posts not seen before.
+
+    `new_posts` are the posts this poller had not seen (all of them on a first start with no
+    stored history); the viewers' `SocialActivity` counts only those that are news.
+    """
 
     observed_at: float
     sources: tuple[str, ...]
@@ -534,6 +550,14 @@ class GrowthScored(Message, frozen=True, kw_only=True):
     snapshot: str = "{}"  # JSON of the ProjectSnapshot the score came from
     coding_seconds: float | None = None
     languages: dict[str, int] = {}
+
+
+class HistoryTrimmed(Message, frozen=True, kw_only=True):
+    """Delete rows of an engine history table (`growth_history`, `mood_history`) older than
+    `before` (epoch seconds), in the persistence actor's transaction."""
+
+    table: str
+    before: float
 
 
 class MoodSynthesized(Message, frozen=True, kw_only=True):
@@ -595,6 +619,96 @@ class ViewerDisconnected(Message, frozen=True, kw_only=True):
 
 # --------------------------------------------------------------------------------------------
 # Scheduler (issue 7).
+#
+# Convention for owners: an actor that owns a scheduled task handles `RunTask` (it arrives by
+# `ask`, with the task's timeout) and returns `TaskFinished`, or None / True (it went well), or
+# False (it failed); raising also means the run failed. The scheduler retries, times out and
+# records; owners just do the work.
+
+
+class TaskRun(Message, frozen=True, kw_only=True):
+    """One finished execution, for the `task_runs` table (written by persistence)."""
+
+    execution_id: str
+    task_id: str
+    trigger: str  # schedule or manual
+    status: str  # succeeded, failed, timed_out
+    started_at: float  # epoch seconds (runtime clock)
+    finished_at: float
+    duration: float  # monotonic seconds of the last attempt
+    attempts: int = 1
+    error: str | None = None
+
+
+class TaskRunRetention(Message, frozen=True, kw_only=True):
+    """Delete `task_runs` rows that finished before `cutoff` (epoch seconds)."""
+
+    cutoff: float
+
+
+class ExecuteTaskNow(Message, frozen=True, kw_only=True):
+    """Ask the scheduler to run a task now; the reply is the execution id (str)."""
+
+    task_id: str
+
+
+class TaskStatusRequest(Message, frozen=True, kw_only=True):
+    """Ask the scheduler about one execution; the reply is `TaskExecutionStatus` or None."""
+
+    execution_id: str
+
+
+class TaskExecutionStatus(Message, frozen=True, kw_only=True):
+    """Where one execution is: queued, waiting, running, retrying, or how it ended."""
+
+    execution_id: str
+    task_id: str
+    trigger: str
+    status: str  # queued, waiting, running, retrying, succeeded, failed, timed_out, cancelled
+    attempts: int = 0
+    queued_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration: float | None = None
+    error: str | None = None
+    waiting_for: tuple[str, ...] = ()
+
+
+class SchedulerStatsRequest(Message, frozen=True, kw_only=True):
+    """Ask the scheduler for its statistics; the reply is `SchedulerStats` (for /api/scheduler)."""
+
+
+class TaskStats(Message, frozen=True, kw_only=True):
+    """Per-task counters: runs, failures, timings, skipped overlaps and coalesced runs."""
+
+    task_id: str
+    priority: str
+    schedule: str | None  # e.g. "every 180s", "cron '0 2 * * *' (UTC)"; None: manual only
+    runs: int = 0
+    successes: int = 0
+    failures: int = 0
+    timeouts: int = 0
+    retries: int = 0
+    skipped_overlaps: int = 0
+    coalesced: int = 0
+    last_run: float | None = None  # epoch seconds when the last execution started
+    last_status: str | None = None
+    next_run: float | None = None  # epoch seconds
+    mean_duration: float | None = None
+    max_duration: float | None = None
+    running: bool = False
+    pending: bool = False  # due (or asked for) and waiting for a slot or its dependencies
+    waiting_for: tuple[str, ...] = ()
+
+
+class SchedulerStats(Message, frozen=True, kw_only=True):
+    """The scheduler as a whole, with one `TaskStats` per registered task."""
+
+    timezone: str
+    max_concurrent: int
+    running: int
+    pending: int
+    tasks: tuple[TaskStats, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -610,4 +724,101 @@ class ConnectionStatsRequest(Message, frozen=True, kw_only=True):
 
 
 # --------------------------------------------------------------------------------------------
-# Privacy (issue 9).
+# Privacy (issue 9). Messages that carry a raw address or user agent go to the privacy mailbox
+# by `ask` only (never published on the bus) and hide those fields from repr, so a log line or
+# an error that prints one cannot leak them.
+
+
+class _ClientFields(Message, frozen=True, kw_only=True):
+    """Base of requests that carry the client's raw address and user agent."""
+
+    ip: str | None
+    user_agent: str = ""
+
+    def __repr__(self) -> str:
+        shown = [
+            f"{name}={getattr(self, name)!r}"
+            for name in self.__struct_fields__
+            if name not in ("ip", "user_agent")
+        ]
+        return f"{type(self).__name__}({', '.join(['ip=<hidden>', 'user_agent=<hidden>', *shown])})"
+
+    __str__ = __repr__
+
+
+class VisitReceived(_ClientFields, frozen=True, kw_only=True):
+    """A page-view beacon from the HTTP layer; the reply is `VisitOutcome`."""
+
+    path: str = "/"
+    referrer: str | None = None
+    dnt: bool = False
+    gpc: bool = False
+
+
+class VisitOutcome(Message, frozen=True, kw_only=True):
+    """Whether analytics counted the visit, and if not, why (dnt, gpc, withdrawn, ...)."""
+
+    recorded: bool
+    reason: str | None = None
+
+
+class ConsentSubmitted(_ClientFields, frozen=True, kw_only=True):
+    """A visitor's consent choice; `withdraw` drops every non-essential category.
+
+    The reply is `ConsentState`."""
+
+    granted: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+    withdraw: bool = False
+    policy_version: str | None = None
+
+
+class ConsentState(Message, frozen=True, kw_only=True):
+    """Current consent per category for the requesting visitor."""
+
+    categories: dict[str, bool]
+    policy_version: str
+
+
+class DataSubjectRequestSubmitted(_ClientFields, frozen=True, kw_only=True):
+    """Open an access, portability or erasure request for the requester's own id, or, with
+    `admin` set by the HTTP layer after checking the admin token, for `visitor_id`."""
+
+    type: str
+    visitor_id: str | None = None
+    admin: bool = False
+
+
+class DataSubjectRequestLookup(_ClientFields, frozen=True, kw_only=True):
+    """Ask for a request's state, and its exports when the requester is its subject (or admin)."""
+
+    request_id: str
+    admin: bool = False
+
+
+class VisitorDataErased(Message, frozen=True, kw_only=True):
+    """Published after an erasure, so actors holding the id in memory forget it too."""
+
+    visitor_id: str
+
+
+class PersistenceBarrier(Message, frozen=True, kw_only=True):
+    """Asked of the persistence mailbox: the reply comes once everything queued before it is
+    committed (an erasure waits for it so no row in flight comes back after the delete)."""
+
+
+class PrivacyDashboardRequest(Message, frozen=True, kw_only=True):
+    """Ask the privacy actor for `get_privacy_dashboard_data()`."""
+
+
+class SecretPut(Message, frozen=True, kw_only=True):
+    """Store a credential (encrypted at rest); the reply is True when it was persisted."""
+
+    name: str
+    value: Any  # a config.Secret (messages cannot import config); repr stays hidden
+
+
+class SecretGet(Message, frozen=True, kw_only=True):
+    """Read a stored credential; the reply is a `config.Secret` or None."""
+
+    name: str

@@ -15,7 +15,7 @@ import httpx
 from greenhouse.config import Secret, SocialConfig
 
 FIXTURES = Path(__file__).parent / "fixtures" / "social"
-NOW = 1795700000.0  # 2026-11-26 ~09:33 UTC: the docs-shaped posts are a day or two old
+NOW = 1795700000.0  # 2026-11-26 13:33:20 UTC: the docs-shaped posts are a day or two old
 TWITTER_TOKEN = "AAAAAAAAAAAAAAAAAAAAAtwitter-bearer-secret"
 LINKEDIN_TOKEN = "AQVlinkedin-access-token-secret"
 

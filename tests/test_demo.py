@@ -36,7 +36,7 @@ async def test_fresh_run_py_serves_the_demo_and_streams_live_events(tmp_path):
         "GREENHOUSE_WS_PORT": "0",
         "PYTHONUNBUFFERED": "1",
     }
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: ASYNC220 - the test owns this child for its whole life
         [sys.executable, str(ROOT / "run.py")],  # exactly what a user types, in an empty folder
         cwd=tmp_path, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
     )

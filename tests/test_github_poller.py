@@ -4,6 +4,7 @@ webhooks, RunTask, and the whole tree under a mock clock."""
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from actors.tree import build_garden, run_garden
 from greenhouse.config import GitHubConfig, IntegrationSettings, Secret
 from greenhouse.messages import (
     CommitPushed,
+    CommitSnapshot,
     CommitsObserved,
     GitHubActivity,
     RepositoriesObserved,
@@ -230,8 +232,31 @@ async def test_tree_runs_poller_only_when_configured_or_faked(
         await trio.sleep(60)
         fake.push("octocat/repo-1", commits=3)
         await trio.sleep(700)  # the next scheduled sync sees the push
-        await trio.sleep(5)  # persistence flushes
-        rows = events_since(garden.store.reader(), 0, types=["commit_pushed"])
+        # Persistence commits in a worker thread, in real time: wait for the row itself.
+        for _ in range(500):
+            rows = events_since(garden.store.reader(), 0, types=["commit_pushed"])
+            if rows:
+                break
+            await trio.to_thread.run_sync(time.sleep, 0.01)
         nursery.cancel_scope.cancel()
     assert len(rows) == 1 and '"commit_count":3' in rows[0].data
     assert rows[0].source == "github_sync"
+
+
+async def test_commits_delivered_elsewhere_are_not_announced_again(autojump_clock: Any) -> None:
+    poller, fake, watch = setup()
+    await poller.sync()
+    (sha,) = fake.push("octocat/repo-2")
+    # The HTTP layer converted the webhook itself and published its CommitsObserved.
+    webhook_view = CommitsObserved(
+        repository="octocat/repo-2",
+        commits=(CommitSnapshot(sha=sha, repository="octocat/repo-2", author="octocat"),),
+        new_count=1,
+        via="webhook",
+    )
+    await poller.handle(webhook_view)
+    drain(watch)
+    await poller.sync()
+    seen = drain(watch)
+    assert of(CommitPushed, seen) == []
+    assert of(CommitsObserved, seen)[0].new_count == 0

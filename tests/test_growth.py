@@ -243,3 +243,30 @@ def test_weights_and_thresholds_are_configurable() -> None:
 
     with pytest.raises(ConfigError, match="GROWTH_THRESHOLD"):
         load_settings(None, {"GROWTH_THRESHOLD_SAPLING": "0.9"})
+
+
+weird = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True))
+
+
+@given(
+    st.builds(
+        ProjectSnapshot,
+        name=st.just("p"),
+        created_at=weird,
+        pushed_at=weird,
+        commit_times=st.one_of(st.none(), st.lists(st.floats(), max_size=10).map(tuple)),
+        total_commits=st.one_of(st.none(), st.integers(min_value=-(10**6), max_value=10**18)),
+        languages=st.one_of(
+            st.none(), st.dictionaries(st.text(max_size=3), st.integers(-(10**9), 10**18))
+        ),
+        stars=st.one_of(st.none(), st.integers(min_value=-5, max_value=10**18)),
+        coding_seconds=weird,
+    ),
+    st.floats(min_value=0, max_value=4e9),
+)
+def test_absurd_inputs_never_raise_and_stay_in_range(project: ProjectSnapshot, now: float) -> None:
+    """NaN, infinities and negative counts from a broken source: a valid result, no exception."""
+    metrics = calculate_project_growth(project, now)
+    assert 0.0 <= metrics.score <= 1.0
+    assert all(0.0 <= f.value <= 1.0 for f in metrics.factors.values())
+    assert metrics.health in ("thriving", "healthy", "dormant", "wilting")

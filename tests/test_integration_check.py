@@ -77,6 +77,8 @@ async def test_every_service_ok_then_engines() -> None:
     assert steps[("social", "read")].detail == "9 posts from 6 sources"
     assert steps[("engines", "growth")].status == "ok"
     assert steps[("engines", "growth")].detail.startswith("3 plants")
+    trends = steps[("engines", "trends")]
+    assert trends.status == "ok" and "top " in trends.detail
     mood = steps[("engines", "mood")]
     assert mood.status == "ok" and "music" in mood.detail and "weather" in mood.detail
     for secret in (GITHUB_TOKEN, WAKA_KEY, API_KEY, TWITTER_TOKEN):
@@ -115,6 +117,7 @@ async def test_only_configured_services_are_checked() -> None:
     assert statuses[("wakatime", "read")] == "ok"
     assert statuses[("engines", "growth")] == "skipped"
     assert statuses[("engines", "mood")] == "ok"  # coding data alone drives it
+    assert statuses[("engines", "trends")] == "skipped"
     assert not report.failed
 
 

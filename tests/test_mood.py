@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -246,8 +247,6 @@ def test_announce_only_on_atmosphere_change_or_big_energy_move() -> None:
     same = synthesize_current_mood(MoodInputs(), NOW + 60)
     assert should_announce(None, base, 0.15)
     assert not should_announce(base, same, 0.15)
-    import msgspec
-
     moved = msgspec.structs.replace(same, energy=min(1.0, base.energy + 0.2))
     assert should_announce(base, moved, 0.15)
     other = msgspec.structs.replace(same, atmosphere="misty_mystery")
@@ -280,3 +279,45 @@ def test_mood_trends_summarise_components_and_atmospheres() -> None:
     assert trends.atmospheres["serene_morning"] == 0.5
     assert trends.current_atmosphere == "focused_afternoon"
     assert mood_trends([], 24, COMPONENTS).samples == 0
+
+
+def test_the_season_colours_the_weather() -> None:
+    """The same sky reads livelier in summer than in winter, and the hemisphere flips it."""
+    sky = WeatherSignal(at=0.0, condition="Clouds", temperature=15, clouds=50, is_day=True)
+
+    def energy(moment: float, latitude: float | None) -> float:
+        weather = msgspec.structs.replace(sky, at=moment, latitude=latitude)
+        mood = synthesize_current_mood(MoodInputs(weather=weather), moment)
+        return mood.energy
+
+    july, january = at(2026, 7, 1, 12), at(2026, 1, 1, 12)
+    assert energy(july, 50.0) > energy(january, 50.0)
+    assert energy(july, -35.0) < energy(january, -35.0)
+
+
+@given(
+    st.lists(st.floats(min_value=0.451, max_value=0.499), min_size=1, max_size=40),
+    st.sampled_from(["focused_afternoon", "spring_growth"]),
+)
+def test_atmosphere_hysteresis_stops_flapping(focus_values: list[float], start: str) -> None:
+    """Focus wobbling between leave (0.45) and enter (0.5) keeps whichever sky was there."""
+    from greenhouse.engines.mood import choose_atmosphere
+
+    current = start
+    for focus in focus_values:
+        components = {"energy": 0.5, "focus": focus, "creativity": 0.4, "serenity": 0.4,
+                      "intensity": 0.3}
+        current, _ = choose_atmosphere(components, "afternoon", "spring", "clear_skies",
+                                       current, 0.05)
+        assert current == start
+
+
+def test_atmosphere_still_changes_past_the_band() -> None:
+    from greenhouse.engines.mood import choose_atmosphere
+
+    calm = {"energy": 0.5, "focus": 0.44, "creativity": 0.4, "serenity": 0.4, "intensity": 0.3}
+    keen = dict(calm, focus=0.5)
+    assert choose_atmosphere(calm, "afternoon", "spring", "clear_skies",
+                             "focused_afternoon", 0.05)[0] == "spring_growth"
+    assert choose_atmosphere(keen, "afternoon", "spring", "clear_skies",
+                             "spring_growth", 0.05)[0] == "focused_afternoon"

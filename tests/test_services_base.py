@@ -368,3 +368,12 @@ async def test_service_respects_server_limit_even_with_an_open_gate(autojump_clo
     await service.get("/a", Item)
     await service.get("/b", Item)
     assert len(times) == 2 and times[1] - start == pytest.approx(300.0, abs=1.0)
+
+
+def test_default_jitter_follows_the_global_seed() -> None:
+    def draws() -> list[float]:
+        random.seed(1234)
+        service = TokenService("https://api.example.test")
+        return [service.retry.backoff(3, service._rng) for _ in range(5)]
+
+    assert draws() == draws()

@@ -218,8 +218,8 @@ def factor_values(
 
 
 def _last_activity(project: ProjectSnapshot, now: float) -> float | None:
-    moments = [t for t in (project.commit_times or ()) if t <= now]
-    if project.pushed_at is not None:
+    moments = [t for t in (project.commit_times or ()) if math.isfinite(t) and t <= now]
+    if project.pushed_at is not None and math.isfinite(project.pushed_at):
         moments.append(min(project.pushed_at, now))
     return max(moments) if moments else None
 

@@ -190,8 +190,27 @@ def _daylight(weather: WeatherSignal, now: float) -> float:
     return 0.5
 
 
-def weather_components(weather: WeatherSignal, now: float) -> Components:
+# The season's own colour, blended into the weather's components (15 %): long summer days lift
+# energy, winter settles towards serenity, spring is creative, autumn reflective.
+SEASON_COMPONENTS: dict[str, Components] = {
+    "winter": {"energy": 0.3, "focus": 0.6, "creativity": 0.5, "serenity": 0.7, "intensity": 0.3},
+    "spring": {"energy": 0.6, "focus": 0.5, "creativity": 0.7, "serenity": 0.6, "intensity": 0.4},
+    "summer": {"energy": 0.8, "focus": 0.4, "creativity": 0.6, "serenity": 0.5, "intensity": 0.6},
+    "autumn": {"energy": 0.45, "focus": 0.6, "creativity": 0.65, "serenity": 0.6, "intensity": 0.35},
+}
+SEASON_SHARE = 0.15
+
+
+def weather_components(weather: WeatherSignal, now: float, season: str | None = None) -> Components:
     """Warm bright days energise, soft rain calms and invites focus, storms are intense."""
+    sky = _sky_components(weather, now)
+    colour = SEASON_COMPONENTS.get(season or "")
+    if colour is None:
+        return sky
+    return {k: (1 - SEASON_SHARE) * sky[k] + SEASON_SHARE * colour[k] for k in COMPONENTS}
+
+
+def _sky_components(weather: WeatherSignal, now: float) -> Components:
     storm = _storminess(weather)
     rain = _clamp((weather.rain_mm_h or 0.0) / 8.0)
     if weather.rain_mm_h is None and weather.condition.lower() in ("rain", "drizzle"):
@@ -314,27 +333,46 @@ def weather_pattern(
 
 
 def choose_atmosphere(
-    components: Components, period: str, season: str, pattern: str
+    components: Components,
+    period: str,
+    season: str,
+    pattern: str,
+    previous: str | None = None,
+    margin: float = 0.0,
 ) -> tuple[str, str]:
-    """The atmosphere and the one rule that chose it, checked in order."""
+    """The atmosphere and the one rule that chose it, checked in order.
+
+    Hysteresis: the rule of the `previous` atmosphere has its threshold relaxed by `margin`, so a
+    component wobbling just around a threshold does not make the sky flap.
+    """
+
+    def at_least(value: float, threshold: float, name: str) -> bool:
+        return value >= threshold - (margin if name == previous else 0.0)
+
+    def below(value: float, threshold: float, name: str) -> bool:
+        return value < threshold + (margin if name == previous else 0.0)
+
     energy, focus = components["energy"], components["focus"]
     creativity, serenity = components["creativity"], components["serenity"]
     intensity = components["intensity"]
-    if intensity >= 0.6 or (pattern == "thunderstorm" and intensity >= 0.45):
-        return "stormy_intensity", f"intensity {intensity:.2f} (sky: {pattern})"
+    storm = "stormy_intensity"
+    if at_least(intensity, 0.6, storm) or (
+        pattern == "thunderstorm" and at_least(intensity, 0.45, storm)
+    ):
+        return storm, f"intensity {intensity:.2f} (sky: {pattern})"
     if pattern == "misty_fog":
         return "misty_mystery", "fog or mist outside"
-    if season == "winter" and pattern == "snow_fall" and energy < 0.55:
+    if season == "winter" and pattern == "snow_fall" and below(energy, 0.55, "winter_calm"):
         return "winter_calm", f"snow falling, energy {energy:.2f}"
-    if period == "morning" and serenity >= 0.5:
+    if period == "morning" and at_least(serenity, 0.5, "serene_morning"):
         return "serene_morning", f"morning, serenity {serenity:.2f}"
-    if period == "noon" and energy >= 0.55:
+    if period == "noon" and at_least(energy, 0.55, "energetic_noon"):
         return "energetic_noon", f"midday, energy {energy:.2f}"
-    if period == "afternoon" and focus >= 0.5:
+    if period == "afternoon" and at_least(focus, 0.5, "focused_afternoon"):
         return "focused_afternoon", f"afternoon, focus {focus:.2f}"
-    if period == "evening" and creativity >= 0.5:
+    if period == "evening" and at_least(creativity, 0.5, "creative_evening"):
         return "creative_evening", f"evening, creativity {creativity:.2f}"
-    if period == "night" and energy < 0.55:
+    if period == "night" and below(energy, 0.55, "contemplative_night"):
         return "contemplative_night", f"night, energy {energy:.2f}"
     by_season = {
         "winter": "winter_calm",
@@ -360,9 +398,13 @@ def synthesize_current_mood(
     if inputs.music is not None and inputs.music.is_playing:
         fade = _fade(now - inputs.music.at, config.music_freshness)
         candidates["music"] = (fade * _clamp(inputs.music.confidence), music_components(inputs.music))
+    latitude = config.latitude
+    if inputs.weather is not None and inputs.weather.latitude is not None:
+        latitude = inputs.weather.latitude
+    season = season_for(local, latitude)
     if inputs.weather is not None:
         fade = _fade(now - inputs.weather.at, config.weather_freshness)
-        candidates["weather"] = (fade, weather_components(inputs.weather, now))
+        candidates["weather"] = (fade, weather_components(inputs.weather, now, season))
     if inputs.productivity is not None:
         fade = _fade(now - inputs.productivity.at, config.productivity_freshness)
         candidates["productivity"] = (fade, productivity_components(inputs.productivity))
@@ -385,16 +427,19 @@ def synthesize_current_mood(
         )
         for component in COMPONENTS
     }
-    latitude = config.latitude
-    if inputs.weather is not None and inputs.weather.latitude is not None:
-        latitude = inputs.weather.latitude
-    season = season_for(local, latitude)
     period = time_of_day(hour)
     weather_in_use = inputs.weather if "weather" in sources else None
     pattern = weather_pattern(
         weather_in_use, blended, period, previous.weather_pattern if previous else None
     )
-    atmosphere, reason = choose_atmosphere(blended, period, season, pattern)
+    atmosphere, reason = choose_atmosphere(
+        blended,
+        period,
+        season,
+        pattern,
+        previous.atmosphere if previous else None,
+        config.atmosphere_hysteresis,
+    )
     used = ", ".join(f"{name} {weight:.2f}" for name, weight in sorted(sources.items()))
     return MoodSynthesis(
         at=now,

@@ -158,6 +158,16 @@ class APIResponse(msgspec.Struct, Generic[T], kw_only=True):
         """True when the call produced data."""
         return self.error is None
 
+    def failure(self) -> APIResponse[Any]:
+        """This response's error, re-typed for a caller that returns another data type."""
+        return APIResponse(
+            status_code=self.status_code,
+            error=self.error,
+            error_kind=self.error_kind,
+            rate_limit=self.rate_limit,
+            attempts=self.attempts,
+        )
+
 
 class HealthStatus(msgspec.Struct, frozen=True, kw_only=True):
     """Result of `health_check()`."""
@@ -470,10 +480,10 @@ class BaseIntegration:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _decode(self, body: bytes, type_: Any) -> T:
+    def _decode(self, body: bytes, type_: Any) -> Any:
         if type_ is bytes:
-            return body  # type: ignore[return-value]
-        return msgspec.json.decode(body, type=type_)  # type: ignore[no-any-return]
+            return body
+        return msgspec.json.decode(body, type=type_)
 
     async def _wait_for_server_limit(self, endpoint: str) -> APIResponse[Any] | None:
         """Sleep while the server said we are blocked; an error when that is too long."""
@@ -764,6 +774,7 @@ class BaseIntegration:
 
 def _error_detail(body: bytes) -> str:
     """A short, safe excerpt of an error body: its `message` field when it is JSON."""
+    decoded: Any
     try:
         decoded = msgspec.json.decode(body)
     except msgspec.DecodeError:

@@ -51,6 +51,7 @@ class _TextExtractor(HTMLParser):
 
 
 _SPACES = re.compile(r"\s+")
+_EMAIL = re.compile(r"\(?<?[\w.+-]+@[\w-]+(\.[\w-]+)+>?\)?")
 
 
 def html_to_text(markup: str) -> str:
@@ -61,6 +62,13 @@ def html_to_text(markup: str) -> str:
     extractor.feed(markup)
     extractor.close()
     return _SPACES.sub(" ", "".join(extractor.parts)).strip()
+
+
+def _author(entry: Mapping[str, Any]) -> str:
+    """The author's name; e-mail addresses (RSS puts one there) are not kept."""
+    detail = entry.get("author_detail") or {}
+    name = detail.get("name") or entry.get("author", "")
+    return _SPACES.sub(" ", _EMAIL.sub("", str(name))).strip()
 
 
 def _epoch(entry: Mapping[str, Any]) -> float:
@@ -87,7 +95,7 @@ def _entry_to_post(entry: Mapping[str, Any], feed_url: str) -> SocialPost:
         title=html_to_text(entry.get("title", "")),
         text=html_to_text(summary),
         url=link,
-        author=entry.get("author", ""),
+        author=_author(entry),
         tags=tags,
     )
 

@@ -170,8 +170,8 @@ class GitHubService(BaseIntegration):
             all_cached = True
             for full_name in self.config.repositories:
                 last = await self.get_repository(full_name)
-                if not last.ok:
-                    return last
+                if not last.ok or last.data is None:
+                    return last.failure()
                 repos.append(last.data)
                 all_cached = all_cached and last.from_cache
             return APIResponse(
@@ -255,12 +255,7 @@ class GitHubService(BaseIntegration):
         """Commits, PRs, issues, releases... per day and per repository over the last `days`."""
         events = await self.get_user_events()
         if not events.ok:
-            return APIResponse(
-                status_code=events.status_code,
-                error=events.error,
-                error_kind=events.error_kind,
-                rate_limit=events.rate_limit,
-            )
+            return events.failure()
         summary = summarize_events(events.data or [], days=days, now=self._time())
         return APIResponse(
             data=summary,
@@ -272,11 +267,11 @@ class GitHubService(BaseIntegration):
     async def calculate_growth_metrics(self, repo: str) -> APIResponse[GrowthMetrics]:
         """Everything the growth engine needs about one repository (four conditional GETs)."""
         info = await self.get_repository(repo)
-        if not info.ok:
-            return info
+        if not info.ok or info.data is None:
+            return info.failure()
         commits = await self.get_repository_commits(repo, limit=100)
         if not commits.ok:
-            return commits
+            return commits.failure()
         languages = await self.get_repository_languages(repo)
         releases = await self.get_repository_releases(repo)
         metrics = growth_metrics(

@@ -172,7 +172,7 @@ class SocialService:
         not_modified = 0
 
         def take(name: str, result: APIResponse[Any]) -> None:
-            if not result.ok:
+            if not result.ok or result.data is None:
                 failures[name] = result.error or f"{name}: failed"
                 return
             for post in result.data:
@@ -182,7 +182,7 @@ class SocialService:
             nonlocal not_modified
             for url in client.urls:
                 feed = await client.get_feed(url)
-                if not feed.ok:
+                if not feed.ok or feed.data is None:
                     failures[f"rss {url}"] = feed.error or "feed failed"
                     continue
                 not_modified += feed.data.not_modified

@@ -103,7 +103,7 @@ class FeedClient(BaseIntegration):
         response = await self.make_request(
             "GET", url, response_type=bytes, headers={"Accept": FEED_ACCEPT}, endpoint="feed"
         )
-        if not response.ok:
+        if not response.ok or response.data is None:
             return _failure(response)
         try:
             feed = parse_feed(
@@ -128,7 +128,7 @@ class FeedClient(BaseIntegration):
         for url in self.urls:
             result = await self.get_feed(url)
             status = result.status_code
-            if not result.ok:
+            if not result.ok or result.data is None:
                 errors.append(result.error or url)
         return HealthStatus(
             service=self.name,
@@ -161,7 +161,7 @@ class MastodonClient(BaseIntegration):
         found = await self.get(
             "/api/v1/accounts/lookup", MastodonAccount, params={"acct": self.account}
         )
-        if not found.ok:
+        if not found.ok or found.data is None:
             return _failure(found)
         self._account_id = found.data.id
         return APIResponse(data=found.data.id, status_code=found.status_code)
@@ -169,7 +169,7 @@ class MastodonClient(BaseIntegration):
     async def get_statuses(self, limit: int = 40) -> APIResponse[list[SocialPost]]:
         """The account's latest statuses (reblogs included, with no engagement of their own)."""
         ident = await self.account_id()
-        if not ident.ok:
+        if not ident.ok or ident.data is None:
             return _failure(ident)
         response = await self.get(
             f"/api/v1/accounts/{ident.data}/statuses",
@@ -177,7 +177,7 @@ class MastodonClient(BaseIntegration):
             params={"limit": max(1, min(limit, 40))},
             endpoint="statuses",
         )
-        if not response.ok:
+        if not response.ok or response.data is None:
             return _failure(response)
         return APIResponse(data=[self._post(s) for s in response.data],
                            status_code=response.status_code, from_cache=response.from_cache)
@@ -225,7 +225,7 @@ class BlueskyClient(BaseIntegration):
             },
             endpoint="getAuthorFeed",
         )
-        if not response.ok:
+        if not response.ok or response.data is None:
             return _failure(response)
         posts = []
         for item in response.data.feed:
@@ -267,7 +267,7 @@ class HackerNewsClient(BaseIntegration):
     async def get_top_stories(self, limit: int = 10) -> APIResponse[list[SocialPost]]:
         """The current top `limit` stories; items that fail or are dead are skipped."""
         ids = await self.get("/topstories.json", list[int], endpoint="topstories")
-        if not ids.ok:
+        if not ids.ok or ids.data is None:
             return _failure(ids)
         wanted = ids.data[: max(0, limit)]
         items: dict[int, HNItem] = {}
@@ -326,7 +326,7 @@ class TwitterClient(_BearerClient):
             },
             endpoint="users.tweets",
         )
-        if not response.ok:
+        if not response.ok or response.data is None:
             return _failure(response)
         posts = [
             SocialPost(
@@ -375,7 +375,7 @@ class LinkedInClient(_BearerClient):
         if self._person is not None:
             return APIResponse(data=self._person, status_code=200)
         info = await self.get("/v2/userinfo", LinkedInUserInfo, endpoint="userinfo")
-        if not info.ok:
+        if not info.ok or info.data is None:
             return _failure(info)
         self._person = f"urn:li:person:{info.data.sub}"
         return APIResponse(data=self._person, status_code=info.status_code)
@@ -383,7 +383,7 @@ class LinkedInClient(_BearerClient):
     async def get_posts(self, limit: int = 50) -> APIResponse[list[SocialPost]]:
         """GET /rest/posts?q=author&author={urn}: published posts only."""
         urn = await self.person_urn()
-        if not urn.ok:
+        if not urn.ok or urn.data is None:
             return _failure(urn)
         response = await self.get(
             "/rest/posts",
@@ -391,7 +391,7 @@ class LinkedInClient(_BearerClient):
             params={"q": "author", "author": urn.data, "count": max(1, min(limit, 100))},
             endpoint="posts",
         )
-        if not response.ok:
+        if not response.ok or response.data is None:
             return _failure(response)
         posts = [
             SocialPost(

@@ -134,7 +134,7 @@ class WakaTimeService(BaseIntegration):
             conditional=False,
             endpoint="stats",
         )
-        if not response.ok:
+        if not response.ok or response.data is None:
             return APIResponse(
                 error=response.error,
                 error_kind=response.error_kind,
@@ -167,7 +167,7 @@ class WakaTimeService(BaseIntegration):
     async def get_project_times(self, days: int = 7) -> APIResponse[tuple[ProjectTime, ...]]:
         """Seconds per project over the last `days` days (feeds the growth engine)."""
         summaries = await self._recent_summaries(days)
-        if not summaries.ok:
+        if not summaries.ok or summaries.data is None:
             return _carry(summaries)
         return APIResponse(
             data=project_times(coding_days(summaries.data.data)),
@@ -184,14 +184,14 @@ class WakaTimeService(BaseIntegration):
         A failed durations request drops only the hourly part, it does not fail the metrics.
         """
         summaries = await self._recent_summaries(days)
-        if not summaries.ok:
+        if not summaries.ok or summaries.data is None:
             return _carry(summaries)
         today = self.today()
         durations: list[WakaDuration] = []
         timezone: str | None = None
         for back in range(max(0, min(duration_days, days))):
             day = await self.get_durations(today - timedelta(days=back))
-            if day.ok:
+            if day.ok and day.data is not None:
                 durations.extend(day.data.data)
                 timezone = timezone or day.data.timezone
         metrics = productivity_metrics(

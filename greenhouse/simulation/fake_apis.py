@@ -14,13 +14,13 @@ arrived after the service had said its limit was spent (a correct client sends n
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
-import functools
 from functools import cache
 from pathlib import Path
 from typing import Any

@@ -335,8 +335,8 @@ class FakeGitHub:
                 },
             )
         status, payload, extra = self._route(request)
-        body = msgspec.json.encode(payload)
-        etag = 'W/"' + hashlib.sha1(body).hexdigest() + '"'
+        content = msgspec.json.encode(payload)
+        etag = 'W/"' + hashlib.sha1(content).hexdigest() + '"'
         authorised = "authorization" in request.headers
         if status == 200 and request.headers.get("if-none-match") == etag:
             # GitHub: an authorised conditional request answered 304 costs no point.
@@ -348,7 +348,9 @@ class FakeGitHub:
         self._charge(target)
         self.log.append((target, status))
         headers = {"etag": etag, "content-type": "application/json; charset=utf-8", **extra}
-        return httpx.Response(status, content=body, headers={**headers, **self._limit_headers(now)})
+        return httpx.Response(
+            status, content=content, headers={**headers, **self._limit_headers(now)}
+        )
 
     def _charge(self, target: str) -> None:
         self.points += 1
@@ -358,7 +360,7 @@ class FakeGitHub:
     def _route(self, request: httpx.Request) -> tuple[int, Any, dict[str, str]]:
         path = request.url.path
         query = {k: v[-1] for k, v in parse_qs(request.url.query.decode()).items()}
-        missing = (
+        missing: tuple[int, Any, dict[str, str]] = (
             404,
             {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"},
             {},
