@@ -363,6 +363,10 @@ async def test_analytics_counts_viewers_and_stores_sessions(
         assert [e.live_viewers for e in joined] == [1, 2, 2]
         assert [e.live_viewers for e in left] == [1]
         assert joined[-1].visitors_today == 2
+        # The WebSocket actor restarted and lost c2 and c3 without a word: its count wins.
+        await garden.bus.publish(ViewerConnected(connection_id="c4", live_viewers=1))
+        await settle(garden)
+        assert watcher.of(VisitorJoined)[-1].live_viewers == 1
         done = await ask(garden.mailbox("analytics"),
                          RunTask(task_id="analytics_processing", execution_id="a1"))
         assert done.ok
