@@ -171,6 +171,7 @@ class GrowthActor(TaskActor):
         known = self.commits[name]
         for commit in message.commits:
             if commit.timestamp is not None and math.isfinite(commit.timestamp):
+                known.pop(f"t:{commit.timestamp!r}", None)  # the restored time, now with its sha
                 known[commit.sha] = commit.timestamp
         if len(known) > MAX_COMMITS_KEPT:
             newest = sorted(known.items(), key=lambda kv: kv[1])[-MAX_COMMITS_KEPT:]
@@ -190,9 +191,10 @@ class GrowthActor(TaskActor):
         for project, seconds in signal.project_seconds.items():
             if not math.isfinite(seconds) or seconds < 0:
                 continue
-            self.coding_seconds[project.lower()] = seconds
+            key = plant_name(project).lower()
+            self.coding_seconds[key] = seconds
             for name in self.projects:
-                if name.lower() == plant_name(project).lower():
+                if name.lower() == key:
                     self.projects[name] = msgspec.structs.replace(
                         self.projects[name], coding_seconds=seconds
                     )
