@@ -97,7 +97,8 @@ async def running_garden(db: Path, **env: str) -> AsyncIterator[tuple[Garden, Wa
         "GREENHOUSE_WS_PORT": "0",
     }
     settings = load_settings(None, {**base, **env})
-    garden = build_garden(settings, clock=Clock(start_epoch=T0))
+    # These tests play the scheduler themselves (RunTask on the bus), so the real one stays out.
+    garden = build_garden(settings, clock=Clock(start_epoch=T0), extras={"scheduler": False})
     watcher = Watcher(garden)
     async with trio.open_nursery() as nursery:
         await nursery.start(run_garden, garden)
