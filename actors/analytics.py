@@ -18,8 +18,6 @@ from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import trio
-
 from greenhouse.engines.analytics import (
     SESSION_TIMEOUT,
     LiveViewers,
@@ -87,7 +85,7 @@ class AnalyticsActor(TaskActor):
             return
         since = self.clock.time() - KEEP_SECONDS
         try:
-            restored = await trio.to_thread.run_sync(self.load_visits, since)
+            restored = self.load_visits(since)  # once, on the trio thread (see actors/growth.py)
         except Exception:
             self.log.exception("could not restore recent visits")
             return
