@@ -112,7 +112,7 @@ class AnalyticsActor(TaskActor):
         elif isinstance(message, ViewerConnected) and self.live.connect(message.connection_id):
             await self.publish(
                 VisitorJoined(
-                    live_viewers=len(self.live),
+                    live_viewers=self._live_count(message.live_viewers),
                     visitors_today=self.visitors_today(now),
                     source="analytics",
                     timestamp=now,
@@ -123,13 +123,21 @@ class AnalyticsActor(TaskActor):
         ):
             await self.publish(
                 VisitorLeft(
-                    live_viewers=len(self.live),
+                    live_viewers=self._live_count(message.live_viewers),
                     visitors_today=self.visitors_today(now),
                     source="analytics",
                     timestamp=now,
                 )
             )
         return None
+
+    def _live_count(self, reported: int) -> int:
+        """The WebSocket actor owns the connections: its count wins when it gives one.
+
+        After it restarts, connections it lost never send a disconnect; its own count is right
+        while the set of ids here still holds them.
+        """
+        return reported if reported > 0 else len(self.live)
 
     def forget(self, visitor_id: str) -> int:
         """Drop every visit of `visitor_id` held in memory (an erasure); returns how many."""

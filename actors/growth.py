@@ -170,6 +170,7 @@ class GrowthActor(TaskActor):
         known = self.commits[name]
         for commit in message.commits:
             if commit.timestamp is not None and math.isfinite(commit.timestamp):
+                known.pop(f"t:{commit.timestamp!r}", None)  # the restored time, now with its sha
                 known[commit.sha] = commit.timestamp
         if len(known) > MAX_COMMITS_KEPT:
             newest = sorted(known.items(), key=lambda kv: kv[1])[-MAX_COMMITS_KEPT:]
@@ -189,9 +190,10 @@ class GrowthActor(TaskActor):
         for project, seconds in signal.project_seconds.items():
             if not math.isfinite(seconds) or seconds < 0:
                 continue
-            self.coding_seconds[project.lower()] = seconds
+            key = plant_name(project).lower()
+            self.coding_seconds[key] = seconds
             for name in self.projects:
-                if name.lower() == plant_name(project).lower():
+                if name.lower() == key:
                     self.projects[name] = msgspec.structs.replace(
                         self.projects[name], coding_seconds=seconds
                     )
@@ -202,9 +204,9 @@ class GrowthActor(TaskActor):
 
     async def rescore_all(self, now: float) -> None:
         """Score every plant and record a history point for each (the hourly task)."""
-        # A whole garden is scored in a worker thread: the engine is pure, and a Raspberry Pi
-        # should not hold the trio loop (and every viewer) for a large garden's worth of work.
-        await self.rescore(sorted(self.projects), now, record_always=True, in_thread=True)
+        # Scored on the trio thread (about 4 ms a plant): a worker thread would make the
+        # simulation's event log depend on thread timing under MockClock.
+        await self.rescore(sorted(self.projects), now, record_always=True)
         keep = self.config.keep_history_days * DAY
         await self.publish(HistoryTrimmed(table="growth_history", before=now - keep))
 
@@ -214,7 +216,6 @@ class GrowthActor(TaskActor):
         now: float,
         *,
         record_always: bool = False,
-        in_thread: bool = False,
     ) -> None:
         """Score the named plants and publish what changed."""
         jobs = [
