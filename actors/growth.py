@@ -204,9 +204,10 @@ class GrowthActor(TaskActor):
 
     async def rescore_all(self, now: float) -> None:
         """Score every plant and record a history point for each (the hourly task)."""
-        # Scored on the trio thread (about 4 ms a plant): a worker thread would make the
-        # simulation's event log depend on thread timing under MockClock.
-        await self.rescore(sorted(self.projects), now, record_always=True)
+        # A whole garden (about 4 ms a plant) is scored off the trio thread so a Pi keeps serving
+        # viewers meanwhile; under MockClock `clock.run_sync` runs it inline, which keeps the
+        # simulation's event log independent of thread timing.
+        await self.rescore(sorted(self.projects), now, record_always=True, in_thread=True)
         keep = self.config.keep_history_days * DAY
         await self.publish(HistoryTrimmed(table="growth_history", before=now - keep))
 
@@ -216,6 +217,7 @@ class GrowthActor(TaskActor):
         now: float,
         *,
         record_always: bool = False,
+        in_thread: bool = False,
     ) -> None:
         """Score the named plants and publish what changed."""
         jobs = [
