@@ -167,6 +167,22 @@ async def test_concurrent_redeliveries_store_one_event(tmp_path: Path) -> None:
         assert await stored_pushes(run) == 1
 
 
+async def test_many_concurrent_deliveries_are_all_stored(tmp_path: Path) -> None:
+    # More concurrent deliveries than the reader pool has connections (a deadlock once).
+    async with garden_running(tmp_path / "g.db") as run:
+        codes: list[int] = []
+
+        async def post() -> None:
+            codes.append((await run.deliver()).status_code)
+
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                for _ in range(12):
+                    nursery.start_soon(post)
+        assert codes == [202] * 12
+        assert await stored_pushes(run) == 12
+
+
 async def test_webhook_error_codes(tmp_path: Path) -> None:
     async with garden_running(tmp_path / "g.db") as run:
         missing = await run.deliver(signature="")

@@ -39,7 +39,8 @@ class ReaderPool:
         async with self._limiter:
             conn = self._idle.pop() if self._idle else self.store.reader()
             try:
-                result = await trio.to_thread.run_sync(fn, conn, *args, limiter=self._limiter)
+                # Not `limiter=self._limiter`: this task already holds one of its tokens.
+                result = await trio.to_thread.run_sync(fn, conn, *args)
             except BaseException:
                 conn.close()
                 raise
