@@ -29,17 +29,53 @@ SECRET = "bench-webhook-secret"
 BODY = (ROOT / "tests" / "fixtures" / "github" / "webhooks" / "push.new-branch.json").read_bytes()
 
 
-def serve() -> None:
+def serve(tree: str) -> None:
     import trio
 
     from actors.tree import build_garden, run_garden
     from greenhouse.config import GitHubConfig, IntegrationSettings, Secret, WebConfig
 
+    settings = IntegrationSettings(
+        github=GitHubConfig(webhook_secret=Secret(SECRET)),
+        web=WebConfig(http_port=0, ws_port=0),
+    )
+
+    async def surface() -> None:
+        # Only what a delivery needs: persistence and the HTTP actor (no engines reacting).
+        from actors.http import HttpActor
+        from actors.persistence import PersistenceActor
+        from greenhouse.messages import GardenEvent
+        from greenhouse.runtime import Bus, Clock
+        from greenhouse.store import Store
+        from greenhouse.web.addresses import ListenAddresses
+        from greenhouse.web.context import ReaderPool, WebContext
+        from greenhouse.web.deliveries import WebhookDeliveryRecorded, write_deliveries
+
+        with tempfile.TemporaryDirectory() as directory:
+            store = Store(Path(directory) / "bench.db")
+            store.register_writer(WebhookDeliveryRecorded, write_deliveries)
+            bus, clock = Bus(), Clock()
+            box = bus.subscribe("persistence", (GardenEvent,), capacity=4096)
+            persistence = PersistenceActor(box, bus, store, clock=clock)
+            ctx = WebContext(
+                settings=settings,
+                clock=clock,
+                bus=bus,
+                store=store,
+                mailboxes={"persistence": box},
+                addresses=ListenAddresses(),
+                readers=ReaderPool(store),
+            )
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(persistence.run)
+                nursery.start_soon(HttpActor(ctx, port=0, clock=clock).run)
+                print(json.dumps({"url": await ctx.addresses.wait("http")}), flush=True)
+                await trio.to_thread.run_sync(sys.stdin.readline)
+                print(json.dumps({"commits": persistence.commits}), flush=True)
+                nursery.cancel_scope.cancel()
+            store.close()
+
     async def main() -> None:
-        settings = IntegrationSettings(
-            github=GitHubConfig(webhook_secret=Secret(SECRET)),
-            web=WebConfig(http_port=0, ws_port=0),
-        )
         with tempfile.TemporaryDirectory() as directory:
             garden = build_garden(settings, db_path=str(Path(directory) / "bench.db"))
             async with trio.open_nursery() as nursery:
@@ -51,7 +87,7 @@ def serve() -> None:
                 print(json.dumps({"commits": getattr(persistence, "commits", None)}), flush=True)
                 nursery.cancel_scope.cancel()
 
-    trio.run(main)
+    trio.run(main if tree == "full" else surface)
 
 
 async def load(host: str, port: int, connections: int, seconds: float) -> dict[str, object]:
@@ -112,16 +148,57 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--serve", action="store_true")
+    parser.add_argument("--trees", default="full,surface")
+    parser.add_argument("--serve")
     args = parser.parse_args()
     if args.serve:
-        serve()
+        serve(args.serve)
         return
     from bench._report import report
 
+    rows, results = [], {}
+    for tree in args.trees.split(","):
+        result = run_one(tree, args)
+        results[tree] = result
+        rows.append(
+            [
+                tree,
+                args.connections,
+                result["deliveries"],
+                result["per_second"],
+                result["p50_ms"],
+                result["p99_ms"],
+                result["max_ms"],
+                json.dumps(result["statuses"]),
+                result["deliveries_per_commit"],
+            ]
+        )
+    report(
+        "webhooks",
+        [
+            "garden",
+            "connections",
+            "deliveries",
+            "per second",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "statuses",
+            "deliveries per commit",
+        ],
+        rows,
+        {"results": results, "args": vars(args)},
+    )
+
+
+def run_one(tree: str, args: argparse.Namespace) -> dict[str, object]:
+    """Start a server for `tree` ("full": every actor; "surface": persistence + HTTP), load it."""
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        text=True, cwd=ROOT,
+        [sys.executable, __file__, "--serve", tree],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     assert server.stdin is not None and server.stdout is not None
     try:
@@ -138,15 +215,7 @@ def main() -> None:
     result["deliveries_per_commit"] = (
         result["deliveries"] / commits if commits else None  # type: ignore[operator]
     )
-    report(
-        "webhooks",
-        ["connections", "deliveries", "per second", "p50 ms", "p99 ms", "max ms", "statuses",
-         "deliveries per commit"],
-        [[args.connections, result["deliveries"], result["per_second"], result["p50_ms"],
-          result["p99_ms"], result["max_ms"], json.dumps(result["statuses"]),
-          result["deliveries_per_commit"]]],
-        {"result": result, "args": vars(args)},
-    )
+    return result
 
 
 if __name__ == "__main__":

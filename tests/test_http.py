@@ -293,9 +293,15 @@ async def test_admin_token(tmp_path: Path) -> None:
         basic = await run.http.post(url, headers={"Authorization": f"Basic {ADMIN}"})
         assert basic.status_code == 401
         right = await run.http.post(url, headers={"Authorization": f"Bearer {ADMIN}"})
-        # Past authentication: the scheduler runs it (202), or is not in this build (503).
-        assert right.status_code in (202, 503)
+        assert right.status_code == 202
+        assert right.json()["task_id"] == "growth_calculation"
+        assert right.json()["execution_id"]
         assert ADMIN not in right.text
+        unknown = await run.http.post(
+            "/api/tasks/no_such_task/run", headers={"Authorization": f"Bearer {ADMIN}"}
+        )
+        assert unknown.status_code == 404
+        assert unknown.json()["error"] == "task_not_run"
     async with garden_running(tmp_path / "h.db", settings(admin="")) as run:
         disabled = await run.http.post(url, headers={"Authorization": "Bearer anything"})
         assert disabled.status_code == 403
