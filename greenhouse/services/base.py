@@ -551,6 +551,10 @@ class BaseIntegration:
                     f"{endpoint}: rate limited by the local bucket for {denied.retry_after:.1f}s",
                     attempts=attempt,
                 )
+            if self._blocked_until > self._time():
+                # A concurrent request learnt of a server limit (429, spent quota) while this
+                # one waited for the gate: sending now would break it, so wait first.
+                continue
             attempt += 1
             outcome, retry_in, store = await self._attempt(
                 attempt,
