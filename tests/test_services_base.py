@@ -377,3 +377,33 @@ def test_default_jitter_follows_the_global_seed() -> None:
         return [service.retry.backoff(3, service._rng) for _ in range(5)]
 
     assert draws() == draws()
+
+
+class SlowGate(OpenGate):
+    """A gate that takes a moment to answer (as the bucket actor's `ask` does)."""
+
+    async def acquire(self, service: str, endpoint: str, tokens: int = 1) -> None:
+        await trio.sleep(1.0)
+
+
+async def test_a_429_learnt_while_another_request_waits_for_the_gate_holds_it(
+    autojump_clock: Any,
+) -> None:
+    # Found by tests/test_event_flow_stateful.py: request B passed the server-limit check,
+    # then waited for the gate while A's 429 arrived, and was sent inside Retry-After.
+    sent: list[tuple[str, float]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append((request.url.path, trio.current_time()))
+        if request.url.path == "/a" and len(sent) == 1:
+            return httpx.Response(429, headers={"retry-after": "30"})
+        return httpx.Response(200, json={"id": 1, "name": "a"})
+
+    service, _ = make(handler, gate=SlowGate())
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(service.get, "/a", Item)
+        await trio.sleep(0.5)  # B reaches the gate while A is in flight
+        nursery.start_soon(service.get, "/b", Item)
+    first_b = min(t for path, t in sent if path == "/b")
+    assert first_b - start >= 1.0 + 30.0 - 0.01, sent
