@@ -32,6 +32,7 @@ from greenhouse.histories import GrowthState
 from greenhouse.messages import (
     CodingActivityObserved,
     CommitsObserved,
+    GitHubActivity,
     GrowthScored,
     GrowthStageChanged,
     GrowthUpdated,
@@ -51,6 +52,7 @@ GROWTH_INPUTS: tuple[type, ...] = (
     ProjectSnapshot,
     ProductivitySignal,
     CodingActivityObserved,
+    GitHubActivity,
     RunTask,
 )
 MAX_COMMITS_KEPT = 1000  # per project: the newest commits are all the factors look at
@@ -91,6 +93,7 @@ class GrowthActor(TaskActor):
         self.history: dict[str, deque[tuple[float, float]]] = {}
         self.coding_seconds: dict[str, float] = {}  # lower-cased WakaTime project -> seconds
         self.latest: dict[str, GrowthMetrics] = {}
+        self.releases_seen: dict[str, set[str]] = {}  # plant -> release urls counted
 
     async def started(self) -> None:
         if self.load_state is None:
@@ -135,6 +138,10 @@ class GrowthActor(TaskActor):
             await self.rescore(self._take_coding_time(message), now)
         elif isinstance(message, CodingActivityObserved):
             await self.rescore(self._take_coding_time(productivity_signal(message)), now)
+        elif isinstance(message, GitHubActivity) and message.kind == "release":
+            name = self._take_release(message)
+            if name is not None:
+                await self.rescore([name], now)
         return None
 
     def _merge(self, update: ProjectSnapshot) -> str:
@@ -187,6 +194,21 @@ class GrowthActor(TaskActor):
                 commit_times=tuple(sorted(known.values())),
                 total_commits=None if total is None else max(total, len(known)),
             )
+        )
+
+    def _take_release(self, activity: GitHubActivity) -> str | None:
+        """Count a published release once, by its URL (webhooks carry it; the events feed
+        does not, so releases seen only by polling are not counted rather than counted twice)."""
+        if not activity.url or activity.action not in (None, "published", "released"):
+            return None
+        name = activity.repository
+        seen = self.releases_seen.setdefault(name, set())
+        if activity.url in seen:
+            return None
+        seen.add(activity.url)
+        current = self.projects.get(name, ProjectSnapshot(name=name))
+        return self._merge(
+            ProjectSnapshot(name=name, releases=(current.releases or 0) + 1)
         )
 
     def _take_coding_time(self, signal: ProductivitySignal) -> list[str]:
