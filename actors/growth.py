@@ -6,7 +6,9 @@ source, merged field by field), and `RunTask("growth_calculation")`, which resco
 Outputs: `GrowthUpdated` when a score moves, `GrowthStageChanged` only when the stage really
 changes (hysteresis is in the engine), and `GrowthScored` rows for the history tables.
 
-Plants are keyed by the repository's short name (`owner/name` -> `name`), the name viewers see.
+Plants are keyed by the repository's full name (`owner/name`), as `commit_pushed` events are, so
+a viewer sees one plant per repository; WakaTime projects match on the name after the slash,
+case-insensitively.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from greenhouse.histories import GrowthState
 from greenhouse.messages import (
     CodingActivityObserved,
     CommitsObserved,
+    GitHubActivity,
     GrowthScored,
     GrowthStageChanged,
     GrowthUpdated,
@@ -41,7 +44,7 @@ from greenhouse.runtime import Bus, Clock, Mailbox
 from greenhouse.signals import productivity_signal
 from greenhouse.task_actor import TaskActor
 
-__all__ = ["GROWTH_INPUTS", "GrowthActor", "plant_name"]
+__all__ = ["GROWTH_INPUTS", "GrowthActor", "short_name"]
 
 GROWTH_INPUTS: tuple[type, ...] = (
     RepositoriesObserved,
@@ -49,6 +52,7 @@ GROWTH_INPUTS: tuple[type, ...] = (
     ProjectSnapshot,
     ProductivitySignal,
     CodingActivityObserved,
+    GitHubActivity,
     RunTask,
 )
 MAX_COMMITS_KEPT = 1000  # per project: the newest commits are all the factors look at
@@ -57,9 +61,9 @@ SCORE_EPSILON = 0.001  # smaller moves are not news
 _json = msgspec.json.Encoder()
 
 
-def plant_name(repository: str) -> str:
-    """`owner/name` -> `name`: the plant is called what the repository is called."""
-    return repository.rsplit("/", 1)[-1]
+def short_name(repository: str) -> str:
+    """`owner/name` -> `name`, lower-cased: how a WakaTime project finds its repository."""
+    return repository.rsplit("/", 1)[-1].lower()
 
 
 class GrowthActor(TaskActor):
@@ -89,15 +93,14 @@ class GrowthActor(TaskActor):
         self.history: dict[str, deque[tuple[float, float]]] = {}
         self.coding_seconds: dict[str, float] = {}  # lower-cased WakaTime project -> seconds
         self.latest: dict[str, GrowthMetrics] = {}
+        self.releases_seen: dict[str, set[str]] = {}  # plant -> release urls counted
 
     async def started(self) -> None:
         if self.load_state is None:
             return
         since = self.clock.time() - self.config.history_days * DAY
         try:
-            # Read on the trio thread, once: a worker thread would let virtual time run on
-            # under MockClock and make simulations depend on how fast the disk was.
-            state = self.load_state(since)
+            state = await self.clock.run_sync(self.load_state, since)
         except Exception:  # an unreadable history costs predictions, not the garden
             self.log.exception("could not restore growth state; starting fresh")
             return
@@ -133,25 +136,29 @@ class GrowthActor(TaskActor):
             await self.rescore(self._take_coding_time(message), now)
         elif isinstance(message, CodingActivityObserved):
             await self.rescore(self._take_coding_time(productivity_signal(message)), now)
+        elif isinstance(message, GitHubActivity) and message.kind == "release":
+            name = self._take_release(message)
+            if name is not None:
+                await self.rescore([name], now)
         return None
 
     def _merge(self, update: ProjectSnapshot) -> str:
-        name = plant_name(update.name)
+        name = update.name
         current = self.projects.get(name, ProjectSnapshot(name=name))
         fields = {
             field: getattr(update, field)
             for field in update.__struct_fields__
             if field != "name" and getattr(update, field) is not None
         }
-        if "coding_seconds" not in fields and name.lower() in self.coding_seconds:
-            fields["coding_seconds"] = self.coding_seconds[name.lower()]
+        if "coding_seconds" not in fields and short_name(name) in self.coding_seconds:
+            fields["coding_seconds"] = self.coding_seconds[short_name(name)]
         self.projects[name] = msgspec.structs.replace(current, **fields)
         return name
 
     def _take_repository(self, repo: Any) -> str:
         return self._merge(
             ProjectSnapshot(
-                name=repo.name,
+                name=repo.full_name or repo.name,
                 created_at=repo.created_at,
                 pushed_at=repo.pushed_at,
                 # An empty language map means GitHub did not say, not "no code".
@@ -164,7 +171,7 @@ class GrowthActor(TaskActor):
         )
 
     def _take_commits(self, message: CommitsObserved) -> str:
-        name = plant_name(message.repository)
+        name = message.repository
         previous = self.projects.get(name, ProjectSnapshot(name=name))
         if name not in self.commits:
             # After a restart only the times survive (in the stored snapshot), not the shas.
@@ -187,15 +194,30 @@ class GrowthActor(TaskActor):
             )
         )
 
+    def _take_release(self, activity: GitHubActivity) -> str | None:
+        """Count a published release once, by its URL (webhooks carry it; the events feed
+        does not, so releases seen only by polling are not counted rather than counted twice)."""
+        if not activity.url or activity.action not in (None, "published", "released"):
+            return None
+        name = activity.repository
+        seen = self.releases_seen.setdefault(name, set())
+        if activity.url in seen:
+            return None
+        seen.add(activity.url)
+        current = self.projects.get(name, ProjectSnapshot(name=name))
+        return self._merge(
+            ProjectSnapshot(name=name, releases=(current.releases or 0) + 1)
+        )
+
     def _take_coding_time(self, signal: ProductivitySignal) -> list[str]:
         touched = []
         for project, seconds in signal.project_seconds.items():
             if not math.isfinite(seconds) or seconds < 0:
                 continue
-            key = plant_name(project).lower()
+            key = short_name(project)
             self.coding_seconds[key] = seconds
             for name in self.projects:
-                if name.lower() == key:
+                if short_name(name) == key:
                     self.projects[name] = msgspec.structs.replace(
                         self.projects[name], coding_seconds=seconds
                     )
@@ -206,9 +228,10 @@ class GrowthActor(TaskActor):
 
     async def rescore_all(self, now: float) -> None:
         """Score every plant and record a history point for each (the hourly task)."""
-        # Scored on the trio thread (about 4 ms a plant): a worker thread would make the
-        # simulation's event log depend on thread timing under MockClock.
-        await self.rescore(sorted(self.projects), now, record_always=True)
+        # A whole garden (about 4 ms a plant) is scored off the trio thread so a Pi keeps serving
+        # viewers meanwhile; under MockClock `clock.run_sync` runs it inline, which keeps the
+        # simulation's event log independent of thread timing.
+        await self.rescore(sorted(self.projects), now, record_always=True, in_thread=True)
         keep = self.config.keep_history_days * DAY
         await self.publish(HistoryTrimmed(table="growth_history", before=now - keep))
 
@@ -218,6 +241,7 @@ class GrowthActor(TaskActor):
         now: float,
         *,
         record_always: bool = False,
+        in_thread: bool = False,
     ) -> None:
         """Score the named plants and publish what changed."""
         jobs = [
@@ -239,7 +263,9 @@ class GrowthActor(TaskActor):
                 for _, project, stage, history in jobs
             ]
 
-        for (name, project, _, _), metrics in zip(jobs, compute(), strict=True):
+        # The actor handles one message at a time, so its state cannot move under the thread.
+        results = await self.clock.run_sync(compute) if in_thread else compute()
+        for (name, project, _, _), metrics in zip(jobs, results, strict=True):
             await self._apply(name, project, metrics, now, record_always)
 
     async def _apply(

@@ -88,7 +88,7 @@ class PrivacyActor(Actor):
         async with self._lock:
             if not self.in_thread:
                 return fn(*args)
-            return await trio.to_thread.run_sync(fn, *args)
+            return await self.clock.run_sync(fn, *args)
 
     async def _call_inline(self, fn: Callable[..., T], *args: Any) -> T:
         # For the per-visit path only: an indexed read of a few rows costs less than handing
@@ -98,7 +98,7 @@ class PrivacyActor(Actor):
 
     async def started(self) -> None:
         if self.in_thread:
-            self.manager = await trio.to_thread.run_sync(self.open_manager)
+            self.manager = await self.clock.run_sync(self.open_manager)
         else:
             self.manager = self.open_manager()
         await self._call(self.manager.salts.rotate, self.clock.time())
@@ -154,7 +154,10 @@ class PrivacyActor(Actor):
         )
 
     async def _visit(self, manager: PrivacyManager, visit: VisitReceived, now: float) -> VisitOutcome:
-        visitor_id, refusal = await self._call_inline(self._visit_sync, manager, visit, now)
+        # Inline is a read; the first visit of a new day may write the new salt, which could
+        # wait on the database lock, so that one goes to a worker thread.
+        call = self._call_inline if manager.salts.is_current(now) else self._call
+        visitor_id, refusal = await call(self._visit_sync, manager, visit, now)
         if refusal is not None:
             self.visits_refused[refusal] = self.visits_refused.get(refusal, 0) + 1
             return VisitOutcome(recorded=False, reason=refusal)
