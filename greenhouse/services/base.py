@@ -487,17 +487,17 @@ class BaseIntegration:
 
     async def _wait_for_server_limit(self, endpoint: str) -> APIResponse[Any] | None:
         """Sleep while the server said we are blocked; an error when that is too long."""
-        wait = self._blocked_until - self._time()
-        if wait <= 0:
-            return None
-        if wait > self.retry.max_rate_limit_wait:
-            return self._fail(
-                ErrorKind.RATE_LIMITED,
-                f"{endpoint}: rate limit exhausted, resets in {wait:.0f}s",
-                rate_limit=self.last_rate_limit,
-            )
-        self.log.info("%s: waiting %.1fs for the rate limit to reset", endpoint, wait)
-        await self._sleep(wait)
+        # Checked again after every wait: a concurrent request of this client may have been
+        # told to wait longer meanwhile, and no request may go out while the server said no.
+        while (wait := self._blocked_until - self._time()) > 0:
+            if wait > self.retry.max_rate_limit_wait:
+                return self._fail(
+                    ErrorKind.RATE_LIMITED,
+                    f"{endpoint}: rate limit exhausted, resets in {wait:.0f}s",
+                    rate_limit=self.last_rate_limit,
+                )
+            self.log.info("%s: waiting %.1fs for the rate limit to reset", endpoint, wait)
+            await self._sleep(wait)
         return None
 
     # ---- the one request path ---------------------------------------------------------------
