@@ -38,6 +38,7 @@ __all__ = ["CLOCK_JUMPS", "DrillReport", "DrillTimes", "run_drill"]
 WORLD_HOSTS = frozenset(h.split("//", 1)[1].split("/", 1)[0] for h in HOSTS.values())
 # Pseudo-faults that are not answers but wall-clock jumps (an RTC-less Pi syncing NTP).
 CLOCK_JUMPS = {"clock_jump_forward": 6 * HOUR, "clock_jump_back": -6 * HOUR}
+JUMP_AFTER = 10 * 60.0  # seconds into the fault window when the clock jumps
 
 
 @dataclass(frozen=True)
@@ -139,9 +140,12 @@ def run_drill(
     random.seed(seed)
     trio._core._run._r.seed(seed)  # noqa: SLF001 - determinism, as in simulate()
     fault_start, fault_end = times.warmup, times.warmup + times.fault
-    end = fault_end + times.settle
     plan = FaultPlan()
-    if fault is not None and fault not in CLOCK_JUMPS:
+    if fault in CLOCK_JUMPS:
+        # The clock jumps while every host's Retry-After is running: a wait kept in wall time
+        # would end 6 hours early or late.
+        plan = FaultPlan.single(Fault.RATE_LIMIT, fault_start, fault_end, WORLD_HOSTS)
+    elif fault is not None:
         plan = FaultPlan.single(Fault(fault), fault_start, fault_end, WORLD_HOSTS)
     result: dict[str, Any] = {}
 
@@ -190,8 +194,11 @@ def run_drill(
             wall_fault_start = clock.time()
             jump = CLOCK_JUMPS.get(fault or "")
             if jump is not None:
+                await clock.sleep(JUMP_AFTER)
                 clock.jump(jump)
-            await clock.sleep(times.fault)
+                await clock.sleep(times.fault - JUMP_AFTER)
+            else:
+                await clock.sleep(times.fault)
             wall_fault_end = clock.time()
             await clock.sleep(times.settle)
             if not escalated:
@@ -248,8 +255,6 @@ def _score(
         lost += abs(expected_commits - commits)
     restarted = _restarts(result["garden"].root.status)
     injected = sum(hostile.injected.values())
-    if fault in CLOCK_JUMPS:
-        injected = 1
     return DrillReport(
         fault=fault or "none",
         injected=injected,

@@ -230,8 +230,11 @@ class MemoryGate:
         time: Callable[[], float] = _time.time,
         sleep: Callable[[float], Awaitable[None]] = trio.sleep,
         max_wait: float = 3600.0,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         self._time = time
+        # Deadlines are kept on a clock that never jumps (wall time does, e.g. when NTP syncs).
+        self._monotonic = monotonic or time
         self._sleep = sleep
         self.max_wait = max_wait
         self.blocked_until: dict[str, float] = {}
@@ -241,7 +244,7 @@ class MemoryGate:
 
     async def acquire(self, service: str, endpoint: str, tokens: int = 1) -> None:
         """Wait while the service is blocked; then count the tokens."""
-        wait = self.blocked_until.get(service, 0.0) - self._time()
+        wait = self.blocked_until.get(service, 0.0) - self._monotonic()
         if wait > self.max_wait:
             raise RateLimitExceeded(service, wait)
         if wait > 0:
@@ -260,8 +263,10 @@ class MemoryGate:
         """Remember server limits; keep a short history for metrics and tests."""
         self.reports.append((service, endpoint, info, ok, elapsed_ms))
         del self.reports[:-1000]
-        until = server_block_until(info, self._time())
+        now = self._time()
+        until = server_block_until(info, now)
         if until is not None:
+            until = self._monotonic() + (until - now)
             self.blocked_until[service] = max(self.blocked_until.get(service, 0.0), until)
 
 
@@ -387,7 +392,9 @@ class BaseIntegration:
         self._sleep = sleep or self.clock.sleep
         self._time = self.clock.time
         self._monotonic = self.clock.monotonic
-        self.gate: RequestGate = gate or MemoryGate(time=self._time, sleep=self._sleep)
+        self.gate: RequestGate = gate or MemoryGate(
+            time=self._time, sleep=self._sleep, monotonic=self._monotonic
+        )
         self.cache: ResponseCache = cache or MemoryResponseCache(time=self._time)
         self.cache_ttl = cache_ttl
         self.max_body_bytes = max_body_bytes
@@ -399,7 +406,7 @@ class BaseIntegration:
         self._user_agent = user_agent
         self._client: httpx.AsyncClient | None = None
         # Our own memory of server limits, so no request the limit says will fail is ever sent,
-        # whatever gate is plugged in.
+        # whatever gate is plugged in (a `monotonic()` deadline).
         self._blocked_until = 0.0
         self.last_rate_limit: RateLimitInfo | None = None
         self.log = logging.getLogger(f"greenhouse.{self.name}")
@@ -489,7 +496,7 @@ class BaseIntegration:
         """Sleep while the server said we are blocked; an error when that is too long."""
         # Checked again after every wait: a concurrent request of this client may have been
         # told to wait longer meanwhile, and no request may go out while the server said no.
-        while (wait := self._blocked_until - self._time()) > 0:
+        while (wait := self._blocked_until - self._monotonic()) > 0:
             if wait > self.retry.max_rate_limit_wait:
                 return self._fail(
                     ErrorKind.RATE_LIMITED,
@@ -642,9 +649,11 @@ class BaseIntegration:
     ) -> None:
         if info is not None:
             self.last_rate_limit = info
-            until = server_block_until(info, self._time())
+            now = self._time()
+            until = server_block_until(info, now)
             if until is not None:
-                self._blocked_until = max(self._blocked_until, until)
+                # Kept in monotonic time: a wall-clock jump must not shorten or stretch it.
+                self._blocked_until = max(self._blocked_until, self._monotonic() + until - now)
         await self.gate.report(self.name, endpoint, info, ok, elapsed_ms)
 
     def _interpret(
@@ -701,7 +710,7 @@ class BaseIntegration:
                 if wait > self.retry.max_rate_limit_wait:
                     return failure, None, None
                 # The wait itself happens in make_request's server-limit check.
-                self._blocked_until = max(self._blocked_until, self._time() + wait)
+                self._blocked_until = max(self._blocked_until, self._monotonic() + wait)
                 return failure, 0.0, None
             if status >= 500:
                 failure = self._fail(ErrorKind.SERVER, message, status, rate_limit=info)
