@@ -115,6 +115,12 @@ class PersistenceActor(Actor):
                 stored = await trio.to_thread.run_sync(self._write, messages, now)
             else:
                 stored = self._write(messages, now)
+        except trio.Cancelled:
+            # Cancelled on the way into the (uncancellable) worker thread: nothing was written,
+            # so the batch goes back for the shutdown flush instead of being dropped.
+            self._pending[:0] = batch
+            self._urgent = True
+            raise
         except Exception as error:
             # Nothing of the batch is stored (one transaction); the askers learn it, and the
             # crash restarts the actor under its supervisor.
