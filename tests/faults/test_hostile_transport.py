@@ -7,10 +7,10 @@ import httpx
 import pytest
 import trio
 
+from greenhouse.config import Secret, SpotifyConfig
 from greenhouse.runtime import Clock
 from greenhouse.services.base import BaseIntegration, ErrorKind, RetryPolicy
 from greenhouse.services.spotify import SpotifyAuthError, SpotifyService
-from greenhouse.config import SpotifyConfig, Secret
 from greenhouse.simulation.faults import Fault, FaultPlan, HostileTransport
 
 EXPECTED = {
