@@ -15,6 +15,7 @@ from greenhouse.insights import GardenInsights
 from greenhouse.messages import (
     AnalyticsSessionsComputed,
     GrowthScored,
+    HistoryTrimmed,
     MoodSynthesized,
     VisitRecorded,
 )
@@ -46,9 +47,10 @@ def _reader(garden: Garden, query: Callable[..., Any]) -> Callable[..., Any]:
 def add_engines(garden: Garden, children: list[ChildSpec]) -> None:
     """Growth, mood and analytics actors, their history writers and the read-side queries."""
     settings, bus, clock, store = garden.settings, garden.bus, garden.clock, garden.store
-    persisted: list[type] = [GrowthScored]
+    persisted: list[type] = [GrowthScored, HistoryTrimmed]
     store.register_writer(GrowthScored, histories.write_growth_scores)
     store.register_writer(MoodSynthesized, histories.write_mood_history)
+    store.register_writer(HistoryTrimmed, histories.write_trims)
     store.register_writer(VisitRecorded, analytics_store.write_visits)
     store.register_writer(AnalyticsSessionsComputed, analytics_store.write_sessions)
 

@@ -34,6 +34,7 @@ from greenhouse.messages import (
     GrowthScored,
     GrowthStageChanged,
     GrowthUpdated,
+    HistoryTrimmed,
     RepositoriesObserved,
     RunTask,
 )
@@ -202,28 +203,56 @@ class GrowthActor(TaskActor):
 
     async def rescore_all(self, now: float) -> None:
         """Score every plant and record a history point for each (the hourly task)."""
-        await self.rescore(sorted(self.projects), now, record_always=True)
+        # A whole garden is scored in a worker thread: the engine is pure, and a Raspberry Pi
+        # should not hold the trio loop (and every viewer) for a large garden's worth of work.
+        await self.rescore(sorted(self.projects), now, record_always=True, in_thread=True)
+        keep = self.config.keep_history_days * DAY
+        await self.publish(HistoryTrimmed(table="growth_history", before=now - keep))
 
-    async def rescore(self, names: list[str], now: float, *, record_always: bool = False) -> None:
+    async def rescore(
+        self,
+        names: list[str],
+        now: float,
+        *,
+        record_always: bool = False,
+        in_thread: bool = False,
+    ) -> None:
         """Score the named plants and publish what changed."""
-        for name in dict.fromkeys(names):
-            project = self.projects.get(name)
-            if project is not None:
-                await self._score(project, now, record_always)
+        jobs = [
+            (name, self.projects[name], self.stages.get(name), list(self.history.get(name, ())))
+            for name in dict.fromkeys(names)
+            if name in self.projects
+        ]
 
-    async def _score(self, project: ProjectSnapshot, now: float, record_always: bool) -> None:
-        name = plant_name(project.name)
+        def compute() -> list[GrowthMetrics]:
+            return [
+                calculate_project_growth(
+                    project,
+                    now,
+                    self.config,
+                    previous_stage=stage,
+                    history=history,
+                    predict=self.predict,
+                )
+                for _, project, stage, history in jobs
+            ]
+
+        # The actor handles one message at a time, so its state cannot move under the thread.
+        results = await trio.to_thread.run_sync(compute) if in_thread else compute()
+        for (name, project, _, _), metrics in zip(jobs, results, strict=True):
+            await self._apply(name, project, metrics, now, record_always)
+
+    async def _apply(
+        self,
+        name: str,
+        project: ProjectSnapshot,
+        metrics: GrowthMetrics,
+        now: float,
+        record_always: bool,
+    ) -> None:
         history = self.history.setdefault(name, deque(maxlen=self._history_cap()))
         old_stage = self.stages.get(name)
         old_score = self.scores.get(name)
-        metrics = calculate_project_growth(
-            project,
-            now,
-            self.config,
-            previous_stage=old_stage,
-            history=list(history),
-            predict=self.predict,
-        )
         self.latest[name] = metrics
         self.stages[name] = metrics.stage
         self.scores[name] = metrics.score

@@ -26,7 +26,7 @@ from greenhouse.engines.mood import (
     should_announce,
     synthesize_current_mood,
 )
-from greenhouse.messages import AtmosphereChanged, MoodSynthesized, RunTask
+from greenhouse.messages import AtmosphereChanged, HistoryTrimmed, MoodSynthesized, RunTask
 from greenhouse.runtime import Bus, Clock, Mailbox
 from greenhouse.signals import OBSERVATION_TYPES, mood_signal
 from greenhouse.task_actor import TaskActor
@@ -64,6 +64,7 @@ class MoodActor(TaskActor):
         self.current: MoodSynthesis | None = None
         self.announced: MoodSynthesis | None = None
         self.syntheses = 0
+        self._last_trim: float | None = None
 
     async def started(self) -> None:
         if self.load_last is None or self.announced is not None:
@@ -120,6 +121,10 @@ class MoodActor(TaskActor):
                 sources=mood.sources,
             )
         )
+        if self._last_trim is None or now - self._last_trim >= 86400.0:
+            self._last_trim = now  # once a day is plenty for a 90-day window
+            before = now - self.config.keep_history_days * 86400.0
+            await self.publish(HistoryTrimmed(table="mood_history", before=before))
         if should_announce(self.announced, mood, self.config.energy_change_threshold):
             old = self.announced
             await self.publish(

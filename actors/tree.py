@@ -13,6 +13,7 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
     ├── wakatime           WakaTime poller (when configured or a transport is injected)
     ├── social             feeds/social poller (likewise)
     ├── websocket          viewers: snapshot, resume, fan-out
+    ├── scheduler          runs every sync, synthesis and maintenance task (RunTask to owners)
     └── ... (services, engines, web: added by their issues)
 """
 
@@ -33,7 +34,7 @@ from greenhouse.coding_social_history import (
     write_coding_observations,
     write_social_posts,
 )
-from greenhouse.config import IntegrationSettings, Secret, SocialConfig
+from greenhouse.config import ConfigError, IntegrationSettings, Secret, SocialConfig
 from greenhouse.listening_weather_history import write_track_plays, write_weather_readings
 from greenhouse.messages import (
     CodingActivityObserved,
@@ -43,22 +44,27 @@ from greenhouse.messages import (
     RunTask,
     ServiceStatusChanged,
     SocialActivityObserved,
+    TaskRun,
+    TaskRunRetention,
     TrackChanged,
     VisitorDataErased,
     WeatherObserved,
 )
 from greenhouse.privacy import PrivacyManager, fernet_from_key
 from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor, ask
+from greenhouse.scheduling import load_timezone
 from greenhouse.services.base import RetryPolicy
 from greenhouse.services.social import SocialService
 from greenhouse.services.spotify import SpotifyService
 from greenhouse.services.wakatime import WakaTimeService
 from greenhouse.services.weather import WeatherService
 from greenhouse.store import Store
+from greenhouse.task_runs import register_task_run_writers
 
 from .health import HealthActor
 from .persistence import PersistenceActor
 from .privacy import PrivacyActor
+from .scheduler import SELF_TIMED_OWNERS, SchedulerActor
 from .social import SEEN_LIMIT, SocialPoller
 from .spotify import SpotifyPoller
 from .wakatime import WakaTimePoller
@@ -255,6 +261,41 @@ def _add_weather(garden: Garden, children: list[ChildSpec]) -> None:
     children.append(ChildSpec("weather", make, Restart.PERMANENT))
 
 
+def _add_scheduler(garden: Garden, children: list[ChildSpec]) -> None:
+    """The scheduler: runs the built-in tasks for the owners that are in the tree.
+
+    `extras={"scheduler": False}` leaves it out, for tests that send `RunTask` themselves;
+    `extras={"self_timed_owners": {...}}` names the owners that keep their own interval loop
+    (default: the pollers), whose tasks are registered but not scheduled.
+    """
+    if garden.extras.get("scheduler", True) is False:
+        return
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    try:
+        load_timezone(settings.scheduler.timezone)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    box = bus.mailbox("scheduler", capacity=256)  # ask-only: ExecuteTaskNow, stats, status
+    garden.mailboxes["scheduler"] = box
+    register_task_run_writers(garden.store)
+    bus.subscribe("persistence.task_runs", (TaskRun, TaskRunRetention),
+                  mailbox=garden.mailbox("persistence"))
+
+    def make() -> SchedulerActor:
+        # Owners are looked up when the actor starts, after every subsystem has added its
+        # mailboxes, so the order of SUBSYSTEMS does not matter.
+        scheduler = SchedulerActor(
+            box, bus, clock=clock, timezone=settings.scheduler.timezone,
+            retention_days=settings.privacy.retention_task_runs_days,
+        )
+        owners = {name: mb for name, mb in garden.mailboxes.items() if name != "scheduler"}
+        self_timed = garden.extras.get("self_timed_owners", SELF_TIMED_OWNERS)
+        scheduler.schedule_default_tasks(settings, owners, self_timed=self_timed)
+        return scheduler
+
+    children.append(ChildSpec("scheduler", make, Restart.PERMANENT))
+
+
 def _add_github(garden: Garden, children: list[ChildSpec]) -> None:
     from .github import add_github  # issue 3: GitHub poller (only when configured or faked)
 
@@ -364,6 +405,7 @@ SUBSYSTEMS: list[ChildAdder] = [
     _add_social,
     _add_web,
     _add_engines,
+    _add_scheduler,
 ]
 
 

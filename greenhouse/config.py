@@ -300,6 +300,7 @@ class PrivacyConfig(msgspec.Struct, frozen=True):
     retention_audit_days: int = 365
     retention_consent_days: int = 30
     retention_requests_days: int = 90
+    retention_history_days: int = 365
     require_consent: bool = False  # True: analytics only after an explicit analytics grant
     policy_version: str = "1"
 
@@ -358,6 +359,7 @@ class GrowthConfig(msgspec.Struct, frozen=True):
     thriving_commits_30d: int = 8
     history_days: float = 30.0  # the prediction's regression looks this far back
     min_history_points: int = 3
+    keep_history_days: float = 365.0  # growth_history rows older than this are deleted
 
 
 class MoodConfig(msgspec.Struct, frozen=True):
@@ -377,6 +379,7 @@ class MoodConfig(msgspec.Struct, frozen=True):
     productivity_freshness: tuple[float, float] = (3600.0, 6 * 3600.0)
     energy_change_threshold: float = 0.15
     atmosphere_hysteresis: float = 0.05  # a rule's threshold relaxes by this for the current sky
+    keep_history_days: float = 90.0  # mood_history rows older than this are deleted
     timezone: str = "UTC"
     latitude: float | None = None  # the hemisphere decides the season; north when unknown
 
@@ -527,6 +530,9 @@ def _growth_config(env: _Env) -> GrowthConfig:
         window_days=env.float("GROWTH_WINDOW_DAYS", base.window_days, minimum=1.0),
         healthy_days=env.float("GROWTH_HEALTHY_DAYS", base.healthy_days, minimum=1.0),
         wilting_days=env.float("GROWTH_WILTING_DAYS", base.wilting_days, minimum=1.0),
+        keep_history_days=env.float(
+            "GROWTH_HISTORY_DAYS", base.keep_history_days, minimum=base.history_days
+        ),
     )
 
 
@@ -546,6 +552,7 @@ def _mood_config(env: _Env) -> MoodConfig:
         atmosphere_hysteresis=env.float(
             "MOOD_ATMOSPHERE_HYSTERESIS", base.atmosphere_hysteresis, minimum=0.0
         ),
+        keep_history_days=env.float("MOOD_HISTORY_DAYS", base.keep_history_days, minimum=1.0),
         timezone=env.str("GREENHOUSE_TIMEZONE", "UTC"),
         latitude=_optional_float(env, "WEATHER_LAT"),
     )
@@ -652,6 +659,7 @@ def settings_from_mapping(values: Mapping[str, str]) -> IntegrationSettings:
             retention_audit_days=env.int("RETENTION_AUDIT_DAYS", 365, minimum=1),
             retention_consent_days=env.int("RETENTION_CONSENT_DAYS", 30, minimum=1),
             retention_requests_days=env.int("RETENTION_REQUESTS_DAYS", 90, minimum=31),
+            retention_history_days=env.int("RETENTION_HISTORY_DAYS", 365, minimum=1),
             require_consent=env.bool("PRIVACY_REQUIRE_CONSENT", False),
             policy_version=env.str("PRIVACY_POLICY_VERSION", "1"),
         ),

@@ -23,7 +23,7 @@ import sqlite_utils
 from greenhouse.engines.growth import PlantSummary, PortfolioOverview, portfolio_overview
 from greenhouse.engines.mood import COMPONENTS, MoodSynthesis
 from greenhouse.engines.mood_trends import MoodSample, MoodTrends, mood_trends
-from greenhouse.messages import GrowthScored, MoodSynthesized
+from greenhouse.messages import GrowthScored, HistoryTrimmed, MoodSynthesized
 from greenhouse.store import Migration
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "load_last_mood",
     "write_growth_scores",
     "write_mood_history",
+    "write_trims",
 ]
 
 _json = msgspec.json.Encoder()
@@ -172,6 +173,17 @@ def write_mood_history(db: sqlite_utils.Database, messages: Sequence[MoodSynthes
             for m in messages
         ],
     )
+
+
+_TRIMMABLE = ("growth_history", "mood_history")
+
+
+def write_trims(db: sqlite_utils.Database, messages: Sequence[HistoryTrimmed]) -> None:
+    """Delete history rows past their retention (only the engine history tables)."""
+    for message in messages:
+        if message.table not in _TRIMMABLE:  # never a table name from elsewhere
+            continue
+        db.conn.execute(f"DELETE FROM {message.table} WHERE at < ?", (message.before,))
 
 
 # -- readers -------------------------------------------------------------------------------------

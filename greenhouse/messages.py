@@ -43,6 +43,7 @@ __all__ = [
     "CommitPushed",
     "CommitSnapshot",
     "CommitsObserved",
+    "ConnectionStatsRequest",
     "ConsentState",
     "ConsentSubmitted",
     "DataSubjectRequestLookup",
@@ -55,6 +56,7 @@ __all__ = [
     "GrowthStageChanged",
     "GrowthUpdated",
     "Heartbeat",
+    "HistoryTrimmed",
     "Message",
     "MoodSynthesized",
     "MusicChanged",
@@ -67,19 +69,17 @@ __all__ = [
     "SecretGet",
     "SecretPut",
     "ServiceStatusChanged",
+    "SnapshotRequest",
     "SocialActivity",
     "SocialActivityObserved",
     "TaskFinished",
     "TrackChanged",
+    "ViewerConnected",
+    "ViewerDisconnected",
     "VisitOutcome",
     "VisitReceived",
     "VisitRecorded",
     "VisitorDataErased",
-    "ConnectionStatsRequest",
-    "SnapshotRequest",
-    "ViewerConnected",
-    "ViewerDisconnected",
-    "VisitRecorded",
     "VisitorJoined",
     "VisitorLeft",
     "WeatherObserved",
@@ -552,6 +552,14 @@ class GrowthScored(Message, frozen=True, kw_only=True):
     languages: dict[str, int] = {}
 
 
+class HistoryTrimmed(Message, frozen=True, kw_only=True):
+    """Delete rows of an engine history table (`growth_history`, `mood_history`) older than
+    `before` (epoch seconds), in the persistence actor's transaction."""
+
+    table: str
+    before: float
+
+
 class MoodSynthesized(Message, frozen=True, kw_only=True):
     """One mood synthesis, for the `mood_history` table."""
 
@@ -611,6 +619,96 @@ class ViewerDisconnected(Message, frozen=True, kw_only=True):
 
 # --------------------------------------------------------------------------------------------
 # Scheduler (issue 7).
+#
+# Convention for owners: an actor that owns a scheduled task handles `RunTask` (it arrives by
+# `ask`, with the task's timeout) and returns `TaskFinished`, or None / True (it went well), or
+# False (it failed); raising also means the run failed. The scheduler retries, times out and
+# records; owners just do the work.
+
+
+class TaskRun(Message, frozen=True, kw_only=True):
+    """One finished execution, for the `task_runs` table (written by persistence)."""
+
+    execution_id: str
+    task_id: str
+    trigger: str  # schedule or manual
+    status: str  # succeeded, failed, timed_out
+    started_at: float  # epoch seconds (runtime clock)
+    finished_at: float
+    duration: float  # monotonic seconds of the last attempt
+    attempts: int = 1
+    error: str | None = None
+
+
+class TaskRunRetention(Message, frozen=True, kw_only=True):
+    """Delete `task_runs` rows that finished before `cutoff` (epoch seconds)."""
+
+    cutoff: float
+
+
+class ExecuteTaskNow(Message, frozen=True, kw_only=True):
+    """Ask the scheduler to run a task now; the reply is the execution id (str)."""
+
+    task_id: str
+
+
+class TaskStatusRequest(Message, frozen=True, kw_only=True):
+    """Ask the scheduler about one execution; the reply is `TaskExecutionStatus` or None."""
+
+    execution_id: str
+
+
+class TaskExecutionStatus(Message, frozen=True, kw_only=True):
+    """Where one execution is: queued, waiting, running, retrying, or how it ended."""
+
+    execution_id: str
+    task_id: str
+    trigger: str
+    status: str  # queued, waiting, running, retrying, succeeded, failed, timed_out, cancelled
+    attempts: int = 0
+    queued_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration: float | None = None
+    error: str | None = None
+    waiting_for: tuple[str, ...] = ()
+
+
+class SchedulerStatsRequest(Message, frozen=True, kw_only=True):
+    """Ask the scheduler for its statistics; the reply is `SchedulerStats` (for /api/scheduler)."""
+
+
+class TaskStats(Message, frozen=True, kw_only=True):
+    """Per-task counters: runs, failures, timings, skipped overlaps and coalesced runs."""
+
+    task_id: str
+    priority: str
+    schedule: str | None  # e.g. "every 180s", "cron '0 2 * * *' (UTC)"; None: manual only
+    runs: int = 0
+    successes: int = 0
+    failures: int = 0
+    timeouts: int = 0
+    retries: int = 0
+    skipped_overlaps: int = 0
+    coalesced: int = 0
+    last_run: float | None = None  # epoch seconds when the last execution started
+    last_status: str | None = None
+    next_run: float | None = None  # epoch seconds
+    mean_duration: float | None = None
+    max_duration: float | None = None
+    running: bool = False
+    pending: bool = False  # due (or asked for) and waiting for a slot or its dependencies
+    waiting_for: tuple[str, ...] = ()
+
+
+class SchedulerStats(Message, frozen=True, kw_only=True):
+    """The scheduler as a whole, with one `TaskStats` per registered task."""
+
+    timezone: str
+    max_concurrent: int
+    running: int
+    pending: int
+    tasks: tuple[TaskStats, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from .histories import HISTORY_MIGRATIONS
 from .listening_weather_history import LISTENING_WEATHER_MIGRATIONS
 from .privacy.tables import PRIVACY_MIGRATIONS
 from .store import CORE_MIGRATIONS, Migration
+from .task_runs import TASK_RUNS_MIGRATIONS
 from .web.deliveries import WEB_MIGRATIONS
 
 MIGRATIONS: list[Migration] = [
@@ -19,6 +20,7 @@ MIGRATIONS: list[Migration] = [
     *HISTORY_MIGRATIONS,
     *ANALYTICS_MIGRATIONS,
     *LISTENING_WEATHER_MIGRATIONS,
+    *TASK_RUNS_MIGRATIONS,
     *WEB_MIGRATIONS,
     *CODING_SOCIAL_MIGRATIONS,
     *PRIVACY_MIGRATIONS,

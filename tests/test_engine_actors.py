@@ -97,7 +97,8 @@ async def running_garden(db: Path, **env: str) -> AsyncIterator[tuple[Garden, Wa
         "GREENHOUSE_WS_PORT": "0",
     }
     settings = load_settings(None, {**base, **env})
-    garden = build_garden(settings, clock=Clock(start_epoch=T0))
+    # These tests play the scheduler themselves (RunTask on the bus), so the real one stays out.
+    garden = build_garden(settings, clock=Clock(start_epoch=T0), extras={"scheduler": False})
     watcher = Watcher(garden)
     async with trio.open_nursery() as nursery:
         await nursery.start(run_garden, garden)
@@ -437,3 +438,21 @@ async def test_an_erased_visitor_is_forgotten_in_memory(clock: Any) -> None:
     await actor.process(T0 + 1)
     computed = out.get_nowait()
     assert [s.visitor_id for s in computed.sessions] == ["keep"]
+
+
+async def test_histories_are_trimmed_to_their_retention(clock: Any, tmp_path: Path) -> None:
+    db = tmp_path / "garden.db"
+    env = {"GROWTH_HISTORY_DAYS": "30", "MOOD_HISTORY_DAYS": "1"}
+    async with running_garden(db, **env) as (garden, _):
+        await garden.bus.publish(ProjectSnapshot(name="old", coding_seconds=7200.0))
+        await garden.bus.publish(STORM)
+        await settle(garden)
+        garden.clock.jump(31 * DAY)  # a month later (wall time only, like an NTP jump)
+        await ask(garden.mailbox("growth"), RunTask(task_id="growth_calculation", execution_id="g"))
+        await garden.bus.publish(msgspec.structs.replace(CALM, at=garden.clock.time()))
+    growth = query(db, "SELECT at FROM growth_history")
+    moods = query(db, "SELECT at FROM mood_history")
+    assert len(growth) == 1 and growth[0][0] >= T0 + 31 * DAY
+    assert len(moods) == 1 and moods[0][0] >= T0 + 31 * DAY
+    plant = query(db, "SELECT repository FROM plant_growth")
+    assert plant == [("old",)]  # the plant's latest state is never trimmed

@@ -350,9 +350,14 @@ def test_retention_per_data_type(tmp_path):
         conn.execute("INSERT INTO events(type, data, timestamp, source) VALUES "
                      "('x', '{}', '2025-11-26T00:00:00Z', 's'), "
                      "('x', '{}', '2026-12-30T00:00:00Z', 's')")
-        conn.execute("CREATE TABLE task_runs (task_id TEXT, started_at REAL)")
-        conn.execute("INSERT INTO task_runs VALUES ('a', ?), ('b', ?)",
-                     (now - 15 * DAY, now - DAY))
+        # task_runs is the scheduler's table (greenhouse/task_runs.py), created by migration.
+        conn.execute("INSERT INTO task_runs(id, task, trigger, status, started_at, finished_at,"
+                     " duration, attempts) VALUES ('a', 'a', 'schedule', 'succeeded', ?, ?, 0, 1),"
+                     " ('b', 'b', 'schedule', 'succeeded', ?, ?, 0, 1)",
+                     (now - 15 * DAY, now - 15 * DAY, now - DAY, now - DAY))
+        conn.execute("INSERT INTO growth_history(repository, at, score, stage) VALUES "
+                     "('old', ?, 0.1, 'seed'), ('new', ?, 0.2, 'seed')",
+                     (now - 366 * DAY, now - DAY))
         conn.execute("CREATE TABLE loose (visitor_id TEXT)")  # no time column: left alone
         conn.execute("INSERT INTO loose VALUES ('c')")
     manager.record_consent(old_v, ["analytics"], now - 31 * DAY)
@@ -371,8 +376,14 @@ def test_retention_per_data_type(tmp_path):
     assert report["deleted"]["events"] == {"events": 1}
     assert report["deleted"]["task_runs"] == {"task_runs": 1}
     assert report["deleted"]["consent"] == {"consent_records": 1}
+    # Other parts' histories are found by name (growth_history, track_plays, ...).
+    assert {"growth_history", "mood_history", "track_plays", "weather_readings"} <= set(
+        report["deleted"]["history"]
+    )
+    assert report["deleted"]["history"]["growth_history"] == 1
+    assert [r[0] for r in conn.execute("SELECT repository FROM growth_history")] == ["new"]
     assert [r[0] for r in conn.execute("SELECT visitor_id FROM visits")] == [new_v]
-    assert [r[0] for r in conn.execute("SELECT task_id FROM task_runs")] == ["b"]
+    assert [r[0] for r in conn.execute("SELECT task FROM task_runs")] == ["b"]
     assert open_request.get("open", now).status == "received"
     dashboard = manager.get_privacy_dashboard_data(now)
     assert dashboard["retention_days"]["visits"] == 30

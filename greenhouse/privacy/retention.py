@@ -11,6 +11,7 @@ as soon as it exists:
 | consent | `consent_records` | `RETENTION_CONSENT_DAYS` (30) |
 | requests | finished rows of `data_subject_requests` | `RETENTION_REQUESTS_DAYS` (90) |
 | audit | `privacy_audit_log` | `RETENTION_AUDIT_DAYS` (365) |
+| history | tables named `*_history`, `*_readings`, `*_observations`, `*_plays`, `*_deliveries` (growth, mood, weather, coding, listening histories, webhook deliveries) | `RETENTION_HISTORY_DAYS` (365) |
 
 A row's age comes from its first time column among `_TIME_COLUMNS`; a number is read as epoch
 seconds, text as an ISO-8601 timestamp or date. A table with no time column is left alone (and
@@ -36,6 +37,7 @@ _TIME_COLUMNS = (
     "end", "start",  # analytics_sessions: a session is as old as its last page view
 )
 _PRIVACY_OWN = ("consent_records", "data_subject_requests", "privacy_audit_log")
+_HISTORY_SUFFIXES = ("_history", "_readings", "_observations", "_plays", "_deliveries")
 
 Selector = Callable[[str, list[str]], bool]
 
@@ -72,6 +74,10 @@ def retention_policies(config: PrivacyConfig) -> list[RetentionPolicy]:
         ),
         RetentionPolicy(
             "audit", config.retention_audit_days, lambda t, _: t == "privacy_audit_log"
+        ),
+        RetentionPolicy(
+            "history", config.retention_history_days,
+            lambda t, cols: t.endswith(_HISTORY_SUFFIXES) and "visitor_id" not in cols,
         ),
     ]
 

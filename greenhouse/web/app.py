@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import api
 from .context import WebContext
+from .privacy_routes import privacy_route_name, privacy_routes
 from .responses import json_error
 from .webhooks import github_webhook
 
@@ -92,7 +93,7 @@ def _route_name(path: str) -> str:
         return path
     if path.startswith("/api/tasks/") and path.endswith("/run"):
         return "/api/tasks/{task_id}/run"
-    return "other"
+    return privacy_route_name(path) or "other"
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -126,6 +127,7 @@ def create_app(ctx: WebContext) -> Starlette:
         Route("/api/scheduler", api.api_scheduler, methods=["GET"]),
         Route("/api/connections", api.api_connections, methods=["GET"]),
         Route("/api/tasks/{task_id}/run", api.run_task, methods=["POST"]),
+        *privacy_routes(),
     ]
     origins = list(ctx.settings.web.allowed_origins)
     middleware = [

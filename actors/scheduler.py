@@ -1,0 +1,576 @@
+"""The scheduler actor: decides when every sync, synthesis and maintenance job runs.
+
+It owns the task table and the next-run times. A task's target is either the mailbox of the
+actor that owns the work, which is `ask`ed `RunTask(task_id, execution_id)` with the task's
+timeout, or a plain async function.
+
+Convention for owners (see `greenhouse.messages`, section "Scheduler"): handle `RunTask` and
+return `TaskFinished(ok=...)` or None (None, like True, means the run went well; False means it
+failed); raising means it failed. The owner does not retry or time out: the scheduler does. An
+owner that sees a `RunTask` for another task id should return None (it is not its task).
+
+Rules it keeps (the pure parts live in `greenhouse.scheduling`):
+
+* No overlap: a run that falls due while the previous execution (including its retries) is in
+  flight is skipped and counted in `skipped_overlaps`.
+* Dependencies: a scheduled run waits until each dependency has succeeded since the dependent's
+  previous run started (its "cycle"); dependencies that are not registered or not scheduled are
+  ignored, so a garden without WakaTime still grows. Manual runs do not wait for dependencies.
+* Coalescing: after a long sleep or a wall-clock jump, missed occurrences become one run.
+* Timeouts cancel the run (for an actor target the scheduler stops waiting and the late answer is
+  dropped); failures retry after `retry_backoff * 2**(n-1)` seconds, up to `max_retries`.
+* At most `max_concurrent` executions at once; when more are due, higher priority starts first
+  (with aging, so low priority is late under load but never starved). Jitter spreads tasks
+  that share an interval.
+* Wall time (`clock.time()`, which `Clock.jump` moves) decides what is due; the loop never
+  sleeps longer than `max_sleep` seconds of monotonic time, so a jump is noticed within it.
+  Every wait and timeout is in garden time (`clock.sleep`, `clock.to_trio`), so the demo's
+  scaled clock runs the whole schedule faster, and durations are `clock.monotonic()` deltas.
+
+Every finished execution is published as a `TaskRun` (persistence writes the `task_runs` table);
+once a day it publishes `TaskRunRetention` to drop rows older than the retention period.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import OrderedDict
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from greenhouse.config import IntegrationSettings
+from greenhouse.messages import (
+    ExecuteTaskNow,
+    RunTask,
+    SchedulerStats,
+    SchedulerStatsRequest,
+    TaskExecutionStatus,
+    TaskFinished,
+    TaskRun,
+    TaskRunRetention,
+    TaskStats,
+    TaskStatusRequest,
+)
+from greenhouse.runtime import Actor, AskError, AskTimeout, Bus, Clock, Mailbox, MailboxClosed, ask
+from greenhouse.scheduling import (
+    CronSchedule,
+    IntervalSchedule,
+    PendingRun,
+    Schedule,
+    TaskDefinition,
+    TaskFunction,
+    default_tasks,
+    dependency_cycle,
+    dispatch_order,
+    jitter_offset,
+    load_timezone,
+    retry_delay,
+)
+
+__all__ = ["SELF_TIMED_OWNERS", "SchedulerActor", "UnknownTask", "resolve_owner"]
+
+log = logging.getLogger("greenhouse.scheduler")
+
+DAY = 86400.0
+# Float rounding between wall and monotonic time: "due at t" must not miss by a nanosecond.
+_EPSILON = 1e-6
+# Mailbox names tried for an owner "x", so `github` finds a poller registered as `github_poller`.
+_OWNER_SUFFIXES = ("", "_poller", ".poller", "_engine", ".engine", "_actor")
+
+
+# The pollers (issues 3 and 4) keep their own interval loop (PollerActor `interval`, GitHubPoller
+# `own_schedule`) and also answer RunTask. Until the tree builds them with `interval=None` /
+# `own_schedule=False`, the scheduler must not drive them too; it only runs them on request.
+SELF_TIMED_OWNERS = frozenset({"github", "spotify", "weather", "wakatime", "social"})
+
+
+class UnknownTask(LookupError):
+    """No task is registered under that id."""
+
+
+def resolve_owner(owner: str, mailboxes: Mapping[str, Mailbox]) -> Mailbox | None:
+    """The mailbox of `owner` in the tree (trying the usual suffixes), or None."""
+    for suffix in _OWNER_SUFFIXES:
+        box = mailboxes.get(owner + suffix)
+        if box is not None:
+            return box
+    return None
+
+
+@dataclass
+class _Execution:
+    """One execution's state, readable through `get_task_status`."""
+
+    execution_id: str
+    task_id: str
+    trigger: str
+    queued_at: float
+    status: str = "queued"
+    attempts: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration: float | None = None
+    error: str | None = None
+    waiting_for: tuple[str, ...] = ()
+
+    def snapshot(self) -> TaskExecutionStatus:
+        return TaskExecutionStatus(
+            execution_id=self.execution_id,
+            task_id=self.task_id,
+            trigger=self.trigger,
+            status=self.status,
+            attempts=self.attempts,
+            queued_at=self.queued_at,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            duration=self.duration,
+            error=self.error,
+            waiting_for=self.waiting_for,
+        )
+
+
+@dataclass
+class _TaskState:
+    """A registered task: its definition, schedule, what is in flight, and its counters."""
+
+    definition: TaskDefinition
+    schedule: Schedule | None = None
+    due: float | None = None  # wall time of the next occurrence (before jitter)
+    offset: float = 0.0  # jitter of that occurrence
+    running: _Execution | None = None
+    pending: PendingRun | None = None
+    cycle_start: float | None = None  # monotonic start of the previous execution
+    last_success: float | None = None  # monotonic end of the last successful execution
+    runs: int = 0
+    successes: int = 0
+    failures: int = 0
+    timeouts: int = 0
+    retries: int = 0
+    skipped_overlaps: int = 0
+    coalesced: int = 0
+    last_run: float | None = None
+    last_status: str | None = None
+    attempts_timed: int = 0
+    total_duration: float = 0.0
+    max_duration: float = 0.0
+
+    def note_duration(self, seconds: float) -> None:
+        self.attempts_timed += 1
+        self.total_duration += seconds
+        self.max_duration = max(self.max_duration, seconds)
+
+
+class SchedulerActor(Actor):
+    """Runs registered tasks on intervals or cron, with the rules in the module docstring."""
+
+    def __init__(
+        self,
+        inbox: Mailbox | None = None,
+        bus: Bus | None = None,
+        *,
+        clock: Clock | None = None,
+        timezone: str = "UTC",
+        max_concurrent: int = 4,
+        aging: float = 60.0,
+        max_sleep: float = 60.0,
+        retention_days: float = 14.0,
+        history_size: int = 1024,
+        seed: int | None = None,
+        name: str = "scheduler",
+    ) -> None:
+        super().__init__(name, inbox, bus, clock)
+        if max_concurrent < 1:
+            raise ValueError("max_concurrent must be at least 1")
+        self.zone = load_timezone(timezone)
+        self.max_concurrent = max_concurrent
+        self.aging = aging
+        self.max_sleep = max_sleep
+        self.retention_days = retention_days
+        self.history_size = history_size
+        # Without a seed, draw one from the global generator: `run.py simulate` seeds that, so
+        # jitter and execution ids are reproducible there and random everywhere else.
+        self._rng = random.Random(seed if seed is not None else random.getrandbits(64))
+        self._tasks: dict[str, _TaskState] = {}
+        self._history: OrderedDict[str, _Execution] = OrderedDict()
+        self._running = 0
+        self._nursery: trio.Nursery | None = None
+        self._wake = trio.Event()
+        self._last_wall: float | None = None
+        self._last_mono: float | None = None
+        self._last_prune: float | None = None
+
+    # -- the public face -------------------------------------------------------------------------
+
+    def register_task(self, definition: TaskDefinition) -> None:
+        """Add (or replace) a task; refuses a definition that closes a dependency cycle."""
+        graph = {tid: s.definition.dependencies for tid, s in self._tasks.items()}
+        graph[definition.task_id] = definition.dependencies
+        cycle = dependency_cycle(graph)
+        if cycle is not None:
+            raise ValueError(f"dependency cycle: {' -> '.join(cycle)}")
+        previous = self._tasks.get(definition.task_id)
+        if previous is not None:
+            previous.definition = definition
+        else:
+            self._tasks[definition.task_id] = _TaskState(definition)
+        self._poke()
+
+    def schedule_task(
+        self,
+        task_id: str,
+        *,
+        interval_seconds: float | None = None,
+        cron_expression: str | None = None,
+    ) -> None:
+        """Run a registered task every `interval_seconds`, or at `cron_expression` (local zone)."""
+        if (interval_seconds is None) == (cron_expression is None):
+            raise ValueError("give exactly one of interval_seconds and cron_expression")
+        if interval_seconds is not None:
+            schedule: Schedule = IntervalSchedule(float(interval_seconds))
+        else:
+            assert cron_expression is not None
+            schedule = CronSchedule(cron_expression, self.zone)
+        self.set_schedule(task_id, schedule)
+
+    def set_schedule(self, task_id: str, schedule: Schedule | None) -> None:
+        """Attach a schedule object (None: manual runs only); the next run is computed anew."""
+        state = self._state(task_id)
+        state.schedule = schedule
+        state.due = None
+        self._poke()
+
+    def execute_task_now(self, task_id: str) -> str:
+        """Queue a run now; returns its execution id (a waiting run is reused, never doubled)."""
+        state = self._state(task_id)
+        if state.pending is not None:
+            # Asking for a run that is already waiting folds into it and lifts the wait for
+            # dependencies: the user wants it now.
+            state.pending.trigger = "manual"
+            execution_id = state.pending.execution_id
+        else:
+            execution_id = self._queue(state, "manual").execution_id
+        self._poke()
+        return execution_id
+
+    def get_task_status(self, execution_id: str) -> TaskExecutionStatus | None:
+        """Status of one of the last `history_size` executions, or None if unknown."""
+        execution = self._history.get(execution_id)
+        return execution.snapshot() if execution is not None else None
+
+    def get_scheduler_stats(self) -> SchedulerStats:
+        """Counters for every task and the scheduler as a whole."""
+        return SchedulerStats(
+            timezone=self.zone.key,
+            max_concurrent=self.max_concurrent,
+            running=self._running,
+            pending=sum(1 for s in self._tasks.values() if s.pending is not None),
+            tasks=tuple(self._task_stats(s) for s in self._tasks.values()),
+        )
+
+    def schedule_default_tasks(
+        self,
+        settings: IntegrationSettings,
+        targets: Mapping[str, Mailbox | TaskFunction],
+        *,
+        self_timed: Collection[str] = (),
+    ) -> list[str]:
+        """Register and schedule the built-in tasks whose owner is in `targets`; returns them.
+
+        `targets` maps owner names (mailbox names such as `github`, `mood`) to mailboxes or
+        functions. Owners that are not there are skipped with a debug log: that part of the
+        garden is not running. Tasks of owners in `self_timed` (pollers that keep their own
+        interval loop) are registered, so `execute_task_now` and stats work, but not scheduled:
+        two clocks driving one poller would poll twice.
+        """
+        registered = []
+        for task in default_tasks(settings):
+            target = targets.get(task.owner)
+            if target is None:
+                boxes = {k: v for k, v in targets.items() if isinstance(v, Mailbox)}
+                target = resolve_owner(task.owner, boxes)
+            if target is None:
+                log.debug("no %s actor in the tree; %s not scheduled", task.owner, task.task_id)
+                continue
+            self.register_task(task.definition(target))
+            if task.owner not in self_timed:
+                self.set_schedule(task.task_id, task.schedule)
+            registered.append(task.task_id)
+        return registered
+
+    @property
+    def task_ids(self) -> list[str]:
+        """Registered task ids, in registration order."""
+        return list(self._tasks)
+
+    # -- the actor -------------------------------------------------------------------------------
+
+    async def handle(self, message: Any) -> Any:
+        if isinstance(message, ExecuteTaskNow):
+            return self.execute_task_now(message.task_id)
+        if isinstance(message, TaskStatusRequest):
+            return self.get_task_status(message.execution_id)
+        if isinstance(message, SchedulerStatsRequest):
+            return self.get_scheduler_stats()
+        raise TypeError(f"scheduler does not handle {type(message).__name__}")
+
+    async def run(self) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            nursery.start_soon(self._loop)
+            await super().run()
+            nursery.cancel_scope.cancel()
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake = trio.Event()
+            self._tick()
+            await self._maybe_prune()
+            with trio.move_on_after(self.clock.to_trio(self._sleep_for())):
+                await self._wake.wait()
+
+    def _poke(self) -> None:
+        self._wake.set()
+
+    # -- one step: find what is due, start what may start ----------------------------------------
+
+    def _tick(self) -> None:
+        now, mono = self.clock.time(), self.clock.monotonic()
+        self._notice_jumps(now, mono)
+        for state in self._tasks.values():
+            schedule = state.schedule
+            if schedule is None:
+                continue
+            if state.due is None:
+                state.due = schedule.first(now)
+                state.offset = jitter_offset(self._rng, state.definition.jitter, schedule.period)
+            if now + _EPSILON >= state.due + state.offset:
+                state.due, skipped = schedule.advance(state.due, now)
+                state.coalesced += skipped
+                if skipped:
+                    log.info("%s: %d missed runs coalesced into one", state.definition.task_id,
+                             skipped)
+                state.offset = jitter_offset(self._rng, state.definition.jitter, schedule.period)
+                self._fall_due(state)
+        self._dispatch(mono)
+
+    def _notice_jumps(self, now: float, mono: float) -> None:
+        if self._last_wall is not None and self._last_mono is not None:
+            drift = (now - self._last_wall) - (mono - self._last_mono)
+            if drift < -1.0:
+                # The wall clock went back: keep each interval's remaining wait (shift its due
+                # time with the clock) and recompute cron times, so nothing stalls for hours.
+                log.warning("wall clock went back %.0fs; rescheduling", -drift)
+                for state in self._tasks.values():
+                    if isinstance(state.schedule, IntervalSchedule) and state.due is not None:
+                        state.due += drift
+                    elif state.schedule is not None:
+                        state.due = None
+            elif drift > self.max_sleep:
+                log.info("wall clock moved forward %.0fs; missed runs will coalesce", drift)
+        self._last_wall, self._last_mono = now, mono
+
+    def _fall_due(self, state: _TaskState) -> None:
+        if state.running is not None:
+            state.skipped_overlaps += 1
+            log.debug("%s still running; this run is skipped", state.definition.task_id)
+        elif state.pending is not None:
+            state.coalesced += 1  # already waiting (for a slot or a dependency): one run will do
+        else:
+            self._queue(state, "schedule")
+
+    def _queue(self, state: _TaskState, trigger: str) -> _Execution:
+        task_id = state.definition.task_id
+        execution_id = f"{self._rng.getrandbits(64):016x}"
+        execution = _Execution(execution_id, task_id, trigger, self.clock.time())
+        state.pending = PendingRun(
+            task_id, execution.execution_id, state.definition.priority, self.clock.monotonic(),
+            trigger,
+        )
+        self._remember(execution)
+        return execution
+
+    def _remember(self, execution: _Execution) -> None:
+        self._history[execution.execution_id] = execution
+        while len(self._history) > self.history_size:
+            self._history.popitem(last=False)
+
+    def _dispatch(self, mono: float) -> None:
+        pending = [s.pending for s in self._tasks.values() if s.pending is not None]
+        for run in dispatch_order(pending, mono, self.aging):
+            state = self._tasks[run.task_id]
+            execution = self._history.get(run.execution_id) or _Execution(
+                run.execution_id, run.task_id, run.trigger, self.clock.time()
+            )
+            if state.running is not None:
+                continue  # a manual run waits for the current one: never overlap
+            waiting = self._unmet(state) if run.trigger == "schedule" else ()
+            execution.waiting_for = waiting
+            if waiting:
+                execution.status = "waiting"
+                continue
+            if self._running >= self.max_concurrent or self._nursery is None:
+                continue
+            state.pending = None
+            state.running = execution
+            execution.trigger = run.trigger
+            self._running += 1
+            self._nursery.start_soon(self._execute, state, execution)
+
+    def _unmet(self, state: _TaskState) -> tuple[str, ...]:
+        unmet = []
+        for dep in state.definition.dependencies:
+            dep_state = self._tasks.get(dep)
+            if dep_state is None or dep_state.schedule is None:
+                continue
+            done = dep_state.last_success
+            if done is None or (state.cycle_start is not None and done <= state.cycle_start):
+                unmet.append(dep)
+        return tuple(unmet)
+
+    def _sleep_for(self) -> float:
+        now = self.clock.time()
+        delay = self.max_sleep
+        for state in self._tasks.values():
+            if state.schedule is not None and state.due is not None:
+                delay = min(delay, state.due + state.offset - now)
+        return max(0.0, delay)
+
+    # -- one execution ---------------------------------------------------------------------------
+
+    async def _execute(self, state: _TaskState, execution: _Execution) -> None:
+        definition = state.definition
+        execution.status = "running"
+        execution.started_at = self.clock.time()
+        state.cycle_start = self.clock.monotonic()
+        state.runs += 1
+        state.last_run = execution.started_at
+        status, error, duration = "failed", None, 0.0
+        try:
+            for attempt in range(1, definition.max_retries + 2):
+                execution.attempts = attempt
+                started = self.clock.monotonic()
+                status, error = await self._attempt(definition, execution)
+                duration = self.clock.monotonic() - started
+                state.note_duration(duration)
+                if status == "succeeded":
+                    break
+                if status == "timed_out":
+                    state.timeouts += 1
+                if attempt > definition.max_retries:
+                    break
+                state.retries += 1
+                execution.status, execution.error = "retrying", error
+                delay = retry_delay(attempt, definition.retry_backoff)
+                log.info("%s attempt %d %s (%s); retrying in %gs", definition.task_id, attempt,
+                         status, error, delay)
+                await self.clock.sleep(delay)
+                execution.status = "running"
+        except trio.Cancelled:
+            status, error = "cancelled", "the scheduler stopped during the run"
+            raise
+        finally:
+            self._running -= 1
+            state.running = None
+            execution.finished_at = self.clock.time()
+            execution.duration = duration
+            execution.error = error
+            execution.status = status
+            state.last_status = status
+            if status == "succeeded":
+                state.successes += 1
+                state.last_success = self.clock.monotonic()
+            elif status != "cancelled":
+                state.failures += 1
+                log.warning("%s %s after %d attempt(s): %s", definition.task_id, status,
+                            execution.attempts, error)
+            # A finished run frees a slot and may satisfy a dependency; only waiting runs care.
+            if any(s.pending is not None for s in self._tasks.values()):
+                self._poke()
+        await self.publish(
+            TaskRun(
+                execution_id=execution.execution_id,
+                task_id=definition.task_id,
+                trigger=execution.trigger,
+                status=status,
+                started_at=execution.started_at,
+                finished_at=execution.finished_at,
+                duration=duration,
+                attempts=execution.attempts,
+                error=error,
+            )
+        )
+
+    async def _attempt(
+        self, definition: TaskDefinition, execution: _Execution
+    ) -> tuple[str, str | None]:
+        target = definition.target
+        try:
+            if isinstance(target, Mailbox):
+                request = RunTask(task_id=definition.task_id, execution_id=execution.execution_id)
+                reply = await ask(target, request, timeout=self.clock.to_trio(definition.timeout))
+            else:
+                with trio.fail_after(self.clock.to_trio(definition.timeout)):
+                    reply = await target()
+        except (AskTimeout, trio.TooSlowError):
+            return "timed_out", f"timed out after {definition.timeout:g}s"
+        except AskError as error:
+            cause = error.__cause__
+            return "failed", f"{type(cause).__name__}: {cause}" if cause else str(error)
+        except MailboxClosed:
+            return "failed", f"the owner's mailbox ({definition.task_id}) is closed"
+        except Exception as error:  # a failing task must never take the scheduler down
+            return "failed", f"{type(error).__name__}: {error}"
+        if isinstance(reply, TaskFinished) and not reply.ok:
+            return "failed", reply.error or "the owner reported a failure"
+        if reply is False:
+            return "failed", "the owner reported a failure"
+        return "succeeded", None
+
+    # -- retention and stats ---------------------------------------------------------------------
+
+    async def _maybe_prune(self) -> None:
+        now = self.clock.time()
+        if self._last_prune is not None and 0 <= now - self._last_prune < DAY:
+            return
+        self._last_prune = now
+        await self.publish(TaskRunRetention(cutoff=now - self.retention_days * DAY))
+
+    def _task_stats(self, state: _TaskState) -> TaskStats:
+        count = state.attempts_timed
+        next_run = None
+        if state.schedule is not None and state.due is not None:
+            next_run = state.due + state.offset
+        waiting = ()
+        if state.pending is not None:
+            execution = self._history.get(state.pending.execution_id)
+            waiting = execution.waiting_for if execution is not None else ()
+        return TaskStats(
+            task_id=state.definition.task_id,
+            priority=state.definition.priority.name.lower(),
+            schedule=state.schedule.describe() if state.schedule is not None else None,
+            runs=state.runs,
+            successes=state.successes,
+            failures=state.failures,
+            timeouts=state.timeouts,
+            retries=state.retries,
+            skipped_overlaps=state.skipped_overlaps,
+            coalesced=state.coalesced,
+            last_run=state.last_run,
+            last_status=state.last_status,
+            next_run=next_run,
+            mean_duration=state.total_duration / count if count else None,
+            max_duration=state.max_duration if count else None,
+            running=state.running is not None,
+            pending=state.pending is not None,
+            waiting_for=waiting,
+        )
+
+    def _state(self, task_id: str) -> _TaskState:
+        state = self._tasks.get(task_id)
+        if state is None:
+            raise UnknownTask(f"no task registered as {task_id!r}")
+        return state

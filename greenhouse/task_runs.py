@@ -1,0 +1,92 @@
+"""The `task_runs` table: one row per scheduler execution, with retention.
+
+Rows are written by the persistence actor (table writers registered by the scheduler's tree
+adder), never by the scheduler itself. Times are epoch seconds (REAL), so retention is one
+indexed comparison; `datetime(started_at, 'unixepoch')` shows them readably in any SQLite tool.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+import sqlite_utils
+
+from .messages import TaskRun, TaskRunRetention
+from .store import Migration, Store
+
+__all__ = [
+    "TASK_RUNS_MIGRATIONS",
+    "prune_task_runs",
+    "recent_task_runs",
+    "register_task_run_writers",
+    "write_task_runs",
+]
+
+
+def _create_task_runs(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS task_runs (
+            id TEXT PRIMARY KEY,
+            task TEXT NOT NULL,
+            trigger TEXT NOT NULL,
+            status TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            finished_at REAL NOT NULL,
+            duration REAL NOT NULL,
+            attempts INTEGER NOT NULL,
+            error TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS task_runs_task ON task_runs(task, started_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS task_runs_finished ON task_runs(finished_at)")
+
+
+TASK_RUNS_MIGRATIONS: list[Migration] = [Migration("scheduler_0001_task_runs", _create_task_runs)]
+
+
+def write_task_runs(db: sqlite_utils.Database, runs: Sequence[TaskRun]) -> None:
+    """Table writer for `TaskRun` (runs inside persistence's batch transaction)."""
+    db.conn.executemany(
+        "INSERT OR REPLACE INTO task_runs"
+        "(id, task, trigger, status, started_at, finished_at, duration, attempts, error)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (r.execution_id, r.task_id, r.trigger, r.status, r.started_at, r.finished_at,
+             r.duration, r.attempts, r.error)
+            for r in runs
+        ],
+    )
+
+
+def prune_task_runs(db: sqlite_utils.Database, requests: Sequence[TaskRunRetention]) -> None:
+    """Table writer for `TaskRunRetention`: delete rows that finished before the cutoff."""
+    cutoff = max(r.cutoff for r in requests)
+    db.conn.execute("DELETE FROM task_runs WHERE finished_at < ?", (cutoff,))
+
+
+def register_task_run_writers(store: Store) -> None:
+    """Route `TaskRun` and `TaskRunRetention` in persistence batches to this table."""
+    store.register_writer(TaskRun, write_task_runs)
+    store.register_writer(TaskRunRetention, prune_task_runs)
+
+
+def recent_task_runs(
+    conn: sqlite3.Connection, task_id: str | None = None, limit: int = 100
+) -> list[dict[str, object]]:
+    """The newest runs (optionally of one task), newest first, from a reader connection."""
+    query = (
+        "SELECT id, task, trigger, status, started_at, finished_at, duration, attempts, error"
+        " FROM task_runs"
+    )
+    params: list[object] = []
+    if task_id is not None:
+        query += " WHERE task = ?"
+        params.append(task_id)
+    query += " ORDER BY started_at DESC LIMIT ?"
+    params.append(limit)
+    columns = ("id", "task", "trigger", "status", "started_at", "finished_at", "duration",
+               "attempts", "error")
+    return [dict(zip(columns, row, strict=True)) for row in conn.execute(query, params)]
