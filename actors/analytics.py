@@ -18,8 +18,6 @@ from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import trio
-
 from greenhouse.engines.analytics import (
     SESSION_TIMEOUT,
     LiveViewers,
@@ -87,7 +85,7 @@ class AnalyticsActor(TaskActor):
             return
         since = self.clock.time() - KEEP_SECONDS
         try:
-            restored = await trio.to_thread.run_sync(self.load_visits, since)
+            restored = self.load_visits(since)  # once, on the trio thread (see actors/growth.py)
         except Exception:
             self.log.exception("could not restore recent visits")
             return
@@ -114,7 +112,7 @@ class AnalyticsActor(TaskActor):
         elif isinstance(message, ViewerConnected) and self.live.connect(message.connection_id):
             await self.publish(
                 VisitorJoined(
-                    live_viewers=len(self.live),
+                    live_viewers=self._live_count(message.live_viewers),
                     visitors_today=self.visitors_today(now),
                     source="analytics",
                     timestamp=now,
@@ -125,13 +123,21 @@ class AnalyticsActor(TaskActor):
         ):
             await self.publish(
                 VisitorLeft(
-                    live_viewers=len(self.live),
+                    live_viewers=self._live_count(message.live_viewers),
                     visitors_today=self.visitors_today(now),
                     source="analytics",
                     timestamp=now,
                 )
             )
         return None
+
+    def _live_count(self, reported: int) -> int:
+        """The WebSocket actor owns the connections: its count wins when it gives one.
+
+        After it restarts, connections it lost never send a disconnect; its own count is right
+        while the set of ids here still holds them.
+        """
+        return reported if reported > 0 else len(self.live)
 
     def forget(self, visitor_id: str) -> int:
         """Drop every visit of `visitor_id` held in memory (an erasure); returns how many."""

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-import trio
 
 from greenhouse.config import GrowthConfig
 from greenhouse.engines.growth import (
@@ -96,7 +95,9 @@ class GrowthActor(TaskActor):
             return
         since = self.clock.time() - self.config.history_days * DAY
         try:
-            state = await trio.to_thread.run_sync(self.load_state, since)
+            # Read on the trio thread, once: a worker thread would let virtual time run on
+            # under MockClock and make simulations depend on how fast the disk was.
+            state = self.load_state(since)
         except Exception:  # an unreadable history costs predictions, not the garden
             self.log.exception("could not restore growth state; starting fresh")
             return
@@ -171,6 +172,7 @@ class GrowthActor(TaskActor):
         known = self.commits[name]
         for commit in message.commits:
             if commit.timestamp is not None and math.isfinite(commit.timestamp):
+                known.pop(f"t:{commit.timestamp!r}", None)  # the restored time, now with its sha
                 known[commit.sha] = commit.timestamp
         if len(known) > MAX_COMMITS_KEPT:
             newest = sorted(known.items(), key=lambda kv: kv[1])[-MAX_COMMITS_KEPT:]
@@ -190,9 +192,10 @@ class GrowthActor(TaskActor):
         for project, seconds in signal.project_seconds.items():
             if not math.isfinite(seconds) or seconds < 0:
                 continue
-            self.coding_seconds[project.lower()] = seconds
+            key = plant_name(project).lower()
+            self.coding_seconds[key] = seconds
             for name in self.projects:
-                if name.lower() == plant_name(project).lower():
+                if name.lower() == key:
                     self.projects[name] = msgspec.structs.replace(
                         self.projects[name], coding_seconds=seconds
                     )
@@ -203,9 +206,9 @@ class GrowthActor(TaskActor):
 
     async def rescore_all(self, now: float) -> None:
         """Score every plant and record a history point for each (the hourly task)."""
-        # A whole garden is scored in a worker thread: the engine is pure, and a Raspberry Pi
-        # should not hold the trio loop (and every viewer) for a large garden's worth of work.
-        await self.rescore(sorted(self.projects), now, record_always=True, in_thread=True)
+        # Scored on the trio thread (about 4 ms a plant): a worker thread would make the
+        # simulation's event log depend on thread timing under MockClock.
+        await self.rescore(sorted(self.projects), now, record_always=True)
         keep = self.config.keep_history_days * DAY
         await self.publish(HistoryTrimmed(table="growth_history", before=now - keep))
 
@@ -215,7 +218,6 @@ class GrowthActor(TaskActor):
         now: float,
         *,
         record_always: bool = False,
-        in_thread: bool = False,
     ) -> None:
         """Score the named plants and publish what changed."""
         jobs = [
@@ -237,9 +239,7 @@ class GrowthActor(TaskActor):
                 for _, project, stage, history in jobs
             ]
 
-        # The actor handles one message at a time, so its state cannot move under the thread.
-        results = await trio.to_thread.run_sync(compute) if in_thread else compute()
-        for (name, project, _, _), metrics in zip(jobs, results, strict=True):
+        for (name, project, _, _), metrics in zip(jobs, compute(), strict=True):
             await self._apply(name, project, metrics, now, record_always)
 
     async def _apply(

@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import trio
-
 from greenhouse.config import MoodConfig
 from greenhouse.engines.mood import (
     MoodInputs,
@@ -70,7 +68,7 @@ class MoodActor(TaskActor):
         if self.load_last is None or self.announced is not None:
             return
         try:
-            last = await trio.to_thread.run_sync(self.load_last)
+            last = self.load_last()  # once, on the trio thread: deterministic under MockClock
         except Exception:  # a lost history costs one extra announcement, nothing more
             self.log.exception("could not restore the last mood; starting fresh")
             return

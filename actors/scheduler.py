@@ -327,9 +327,9 @@ class SchedulerActor(Actor):
     async def _loop(self) -> None:
         while True:
             self._wake = trio.Event()
-            self._tick()
-            await self._maybe_prune()
-            with trio.move_on_after(self.clock.to_trio(self._sleep_for())):
+            now = self._tick()
+            await self._maybe_prune(now)
+            with trio.move_on_after(self.clock.to_trio(self._sleep_for(now))):
                 await self._wake.wait()
 
     def _poke(self) -> None:
@@ -337,7 +337,8 @@ class SchedulerActor(Actor):
 
     # -- one step: find what is due, start what may start ----------------------------------------
 
-    def _tick(self) -> None:
+    def _tick(self) -> float:
+        """Queue what is due and start what may start; returns the wall time it used."""
         now, mono = self.clock.time(), self.clock.monotonic()
         self._notice_jumps(now, mono)
         for state in self._tasks.values():
@@ -354,8 +355,9 @@ class SchedulerActor(Actor):
                     log.info("%s: %d missed runs coalesced into one", state.definition.task_id,
                              skipped)
                 state.offset = jitter_offset(self._rng, state.definition.jitter, schedule.period)
-                self._fall_due(state)
+                self._fall_due(state, now, mono)
         self._dispatch(mono)
+        return now
 
     def _notice_jumps(self, now: float, mono: float) -> None:
         if self._last_wall is not None and self._last_mono is not None:
@@ -373,23 +375,24 @@ class SchedulerActor(Actor):
                 log.info("wall clock moved forward %.0fs; missed runs will coalesce", drift)
         self._last_wall, self._last_mono = now, mono
 
-    def _fall_due(self, state: _TaskState) -> None:
+    def _fall_due(self, state: _TaskState, now: float, mono: float) -> None:
         if state.running is not None:
             state.skipped_overlaps += 1
             log.debug("%s still running; this run is skipped", state.definition.task_id)
         elif state.pending is not None:
             state.coalesced += 1  # already waiting (for a slot or a dependency): one run will do
         else:
-            self._queue(state, "schedule")
+            self._queue(state, "schedule", now, mono)
 
-    def _queue(self, state: _TaskState, trigger: str) -> _Execution:
+    def _queue(
+        self, state: _TaskState, trigger: str, now: float | None = None, mono: float | None = None
+    ) -> _Execution:
         task_id = state.definition.task_id
         execution_id = f"{self._rng.getrandbits(64):016x}"
-        execution = _Execution(execution_id, task_id, trigger, self.clock.time())
-        state.pending = PendingRun(
-            task_id, execution.execution_id, state.definition.priority, self.clock.monotonic(),
-            trigger,
-        )
+        now = self.clock.time() if now is None else now
+        mono = self.clock.monotonic() if mono is None else mono
+        execution = _Execution(execution_id, task_id, trigger, now)
+        state.pending = PendingRun(task_id, execution_id, state.definition.priority, mono, trigger)
         self._remember(execution)
         return execution
 
@@ -402,11 +405,11 @@ class SchedulerActor(Actor):
         pending = [s.pending for s in self._tasks.values() if s.pending is not None]
         for run in dispatch_order(pending, mono, self.aging):
             state = self._tasks[run.task_id]
+            if state.running is not None:
+                continue  # a manual run waits for the current one: never overlap
             execution = self._history.get(run.execution_id) or _Execution(
                 run.execution_id, run.task_id, run.trigger, self.clock.time()
             )
-            if state.running is not None:
-                continue  # a manual run waits for the current one: never overlap
             waiting = self._unmet(state) if run.trigger == "schedule" else ()
             execution.waiting_for = waiting
             if waiting:
@@ -431,8 +434,7 @@ class SchedulerActor(Actor):
                 unmet.append(dep)
         return tuple(unmet)
 
-    def _sleep_for(self) -> float:
-        now = self.clock.time()
+    def _sleep_for(self, now: float) -> float:
         delay = self.max_sleep
         for state in self._tasks.values():
             if state.schedule is not None and state.due is not None:
@@ -445,16 +447,18 @@ class SchedulerActor(Actor):
         definition = state.definition
         execution.status = "running"
         execution.started_at = self.clock.time()
-        state.cycle_start = self.clock.monotonic()
+        state.cycle_start = started = ended = self.clock.monotonic()
         state.runs += 1
         state.last_run = execution.started_at
         status, error, duration = "failed", None, 0.0
         try:
             for attempt in range(1, definition.max_retries + 2):
                 execution.attempts = attempt
-                started = self.clock.monotonic()
+                if attempt > 1:
+                    started = self.clock.monotonic()
                 status, error = await self._attempt(definition, execution)
-                duration = self.clock.monotonic() - started
+                ended = self.clock.monotonic()
+                duration = ended - started
                 state.note_duration(duration)
                 if status == "succeeded":
                     break
@@ -482,7 +486,7 @@ class SchedulerActor(Actor):
             state.last_status = status
             if status == "succeeded":
                 state.successes += 1
-                state.last_success = self.clock.monotonic()
+                state.last_success = ended
             elif status != "cancelled":
                 state.failures += 1
                 log.warning("%s %s after %d attempt(s): %s", definition.task_id, status,
@@ -532,8 +536,7 @@ class SchedulerActor(Actor):
 
     # -- retention and stats ---------------------------------------------------------------------
 
-    async def _maybe_prune(self) -> None:
-        now = self.clock.time()
+    async def _maybe_prune(self, now: float) -> None:
         if self._last_prune is not None and 0 <= now - self._last_prune < DAY:
             return
         self._last_prune = now

@@ -7,6 +7,8 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
     root (one_for_one)
     ├── persistence        the only database writer
     ├── health             heartbeat and status
+    ├── rate_limit.<svc>   one token bucket per service (ask Acquire)
+    ├── cache              memory + SQLite (+ Redis) cache (ask CacheGet/CacheSet)
     ├── privacy            daily salts, consent, data-subject requests, retention, secrets
     ├── spotify            Spotify poller (when configured or a transport is injected)
     ├── weather            OpenWeatherMap poller (likewise)
@@ -20,6 +22,7 @@ actor restarts. Each subsystem adds its actors in a function of its own below.
 from __future__ import annotations
 
 import logging
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +32,7 @@ import httpx
 import msgspec
 import trio
 
+from greenhouse.cache import MultiLayerCache
 from greenhouse.coding_social_history import (
     recent_post_keys,
     write_coding_observations,
@@ -42,6 +46,7 @@ from greenhouse.messages import (
     PersistenceBarrier,
     RepositoriesObserved,
     RunTask,
+    SecretPut,
     ServiceStatusChanged,
     SocialActivityObserved,
     TaskRun,
@@ -50,9 +55,16 @@ from greenhouse.messages import (
     VisitorDataErased,
     WeatherObserved,
 )
-from greenhouse.privacy import PrivacyManager, fernet_from_key
+from greenhouse.privacy import (
+    PrivacyManager,
+    fernet_from_key,
+    lineage_name,
+    read_stored_secret,
+)
+from greenhouse.ratelimit import bucket_for
 from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Restart, Supervisor, ask
 from greenhouse.scheduling import load_timezone
+from greenhouse.service_hooks import ActorRequestGate, ActorResponseCache
 from greenhouse.services.base import RetryPolicy
 from greenhouse.services.social import SocialService
 from greenhouse.services.spotify import SpotifyService
@@ -61,9 +73,11 @@ from greenhouse.services.weather import WeatherService
 from greenhouse.store import Store
 from greenhouse.task_runs import register_task_run_writers
 
+from .cache import CacheActor
 from .health import HealthActor
 from .persistence import PersistenceActor
 from .privacy import PrivacyActor
+from .rate_limit import RateLimitActor
 from .scheduler import SELF_TIMED_OWNERS, SchedulerActor
 from .social import SEEN_LIMIT, SocialPoller
 from .spotify import SpotifyPoller
@@ -142,6 +156,64 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
     )
 
 
+RATE_LIMITED_SERVICES = ("github", "spotify", "weather", "wakatime", "social")
+
+
+def _add_ratecache(garden: Garden, children: list[ChildSpec]) -> None:
+    """One bucket actor per service (`rate_limit.<service>`, ask-only) and the cache actor."""
+    settings, bus, clock = garden.settings, garden.bus, garden.clock
+    limits = settings.rate_limits
+    enabled = limits.enabled and settings.features.rate_limiting
+    for service in RATE_LIMITED_SERVICES:
+        name = f"rate_limit.{service}"
+        box = bus.mailbox(name, capacity=1024)
+        garden.mailboxes[name] = box
+        per_minute = limits.per_minute(service)
+        burst = bucket_for(per_minute, limits.burst_seconds, 0.0).capacity
+
+        def make(service: str = service, box: Mailbox = box, per_minute: int = per_minute,
+                 burst: float = burst) -> RateLimitActor:
+            return RateLimitActor(service, box, bus, per_minute=per_minute, burst=burst,
+                                  enabled=enabled, clock=clock)
+
+        children.append(ChildSpec(name, make, Restart.PERMANENT))
+
+    cache_settings = settings.cache
+    cache_box = bus.subscribe("cache", (RunTask,), capacity=1024)
+    garden.mailboxes["cache"] = cache_box
+
+    def make_cache() -> MultiLayerCache:
+        return MultiLayerCache(
+            garden.store.path,
+            clock=clock,
+            max_entries=cache_settings.memory_max_entries,
+            max_bytes=cache_settings.memory_max_bytes,
+            default_ttl=cache_settings.default_ttl,
+            redis_url=cache_settings.redis_url.get() or None,
+            # Inline in the deterministic simulation, as persistence is.
+            sqlite_in_thread=garden.extras.get("persistence_in_thread", True),
+        )
+
+    children.append(
+        # The scheduler runs `cache_maintenance` (CACHE_MAINTENANCE_CRON): no timer of its own.
+        ChildSpec("cache", lambda: CacheActor(cache_box, bus, make_cache, clock=clock,
+                                              maintenance_interval=math.inf),
+                  Restart.PERMANENT)
+    )
+
+    # Every service client built after this goes through its bucket and the cache actor (the
+    # adders read these extras); hooks injected beforehand (tests, simulation) are kept.
+    gate = ActorRequestGate(garden.mailboxes)
+    response_cache = ActorResponseCache(cache_box)
+    gates = dict(garden.extras.get("request_gates", {}))
+    caches = dict(garden.extras.get("response_caches", {}))
+    for service in RATE_LIMITED_SERVICES:
+        gates.setdefault(service, gate)
+        caches.setdefault(service, response_cache)
+    garden.extras.update(request_gates=gates, response_caches=caches)
+
+
+
 def _add_privacy(garden: Garden, children: list[ChildSpec]) -> None:
     settings, bus, clock = garden.settings, garden.bus, garden.clock
     # A malformed GREENHOUSE_SECRET_KEY stops start-up here with one line, not in a restart loop.
@@ -169,6 +241,9 @@ def _add_privacy(garden: Garden, children: list[ChildSpec]) -> None:
                 lambda: PrivacyManager.open(garden.store.path, settings.privacy),
                 clock=clock,
                 before_erasure=before_erasure,
+                in_thread=garden.extras.get(
+                    "privacy_in_thread", garden.extras.get("persistence_in_thread", True)
+                ),
             ),
             Restart.PERMANENT,
         )
@@ -222,10 +297,31 @@ def _add_spotify(garden: Garden, children: list[ChildSpec]) -> None:
     # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
     retry = RetryPolicy(max_rate_limit_wait=120.0)
 
-    hooks = _client_hooks(garden, "spotify")
+    hooks: dict[str, Any] = _client_hooks(garden, "spotify")
+    # A refresh token that Spotify rotates is kept encrypted by the privacy actor (nothing is
+    # written without GREENHOUSE_SECRET_KEY) and used again after a restart.
+    configured = settings.is_configured("spotify")
+    token_name = lineage_name("spotify.refresh_token", config.refresh_token)
+
+    async def keep_refresh_token(token: Secret) -> None:
+        try:
+            await ask(garden.mailbox("privacy"), SecretPut(name=token_name, value=token), 10.0)
+        except Exception as error:  # the poller keeps the token in memory either way
+            log.warning("rotated Spotify refresh token not stored: %s", type(error).__name__)
+
+    if configured:
+        hooks["on_refresh_token"] = keep_refresh_token
 
     def make() -> SpotifyPoller:
-        service = SpotifyService(config, transport=transport, clock=clock, retry=retry, **hooks)
+        current = config
+        stored = (
+            read_stored_secret(garden.store.path, settings.privacy.secret_key, token_name)
+            if configured
+            else None
+        )
+        if stored:
+            current = msgspec.structs.replace(config, refresh_token=stored)
+        service = SpotifyService(current, transport=transport, clock=clock, retry=retry, **hooks)
         return SpotifyPoller(box, bus, service, clock, interval=config.poll_interval)
 
     children.append(ChildSpec("spotify", make, Restart.PERMANENT))
@@ -397,6 +493,7 @@ def _add_web(garden: Garden, children: list[ChildSpec]) -> None:
 # Subsystems add themselves here, in start order.
 SUBSYSTEMS: list[ChildAdder] = [
     _add_core,
+    _add_ratecache,
     _add_privacy,
     _add_github,
     _add_spotify,

@@ -257,7 +257,9 @@ class RateLimitConfig(msgspec.Struct, frozen=True):
     weather: int = 10
     wakatime: int = 10
     social: int = 30
-    burst_seconds: float = 10.0  # burst allowance: this many seconds' worth of requests
+    # Burst allowance: this many seconds' worth of requests. A minute's worth, because one poll
+    # fires several requests at once (WakaTime at 10/min makes ~5 per poll).
+    burst_seconds: float = 60.0
 
     def per_minute(self, service: str) -> int:
         return int(getattr(self, service, 60))
@@ -628,7 +630,7 @@ def settings_from_mapping(values: Mapping[str, str]) -> IntegrationSettings:
             weather=env.int("WEATHER_RATE_LIMIT", 10, minimum=1),
             wakatime=env.int("WAKATIME_RATE_LIMIT", 10, minimum=1),
             social=env.int("SOCIAL_RATE_LIMIT", 30, minimum=1),
-            burst_seconds=env.float("RATE_LIMIT_BURST_SECONDS", 10.0, minimum=0.0),
+            burst_seconds=env.float("RATE_LIMIT_BURST_SECONDS", 60.0, minimum=0.0),
         ),
         features=FeatureFlags(
             github_integration=env.bool("ENABLE_GITHUB_INTEGRATION", True),

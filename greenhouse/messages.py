@@ -35,9 +35,17 @@ from greenhouse.models import (
 )
 
 __all__ = [
+    "Acquire",
     "AnalyticsSession",
     "AnalyticsSessionsComputed",
     "AtmosphereChanged",
+    "CacheClearTag",
+    "CacheDelete",
+    "CacheGet",
+    "CacheMaintenance",
+    "CacheResult",
+    "CacheSet",
+    "CacheStatsRequest",
     "CodingActivity",
     "CodingActivityObserved",
     "CommitPushed",
@@ -48,10 +56,12 @@ __all__ = [
     "ConsentSubmitted",
     "DataSubjectRequestLookup",
     "DataSubjectRequestSubmitted",
+    "Denied",
     "EventStored",
     "EventType",
     "GardenEvent",
     "GitHubActivity",
+    "Granted",
     "GrowthScored",
     "GrowthStageChanged",
     "GrowthUpdated",
@@ -63,11 +73,14 @@ __all__ = [
     "MusicObserved",
     "PersistenceBarrier",
     "PrivacyDashboardRequest",
+    "RateLimitStatsRequest",
     "RepositoriesObserved",
     "RepositorySnapshot",
+    "RequestRecorded",
     "RunTask",
     "SecretGet",
     "SecretPut",
+    "ServerLimits",
     "ServiceStatusChanged",
     "SnapshotRequest",
     "SocialActivity",
@@ -514,6 +527,125 @@ class SocialActivity(GardenEvent, frozen=True, kw_only=True):
 
 # --------------------------------------------------------------------------------------------
 # Rate limiting and cache (issue 5).
+
+
+class Acquire(Message, frozen=True, kw_only=True):
+    """Ask a bucket actor for tokens; answered `Granted` or `Denied`.
+
+    `max_wait` > 0 lets the caller wait in line (by priority, FIFO within a priority) that long;
+    0 means answer at once. The `ask` timeout must be longer than `max_wait`.
+    """
+
+    tokens: float = 1.0
+    priority: int = 1  # 0 low, 1 normal, 2 high, 3 critical (greenhouse.ratelimit.PRIORITY_*)
+    endpoint: str = ""
+    max_wait: float = 0.0
+
+
+class Granted(Message, frozen=True, kw_only=True):
+    """The tokens are yours: send the request."""
+
+    service: str
+    tokens: float
+    remaining: float
+    waited: float = 0.0
+
+
+class Denied(Message, frozen=True, kw_only=True):
+    """No tokens now; try again after `retry_after` seconds (`inf`: never, see `reason`)."""
+
+    service: str
+    retry_after: float
+    reason: str = "rate_limited"
+
+
+class ServerLimits(Message, frozen=True, kw_only=True):
+    """What a server said about its limits (headers); the bucket clamps to it.
+
+    `reset` is epoch seconds (as GitHub's `X-RateLimit-Reset`), `retry_after` is seconds.
+    """
+
+    remaining: int | None = None
+    limit: int | None = None
+    reset: float | None = None
+    retry_after: float | None = None
+    endpoint: str = ""
+
+
+class RequestRecorded(Message, frozen=True, kw_only=True):
+    """A service client finished one request: for the per-endpoint metrics."""
+
+    endpoint: str
+    ok: bool
+    elapsed_ms: float
+    status: int | None = None
+
+
+class RateLimitStatsRequest(Message, frozen=True, kw_only=True):
+    """Ask a bucket actor for its metrics (the reply is plain data)."""
+
+
+class CacheGet(Message, frozen=True, kw_only=True):
+    """Ask the cache for `key`; on a miss `fetch` (an async callable) is run once for all askers.
+
+    `decode_as` is the type the value is decoded into (a Struct, a list of them...); `None`
+    gives builtins. The reply is a `CacheResult`.
+    """
+
+    key: str
+    fetch: Any = None
+    ttl: float | None = None
+    tags: tuple[str, ...] = ()
+    decode_as: Any = None
+    allow_stale: bool = False
+
+
+class CacheResult(Message, frozen=True, kw_only=True):
+    """A cache answer: `found`, the value, which layer had it, and whether it is stale."""
+
+    key: str
+    found: bool
+    value: Any = None
+    layer: str = ""  # memory, sqlite, redis, fetch
+    stale: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    stored_at: float = 0.0
+    expires_at: float = 0.0
+
+
+class CacheSet(Message, frozen=True, kw_only=True):
+    """Store `value` (anything msgspec encodes) under `key` for `ttl` seconds."""
+
+    key: str
+    value: Any
+    ttl: float | None = None
+    tags: tuple[str, ...] = ()
+    etag: str | None = None
+    last_modified: str | None = None
+    # False: answered once the memory layer has it; SQLite/Redis are written right after.
+    wait: bool = True
+
+
+class CacheDelete(Message, frozen=True, kw_only=True):
+    """Remove `key` from every layer."""
+
+    key: str
+
+
+class CacheClearTag(Message, frozen=True, kw_only=True):
+    """Remove every entry carrying `tag` (services tag their entries `service:<name>`)."""
+
+    tag: str
+
+
+class CacheStatsRequest(Message, frozen=True, kw_only=True):
+    """Ask the cache for per-layer statistics (the reply is plain data)."""
+
+
+class CacheMaintenance(Message, frozen=True, kw_only=True):
+    """Purge expired rows, checkpoint and shrink (also run by `RunTask("cache_maintenance")`)."""
+
 
 
 # --------------------------------------------------------------------------------------------

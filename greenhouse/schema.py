@@ -7,6 +7,7 @@ never reused or renamed: a migration that has run is recorded in `schema_migrati
 from __future__ import annotations
 
 from .analytics_store import ANALYTICS_MIGRATIONS
+from .cache_layers import CACHE_MIGRATIONS
 from .coding_social_history import CODING_SOCIAL_MIGRATIONS
 from .histories import HISTORY_MIGRATIONS
 from .listening_weather_history import LISTENING_WEATHER_MIGRATIONS
@@ -22,6 +23,7 @@ MIGRATIONS: list[Migration] = [
     *LISTENING_WEATHER_MIGRATIONS,
     *TASK_RUNS_MIGRATIONS,
     *WEB_MIGRATIONS,
+    *CACHE_MIGRATIONS,
     *CODING_SOCIAL_MIGRATIONS,
     *PRIVACY_MIGRATIONS,
 ]

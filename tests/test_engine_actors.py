@@ -218,9 +218,22 @@ async def test_growth_state_survives_a_restart(clock: Any, tmp_path: Path) -> No
         await settle(garden)
         assert watcher.of(GrowthStageChanged) == []
         assert watcher.of(GrowthUpdated)[-1].stage == "sapling"
+        # Commits restored from the stored snapshot are not counted twice when GitHub resends
+        # them (with their shas) after the restart.
+        await garden.bus.publish(ProjectSnapshot(name="greenhouse", commit_times=(T0 - DAY,)))
+        await settle(garden)
+        growth = garden.root.child("growth")
+        assert growth is not None
+        growth.commits.pop("greenhouse", None)  # as after a restart: only times are known
+        resent = CommitSnapshot(sha="a" * 40, repository="me/greenhouse", author="me",
+                                timestamp=T0 - DAY)
+        await garden.bus.publish(CommitsObserved(repository="me/greenhouse", commits=(resent,)))
+        await settle(garden)
+        assert growth.projects["greenhouse"].commit_times == (T0 - DAY,)
         # The stored snapshot lets the hourly task rescore without a new observation.
         await ask(garden.mailbox("growth"), RunTask(task_id="growth_calculation", execution_id="r"))
-    assert query(db, "SELECT COUNT(*) FROM growth_history")[0][0] == 3
+    # First run 1; after the restart: 0.44, the commit, the hourly task (the resend moved nothing).
+    assert query(db, "SELECT COUNT(*) FROM growth_history")[0][0] == 4
 
 
 STORM = WeatherSignal(at=T0, condition="Thunderstorm", temperature=16, clouds=100, rain_mm_h=9,
@@ -364,6 +377,10 @@ async def test_analytics_counts_viewers_and_stores_sessions(
         assert [e.live_viewers for e in joined] == [1, 2, 2]
         assert [e.live_viewers for e in left] == [1]
         assert joined[-1].visitors_today == 2
+        # The WebSocket actor restarted and lost c2 and c3 without a word: its count wins.
+        await garden.bus.publish(ViewerConnected(connection_id="c4", live_viewers=1))
+        await settle(garden)
+        assert watcher.of(VisitorJoined)[-1].live_viewers == 1
         done = await ask(garden.mailbox("analytics"),
                          RunTask(task_id="analytics_processing", execution_id="a1"))
         assert done.ok

@@ -52,8 +52,7 @@ def _other_subsystems(conn: sqlite3.Connection) -> None:
     with conn:
         conn.execute("CREATE TABLE visits (id INTEGER PRIMARY KEY, visitor_id TEXT, path TEXT, "
                      "referrer TEXT, at REAL)")
-        conn.execute("CREATE TABLE cache_entries (key TEXT PRIMARY KEY, value BLOB, "
-                     "expires_at REAL)")
+        # cache_entries is the real one: the cache's migration (issue 5) makes it.
         conn.execute("CREATE TABLE viewer_sessions (session TEXT, owner TEXT, started_at TEXT)")
         conn.execute("CREATE VIRTUAL TABLE notes_fts USING fts5(body)")
 
@@ -65,8 +64,10 @@ def _seed(manager: PrivacyManager, visitor: str, tag: str, now: float) -> None:
                      (visitor, f"/{tag}", None, now))
         conn.execute("INSERT INTO visits(visitor_id, path, referrer, at) VALUES (?, ?, ?, ?)",
                      (visitor, f"/{tag}/plant", "https://example.org/", now + 5))
-        conn.execute("INSERT INTO cache_entries VALUES (?, ?, ?)",
-                     (f"analytics:session:{visitor}", json.dumps({"n": 3}).encode(), now + 60))
+        conn.execute("INSERT INTO cache_entries(key, value, stored_at, expires_at, size) "
+                     "VALUES (?, ?, ?, ?, 0)",
+                     (f"analytics:session:{visitor}", json.dumps({"n": 3}).encode(), now,
+                      now + 60))
         conn.execute("INSERT INTO viewer_sessions VALUES (?, ?, ?)",
                      (f"s-{tag}", json.dumps({"visitor": visitor}), "2025-11-26T00:00:00Z"))
         conn.execute("INSERT INTO notes_fts(body) VALUES (?)", (f"seen {visitor} at the pond",))

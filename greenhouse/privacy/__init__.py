@@ -29,7 +29,7 @@ from .consent import (
 from .manager import PrivacyManager
 from .references import count_references, scannable_tables
 from .retention import RetentionPolicy, apply_retention, retention_policies
-from .secret_store import SecretStore, fernet_from_key
+from .secret_store import SecretStore, fernet_from_key, lineage_name, read_stored_secret
 from .subject_requests import (
     REQUEST_TYPES,
     DataSubjectRequest,
@@ -66,8 +66,10 @@ __all__ = [
     "count_references",
     "export_csv",
     "fernet_from_key",
+    "lineage_name",
     "normalize_ip",
     "one_month_after",
+    "read_stored_secret",
     "retention_policies",
     "scannable_tables",
     "signals_from_headers",

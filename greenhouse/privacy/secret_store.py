@@ -11,14 +11,17 @@ process only, and the caller is told (`put` returns False) so it can say so in i
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
+from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from greenhouse.config import ConfigError, Secret
+from greenhouse.store import open_connection
 
-__all__ = ["SecretStore", "fernet_from_key"]
+__all__ = ["SecretStore", "fernet_from_key", "lineage_name", "read_stored_secret"]
 
 log = logging.getLogger("greenhouse.privacy")
 
@@ -120,3 +123,25 @@ class SecretStore:
                 )
                 count += 1
         return count
+
+
+def lineage_name(base: str, configured: Secret) -> str:
+    """The name under which a credential rotated from `configured` is kept.
+
+    It carries a short hash of the configured value, so a user who configures a new token (a
+    new authorisation) starts from it instead of an old rotated one."""
+    digest = hashlib.sha256(configured.get().encode()).hexdigest()[:12]
+    return f"{base}.{digest}"
+
+
+def read_stored_secret(path: str | Path, key: Secret, name: str) -> Secret | None:
+    """One stored secret read on a short-lived connection (None without a key or when absent)."""
+    if not key:
+        return None
+    conn = open_connection(path)
+    try:
+        return SecretStore(conn, key).get(name)
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()

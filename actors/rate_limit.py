@@ -1,0 +1,232 @@
+"""The rate-limit bucket actor: one per external service, owning that service's token bucket.
+
+Callers `ask` it `Acquire(tokens, priority, max_wait)`. When the bucket has the tokens and nobody
+is in line, the answer is an immediate `Granted`. Otherwise a caller with `max_wait` > 0 waits in
+a `WaitQueue` (priority order, FIFO within a priority, aging against starvation) and is answered
+by the actor's pump when its turn comes, or `Denied(retry_after)` when `max_wait` runs out;
+`max_wait` = 0 gets `Denied(retry_after)` at once. Waiting asks never block the mailbox: the
+actor keeps reading while callers wait, so `ServerLimits` and metrics still get through.
+
+`ServerLimits` (told, not asked) clamps the bucket to the server's own count; `RequestRecorded`
+feeds the per-endpoint metrics (counts, errors, mean and p95 response time). With rate limiting
+switched off every `Acquire` is granted at once (metrics are still kept).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from greenhouse.messages import (
+    Acquire,
+    Denied,
+    Granted,
+    RateLimitStatsRequest,
+    RequestRecorded,
+    ServerLimits,
+)
+from greenhouse.ratelimit import TokenBucket, WaitQueue
+from greenhouse.runtime import Actor, AskRequest, Bus, Clock, Mailbox
+
+__all__ = ["EndpointMetrics", "RateLimitActor"]
+
+_SAMPLES = 512  # response times kept per endpoint for the percentile
+
+
+@dataclass
+class EndpointMetrics:
+    """Counters and recent response times of one endpoint."""
+
+    requests: int = 0
+    errors: int = 0
+    total_ms: float = 0.0
+    samples: deque[float] = field(default_factory=lambda: deque(maxlen=_SAMPLES))
+
+    def record(self, ok: bool, elapsed_ms: float) -> None:
+        self.requests += 1
+        self.errors += 0 if ok else 1
+        self.total_ms += elapsed_ms
+        self.samples.append(elapsed_ms)
+
+    def as_dict(self) -> dict[str, Any]:
+        ordered = sorted(self.samples)
+        # Nearest-rank p95 over the recent window.
+        p95 = ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)] if ordered else 0.0
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "error_rate": self.errors / self.requests if self.requests else 0.0,
+            "mean_ms": self.total_ms / self.requests if self.requests else 0.0,
+            "p95_ms": p95,
+        }
+
+
+class RateLimitActor(Actor):
+    """Owns one service's token bucket and its waiting line."""
+
+    def __init__(
+        self,
+        service: str,
+        inbox: Mailbox,
+        bus: Bus | None = None,
+        *,
+        per_minute: float,
+        burst: float,
+        enabled: bool = True,
+        clock: Clock | None = None,
+        aging_seconds: float = 30.0,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name or f"rate_limit.{service}", inbox, bus, clock)
+        self.service = service
+        self.per_minute = per_minute
+        self.burst = burst
+        self.enabled = enabled
+        self.aging_seconds = aging_seconds
+        self.bucket: TokenBucket | None = None
+        self.queue: WaitQueue[AskRequest] = WaitQueue(aging_seconds)
+        self.granted = 0
+        self.granted_tokens = 0.0
+        self.denials = 0
+        self.server_clamps = 0
+        self.endpoints: dict[str, EndpointMetrics] = {}
+        self._kick = trio.Event()
+
+    async def started(self) -> None:
+        # A restart starts with a full bucket: the server's own limits (ServerLimits) are what
+        # protect the API across restarts, since every response carries them again.
+        self.bucket = TokenBucket(self.burst, self.per_minute / 60.0, self.clock.monotonic())
+        self.queue = WaitQueue(self.aging_seconds)
+
+    async def run(self) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._pump)
+            try:
+                await super().run()
+            finally:
+                nursery.cancel_scope.cancel()
+
+    async def dispatch(self, message: Any) -> None:
+        if isinstance(message, AskRequest) and isinstance(message.message, Acquire):
+            self._acquire(message)
+            return
+        await super().dispatch(message)
+
+    async def handle(self, message: Any) -> Any:
+        if isinstance(message, ServerLimits):
+            self._server_limits(message)
+            return None
+        if isinstance(message, RequestRecorded):
+            metrics = self.endpoints.setdefault(message.endpoint or "-", EndpointMetrics())
+            metrics.record(message.ok, message.elapsed_ms)
+            return None
+        if isinstance(message, RateLimitStatsRequest):
+            return self.stats()
+        if isinstance(message, Acquire):  # told instead of asked: nobody to answer
+            return None
+        raise TypeError(f"{self.name} does not handle {type(message).__name__}")
+
+    # -- acquiring -----------------------------------------------------------------------------
+
+    def _acquire(self, request: AskRequest) -> None:
+        want: Acquire = request.message
+        assert self.bucket is not None
+        now = self.clock.monotonic()
+        if not self.enabled:
+            self._grant(request, want.tokens, 0.0)
+            return
+        if want.tokens > self.bucket.capacity or want.tokens < 0:
+            self.denials += 1
+            request.answer(
+                Denied(
+                    service=self.service,
+                    retry_after=math.inf,
+                    reason=f"{want.tokens:g} tokens exceed the burst of {self.bucket.capacity:g}",
+                )
+            )
+            return
+        # Nobody in line and tokens at hand: grant at once. With a line, everyone queues, so a
+        # newcomer cannot overtake callers that are already waiting.
+        if not len(self.queue) and self.bucket.consume(want.tokens, now):
+            self._grant(request, want.tokens, 0.0)
+            return
+        if want.max_wait <= 0:
+            self._deny(request, now, want.tokens)
+            return
+        self.queue.push(request, want.tokens, want.priority, now, now + want.max_wait)
+        self._wake()
+
+    def _grant(self, request: AskRequest, tokens: float, waited: float) -> None:
+        self.granted += 1
+        self.granted_tokens += tokens
+        remaining = self.bucket.tokens if self.bucket is not None else 0.0
+        request.answer(
+            Granted(service=self.service, tokens=tokens, remaining=remaining, waited=waited)
+        )
+
+    def _deny(self, request: AskRequest, now: float, tokens: float) -> None:
+        assert self.bucket is not None
+        self.denials += 1
+        retry_after = self.bucket.wait_time(tokens, now)
+        if len(self.queue):
+            # Behind the line: at least as long as the head needs.
+            head = self.queue.head(now)
+            assert head is not None
+            retry_after = max(retry_after, self.bucket.wait_time(head.tokens, now))
+        request.answer(Denied(service=self.service, retry_after=retry_after))
+
+    def _wake(self) -> None:
+        self._kick.set()
+
+    async def _pump(self) -> None:
+        """Serve the line whenever the head can be granted or a caller's wait runs out."""
+        while True:
+            self._kick = trio.Event()
+            now = self.clock.monotonic()
+            if self.bucket is not None:
+                for waiter in self.queue.expired(now):
+                    self._deny(waiter.item, now, waiter.tokens)
+                for waiter in self.queue.serve(self.bucket, now):
+                    self._grant(waiter.item, waiter.tokens, now - waiter.enqueued)
+                # At least a millisecond ahead: float time must always move the loop forward.
+                wake_at = max(self.queue.next_event(self.bucket, now), now + 1e-3)
+            else:
+                wake_at = math.inf
+            with trio.move_on_at(wake_at):
+                await self._kick.wait()
+
+    def _server_limits(self, limits: ServerLimits) -> None:
+        assert self.bucket is not None
+        now = self.clock.monotonic()
+        # Servers speak wall-clock epoch seconds; the bucket runs on monotonic time.
+        reset = None if limits.reset is None else now + (limits.reset - self.clock.time())
+        self.bucket.server_limits(
+            now, remaining=limits.remaining, reset=reset, retry_after=limits.retry_after
+        )
+        self.server_clamps += 1
+        self._wake()
+
+    # -- metrics -------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counts, denials, current tokens and per-endpoint response times."""
+        now = self.clock.monotonic()
+        bucket = self.bucket
+        return {
+            "service": self.service,
+            "enabled": self.enabled,
+            "capacity": bucket.capacity if bucket else self.burst,
+            "rate_per_minute": self.per_minute,
+            "tokens": bucket.available(now) if bucket else 0.0,
+            "granted": self.granted,
+            "granted_tokens": self.granted_tokens,
+            "denials": self.denials,
+            "waiting": len(self.queue),
+            "server_clamps": self.server_clamps,
+            "blocked_for": max(0.0, bucket.blocked_until - now) if bucket else 0.0,
+            "endpoints": {name: m.as_dict() for name, m in sorted(self.endpoints.items())},
+        }
