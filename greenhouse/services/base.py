@@ -19,6 +19,7 @@ went wrong, and tokens are scrubbed from every error text.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time as _time
@@ -51,6 +52,8 @@ __all__ = [
 T = TypeVar("T")
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+# For this long after a server-imposed wait ends, a client sends one request at a time.
+PROBE_WINDOW = 60.0
 
 # Response headers kept alongside a cached body, because callers need them when a 304 is served
 # from the cache (pagination, poll interval).
@@ -408,6 +411,7 @@ class BaseIntegration:
         # Our own memory of server limits, so no request the limit says will fail is ever sent,
         # whatever gate is plugged in (a `monotonic()` deadline).
         self._blocked_until = 0.0
+        self._probe = trio.Lock()
         self.last_rate_limit: RateLimitInfo | None = None
         self.log = logging.getLogger(f"greenhouse.{self.name}")
 
@@ -494,9 +498,13 @@ class BaseIntegration:
 
     async def _wait_for_server_limit(self, endpoint: str) -> APIResponse[Any] | None:
         """Sleep while the server said we are blocked; an error when that is too long."""
-        # Checked again after every wait: a concurrent request of this client may have been
-        # told to wait longer meanwhile, and no request may go out while the server said no.
-        while (wait := self._blocked_until - self._monotonic()) > 0:
+        # Waited again when a concurrent request of this client was told to wait longer
+        # meanwhile: no request may go out while the server said no.
+        served = 0.0
+        while (until := self._blocked_until) > served:
+            wait = until - self._monotonic()
+            if wait <= 0:
+                break
             if wait > self.retry.max_rate_limit_wait:
                 return self._fail(
                     ErrorKind.RATE_LIMITED,
@@ -505,6 +513,7 @@ class BaseIntegration:
                 )
             self.log.info("%s: waiting %.1fs for the rate limit to reset", endpoint, wait)
             await self._sleep(wait)
+            served = until
         return None
 
     # ---- the one request path ---------------------------------------------------------------
@@ -547,29 +556,38 @@ class BaseIntegration:
 
         attempt = 0
         while True:
-            blocked = await self._wait_for_server_limit(endpoint)
-            if blocked is not None:
-                return blocked
-            try:
-                await self.gate.acquire(self.name, endpoint, cost)
-            except RateLimitExceeded as denied:
-                return self._fail(
-                    ErrorKind.RATE_LIMITED,
-                    f"{endpoint}: rate limited by the local bucket for {denied.retry_after:.1f}s",
-                    attempts=attempt,
+            # Shortly after the server said "wait", this client's requests go one at a time:
+            # concurrent tasks waking from the same wait would otherwise all be sent at once,
+            # and all but the first would arrive after a fresh 429.
+            recent = self._monotonic() < self._blocked_until + PROBE_WINDOW
+            async with self._probe if recent else contextlib.nullcontext():
+                blocked = await self._wait_for_server_limit(endpoint)
+                if blocked is not None:
+                    return blocked
+                served = self._blocked_until
+                try:
+                    await self.gate.acquire(self.name, endpoint, cost)
+                except RateLimitExceeded as denied:
+                    return self._fail(
+                        ErrorKind.RATE_LIMITED,
+                        f"{endpoint}: rate limited by the local bucket for "
+                        f"{denied.retry_after:.1f}s",
+                        attempts=attempt,
+                    )
+                if self._blocked_until > served and self._monotonic() < self._blocked_until:
+                    continue  # told to wait (again) while the gate admitted us: wait first
+                attempt += 1
+                outcome, retry_in, store = await self._attempt(
+                    attempt,
+                    method,
+                    path,
+                    endpoint,
+                    params,
+                    json,
+                    request_headers,
+                    response_type,
+                    cached,
                 )
-            attempt += 1
-            outcome, retry_in, store = await self._attempt(
-                attempt,
-                method,
-                path,
-                endpoint,
-                params,
-                json,
-                request_headers,
-                response_type,
-                cached,
-            )
             outcome.attempts = attempt
             if store is not None and (store.etag or store.last_modified):
                 await self.cache.set(key, store, self.cache_ttl)

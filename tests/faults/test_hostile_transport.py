@@ -9,7 +9,7 @@ import trio
 
 from greenhouse.config import Secret, SpotifyConfig
 from greenhouse.runtime import Clock
-from greenhouse.services.base import BaseIntegration, ErrorKind, RetryPolicy
+from greenhouse.services.base import BaseIntegration, ErrorKind, MemoryGate, RetryPolicy
 from greenhouse.services.spotify import SpotifyAuthError, SpotifyService
 from greenhouse.simulation.faults import Fault, FaultPlan, HostileTransport
 
@@ -107,3 +107,33 @@ async def test_a_hang_never_outlives_the_timeout_even_without_retries(autojump_c
         response = await client.get("/x")
     await client.aclose()
     assert response.error_kind == ErrorKind.TIMEOUT
+
+
+async def test_concurrent_requests_waking_from_one_retry_after_go_one_at_a_time(autojump_clock):
+    clock = Clock()
+    plan = FaultPlan.single(Fault.RATE_LIMIT, 0.0, 100.0)  # 429 + Retry-After 30 s for 100 s
+    hostile = HostileTransport(healthy(), plan, clock)
+
+
+    class ActorGate(MemoryGate):
+        # Like the rate-limit actor's gate, admission is an `ask`: it always yields.
+        async def acquire(self, service: str, endpoint: str, tokens: int = 1) -> None:
+            await trio.lowlevel.checkpoint()
+            await super().acquire(service, endpoint, tokens)
+
+    gate = ActorGate(time=clock.time, sleep=clock.sleep, monotonic=clock.monotonic)
+    client = BaseIntegration(
+        "http://api.test", transport=hostile, clock=clock, gate=gate,
+        retry=RetryPolicy(max_retries=10, max_rate_limit_wait=120.0),
+    )
+    results = []
+
+    async def fetch(n: int) -> None:
+        results.append(await client.get(f"/things/{n}"))
+
+    async with trio.open_nursery() as nursery:
+        for n in range(4):
+            nursery.start_soon(fetch, n)
+    await client.aclose()
+    assert len(results) == 4 and all(r.ok for r in results), [r.error for r in results]
+    assert sum(hostile.violations.values()) == 0
