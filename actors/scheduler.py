@@ -55,7 +55,17 @@ from greenhouse.messages import (
     TaskStats,
     TaskStatusRequest,
 )
-from greenhouse.runtime import Actor, AskError, AskTimeout, Bus, Clock, Mailbox, MailboxClosed, ask
+from greenhouse.runtime import (
+    Actor,
+    AskError,
+    AskRequest,
+    AskTimeout,
+    Bus,
+    Clock,
+    Mailbox,
+    MailboxClosed,
+    ask,
+)
 from greenhouse.scheduling import (
     CronSchedule,
     IntervalSchedule,
@@ -317,6 +327,16 @@ class SchedulerActor(Actor):
             return self.get_scheduler_stats()
         raise TypeError(f"scheduler does not handle {type(message).__name__}")
 
+    async def dispatch(self, message: Any) -> None:
+        if not isinstance(message, AskRequest) and not isinstance(
+            message, ExecuteTaskNow | TaskStatusRequest | SchedulerStatsRequest
+        ):
+            # A stray message must not crash the actor (and lose its counters); asks still get
+            # the TypeError back.
+            log.warning("scheduler ignored a %s", type(message).__name__)
+            return
+        await super().dispatch(message)
+
     async def run(self) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
@@ -547,7 +567,7 @@ class SchedulerActor(Actor):
         next_run = None
         if state.schedule is not None and state.due is not None:
             next_run = state.due + state.offset
-        waiting = ()
+        waiting: tuple[str, ...] = ()
         if state.pending is not None:
             execution = self._history.get(state.pending.execution_id)
             waiting = execution.waiting_for if execution is not None else ()

@@ -20,7 +20,13 @@ __all__ = ["add_web"]
 
 
 def add_web(garden: Garden, children: list[ChildSpec]) -> None:
-    """Add the WebSocket actor (unless real-time events are off) and the HTTP actor."""
+    """Add the WebSocket actor (unless real-time events are off) and the HTTP actor.
+
+    `extras={"web": False}` leaves both out (the deterministic simulation runs in virtual time,
+    where real sockets and worker threads have no place).
+    """
+    if garden.extras.get("web", True) is False:
+        return
     settings, bus, clock = garden.settings, garden.bus, garden.clock
     web = settings.web
     addresses = garden.extras.setdefault("addresses", ListenAddresses())

@@ -2,9 +2,11 @@
 
 One bus subscription (`EventStored`) feeds a loop that folds the event into the garden snapshot,
 frames it ONCE as a WebSocket text frame (`greenhouse.web.wsframe`), and appends the same bytes
-to every interested viewer's bounded queue. That loop never waits on a viewer. Each viewer has a
-send task that writes everything queued for it in one batch, a receive task for client actions,
-and a keepalive task; a viewer whose queue overflows is closed with 1013 (it can come back with
+to every interested viewer: written to the socket at once when the viewer is idle (one
+non-blocking write, no task switch; see `greenhouse/web/outbox.py`), otherwise appended to its
+bounded outbox. That loop never waits on a viewer. Each viewer has a send task that writes
+everything queued for it in one batch, a receive task for client actions, and a keepalive task;
+a viewer whose outbox overflows is closed with 1013 (it can come back with
 `?since=<last id>`), so a stalled viewer never delays the others. This is the failure of the
 original system, whose broadcast awaited each viewer in turn.
 
@@ -52,14 +54,15 @@ from greenhouse.messages import (
     decode_envelope,
     iso_timestamp,
 )
-from greenhouse.runtime import Actor, Bus, Clock, Mailbox, OverflowPolicy
-from greenhouse.runtime.mailbox import MailboxOverflow
+from greenhouse.runtime import Actor, Bus, Clock, Mailbox
 from greenhouse.store import Store, events_since
 from greenhouse.web.addresses import ListenAddresses
+from greenhouse.web.outbox import HandoffLock, Overflowed, ViewerOutbox, try_write_now
 from greenhouse.web.wsframe import (
     PreframedUnsupported,
     abort_connection,
     check_preframe_support,
+    install_handoff_lock,
     send_frames,
     text_frame,
 )
@@ -112,23 +115,15 @@ _control = msgspec.json.Encoder()
 _client = msgspec.json.Decoder(ClientAction)
 
 
-class _ViewerQueue(Mailbox):
-    """A `disconnect` mailbox whose `put_nowait_safe` reports overflow instead of raising."""
-
-    def put_nowait_safe(self, item: Any) -> bool:
-        """Queue `item`; False when the queue overflowed now or had already been closed."""
-        if self.closed:
-            return True  # already being closed; nothing more to do for it
-        return self.put_nowait(item)
-
-
 @dataclass
 class Viewer:
     """One connected viewer: its connection, queue, filter and counters."""
 
     id: str
     conn: WebSocketConnection
-    queue: _ViewerQueue
+    outbox: ViewerOutbox
+    lock: HandoffLock
+    fd: int
     types: frozenset[str] | None = None
     last_sent: int = 0
     resume_to: int | None = None
@@ -137,12 +132,13 @@ class Viewer:
     refilled: float = 0.0
     violations: int = 0
     closing: bool = False  # overflowed: the send task is closing it with 1013
+    sending: bool = True  # the send task is busy (snapshot, replay, a batch): no direct writes
 
     def wants(self, event_type: str) -> bool:
         return self.types is None or event_type in self.types
 
 
-_RESUME = (-1, "", b"")  # queue marker: the receive task asked the send task to resume
+_RESUME = (-1, "", b"")  # outbox marker: the receive task asked the send task to resume
 
 
 @dataclass
@@ -156,6 +152,7 @@ class ConnectionStats:
     messages_sent: int = 0
     bytes_sent: int = 0
     writes: int = 0
+    direct_writes: int = 0
     closed_overflow: int = 0
     closed_dead: int = 0
     closed_policy: int = 0
@@ -255,16 +252,32 @@ class WebSocketActor(Actor):
             return  # already folded (it was in the log when the snapshot was rebuilt)
         counts = self.stats.events_by_type
         counts[stored.type] = counts.get(stored.type, 0) + 1
-        item = (stored.id, stored.type, text_frame(stored.frame))
+        wire = text_frame(stored.frame)
+        item = (stored.id, stored.type, wire)
+        stats = self.stats
         overflowed = []
         for viewer in self.viewers.values():
-            if viewer.wants(stored.type) and not viewer.queue.put_nowait_safe(item):
+            if not viewer.wants(stored.type):
+                continue
+            outbox = viewer.outbox
+            # The direct path: an idle viewer with nothing queued gets the frame written now.
+            if (
+                not viewer.sending
+                and not outbox.items
+                and outbox.partial is None
+                and try_write_now(viewer.fd, viewer.lock, outbox, wire)
+            ):
+                viewer.last_sent = stored.id
+                stats.direct_writes += 1
+                stats.messages_sent += 1
+                stats.bytes_sent += len(wire)
+            elif not outbox.put(item):
                 overflowed.append(viewer)
         for viewer in overflowed:
             self._overflowed(viewer)
 
     def _overflowed(self, viewer: Viewer) -> None:
-        # The queue is closed (MailboxOverflow for the send task). Bound the write in flight;
+        # The outbox is emptied and the send task sees `Overflowed`. Bound the write in flight;
         # the send task then closes with 1013 or, if the write cannot finish, aborts.
         self.stats.closed_overflow += 1
         viewer.closing = True
@@ -294,7 +307,8 @@ class WebSocketActor(Actor):
             "closed_dead": s.closed_dead,
             "closed_policy": s.closed_policy,
             "client_errors": s.client_errors,
-            "queued": sum(len(v.queue) for v in self.viewers.values()),
+            "direct_writes": s.direct_writes,
+            "queued": sum(len(v.outbox) for v in self.viewers.values()),
             "events_by_type": dict(s.events_by_type),
             "last_event_id": self.state.last_event_id,
         }
@@ -376,12 +390,14 @@ class WebSocketActor(Actor):
         viewer = Viewer(
             id=secrets.token_hex(8),
             conn=conn,
-            queue=_ViewerQueue("viewer", self.limits.queue_capacity, OverflowPolicy.DISCONNECT),
+            outbox=ViewerOutbox(self.limits.queue_capacity),
+            lock=await install_handoff_lock(conn),
+            fd=conn._stream.socket.fileno(),
             tokens=float(self.limits.inbound_burst),
             refilled=trio.current_time(),
         )
         # Registered and snapshotted with no checkpoint in between: every event folded into the
-        # snapshot is below `last_sent`, every later one lands in the queue.
+        # snapshot is below `last_sent`, every later one lands in the outbox.
         self.viewers[viewer.id] = viewer
         self.stats.total_accepted += 1
         snapshot = None
@@ -404,7 +420,6 @@ class WebSocketActor(Actor):
                 nursery.start_soon(self._until_done, nursery, viewer, self._keepalive)
         finally:
             self.viewers.pop(viewer.id, None)
-            viewer.queue.close()
             with trio.CancelScope(shield=True) as scope:
                 scope.deadline = trio.current_time() + 1.0
                 await self.publish(
@@ -433,7 +448,6 @@ class WebSocketActor(Actor):
         self.stats.bytes_sent += written
 
     async def _send_loop(self, viewer: Viewer, since: int | None, snapshot: bytes | None) -> None:
-        overflowed = False
         with viewer.send_scope:
             try:
                 if snapshot is not None:
@@ -441,30 +455,27 @@ class WebSocketActor(Actor):
                 if since is not None:
                     await self._replay(viewer, since)
                 await self._live(viewer)
-            except MailboxOverflow:
-                overflowed = True
+            except Overflowed:
                 await viewer.conn.aclose(
                     CLOSE_OVERFLOW, f"viewer fell behind; reconnect with since={viewer.last_sent}"
                 )
-        if overflowed and viewer.send_scope.cancelled_caught:
+        if viewer.send_scope.cancelled_caught:
             # The write in flight did not finish in time: a partial frame may be on the wire,
             # so nothing more can be said on this connection.
             await abort_connection(viewer.conn)
 
     async def _live(self, viewer: Viewer) -> None:
-        limit = self.limits.max_batch_bytes
+        outbox = viewer.outbox
         while True:
-            batch = [await viewer.queue.get()]
-            size = len(batch[0][2])
-            while size < limit:
-                try:
-                    item = viewer.queue.get_nowait()
-                except trio.WouldBlock:
-                    break
-                batch.append(item)
-                size += len(item[2])
+            viewer.sending = False
+            await outbox.wait()
+            viewer.sending = True
+            if outbox.partial is not None:
+                await self._finish_partial(viewer)
+            if not outbox.items:
+                continue
             frames = []
-            for item in batch:
+            for item in outbox.take(self.limits.max_batch_bytes):
                 if item is _RESUME:
                     if frames:
                         await self._write(viewer, frames)
@@ -478,6 +489,20 @@ class WebSocketActor(Actor):
                     viewer.last_sent = event_id
             if frames:
                 await self._write(viewer, frames)
+            else:
+                await trio.lowlevel.checkpoint()
+
+    async def _finish_partial(self, viewer: Viewer) -> None:
+        """Write the rest of a frame the fan-out began, then release the lock it kept."""
+        rest, viewer.outbox.partial = viewer.outbox.partial, None
+        assert rest is not None
+        try:
+            await viewer.conn._stream.send_all(rest)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            await abort_connection(viewer.conn)
+            raise ConnectionClosed(viewer.conn.closed) from None
+        finally:
+            viewer.lock.release()
 
     async def _replay(self, viewer: Viewer, since: int) -> None:
         """Send every stored event with id > since (as filtered), oldest first, then go live."""
@@ -576,7 +601,7 @@ class WebSocketActor(Actor):
                 await self._send_error(viewer, "bad_message", "resume needs a non-negative since")
                 return
             viewer.resume_to = action.since
-            if not viewer.queue.put_nowait_safe(_RESUME):
+            if not viewer.outbox.put(_RESUME):
                 self._overflowed(viewer)
         else:
             await self._send_error(

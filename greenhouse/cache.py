@@ -208,7 +208,16 @@ class MultiLayerCache:
         """
         entry, layer, stale = await self.lookup(key)
         if entry is not None:
-            return self._result(entry, layer, decode_as, stale=False)
+            try:
+                return self._result(entry, layer, decode_as, stale=False)
+            except msgspec.ValidationError:
+                raise  # the bytes are fine; the caller asked for the wrong type
+            except msgspec.DecodeError:
+                # Corrupt bytes (a damaged row, another program's key): drop the entry and
+                # carry on as a miss rather than failing every reader of this key forever.
+                log.warning("cache entry %s is not decodable; dropped", key)
+                await self.delete(key)
+                stale = None
         if fetch is None:
             if allow_stale and stale is not None:
                 self.stale_served += 1

@@ -69,7 +69,8 @@ class RedisLayer:
         self.stale_for = stale_for
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
-        self.client = client or redis.Redis.from_url(
+        # Responses are bytes (decode_responses stays off): MessagePack is binary.
+        self.client: Any = client or redis.Redis.from_url(
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,

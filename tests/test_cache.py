@@ -317,6 +317,26 @@ async def test_bad_values_give_clear_errors_and_keep_the_cache(db_path: Path) ->
     await cache.aclose()
 
 
+async def test_corrupt_stored_bytes_are_dropped_and_refetched(db_path: Path) -> None:
+    cache = MultiLayerCache(db_path, clock=Clock(start_epoch=EPOCH))
+    await cache.set("k", {"good": True}, ttl=600)
+    cache.memory.delete("k")
+    with cache.sqlite.conn:
+        cache.sqlite.conn.execute("UPDATE cache_entries SET value = x'c1c1c1' WHERE key = 'k'")
+    assert not (await cache.get("k")).found  # dropped, not an exception
+
+    async def fetch() -> dict[str, bool]:
+        return {"fresh": True}
+
+    await cache.set("k", {"good": True}, ttl=600)
+    cache.memory.delete("k")
+    with cache.sqlite.conn:
+        cache.sqlite.conn.execute("UPDATE cache_entries SET value = x'c1' WHERE key = 'k'")
+    result = await cache.get("k", fetch)
+    assert (result.layer, result.value) == ("fetch", {"fresh": True})
+    await cache.aclose()
+
+
 # -- every Struct round-trips -------------------------------------------------------------------
 
 # Messages that carry callables or live objects (never cached): everything else must round-trip.

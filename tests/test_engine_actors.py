@@ -87,7 +87,9 @@ class Watcher:
 
 
 @asynccontextmanager
-async def running_garden(db: Path, **env: str) -> AsyncIterator[tuple[Garden, Watcher]]:
+async def running_garden(
+    db: Path, scheduler: bool = False, **env: str
+) -> AsyncIterator[tuple[Garden, Watcher]]:
     # Viewers are not what these tests are about: no WebSocket server, and ephemeral ports for
     # anything else that listens, so parallel test runs never fight over a port.
     base = {
@@ -97,8 +99,8 @@ async def running_garden(db: Path, **env: str) -> AsyncIterator[tuple[Garden, Wa
         "GREENHOUSE_WS_PORT": "0",
     }
     settings = load_settings(None, {**base, **env})
-    # These tests play the scheduler themselves (RunTask on the bus), so the real one stays out.
-    garden = build_garden(settings, clock=Clock(start_epoch=T0), extras={"scheduler": False})
+    # Most tests play the scheduler themselves (RunTask on the bus), so the real one stays out.
+    garden = build_garden(settings, clock=Clock(start_epoch=T0), extras={"scheduler": scheduler})
     watcher = Watcher(garden)
     async with trio.open_nursery() as nursery:
         await nursery.start(run_garden, garden)
@@ -473,3 +475,22 @@ async def test_histories_are_trimmed_to_their_retention(clock: Any, tmp_path: Pa
     assert len(moods) == 1 and moods[0][0] >= T0 + 31 * DAY
     plant = query(db, "SELECT repository FROM plant_growth")
     assert plant == [("old",)]  # the plant's latest state is never trimmed
+
+
+async def test_the_real_scheduler_drives_the_engines(clock: Any, tmp_path: Path) -> None:
+    """An hour of the default schedule: mood every 3 minutes, growth and analytics hourly."""
+    db = tmp_path / "garden.db"
+    async with running_garden(db, scheduler=True) as (garden, _):
+        await garden.bus.publish(ProjectSnapshot(name="greenhouse", coding_seconds=7200.0))
+        await trio.sleep(3600 + 120)
+        await settle(garden)
+    moods = query(db, "SELECT COUNT(*) FROM mood_history")[0][0]
+    assert moods == 21  # one row per scheduled synthesis (no mood signal arrived)
+    rows = query(db, "SELECT task, status, COUNT(*) FROM task_runs GROUP BY task, status")
+    runs = {task: n for task, status, n in rows if status == "succeeded"}
+    assert all(status == "succeeded" for _, status, _ in rows)
+    # Each task runs once at start, then on its interval, for 62 virtual minutes.
+    assert runs["growth_calculation"] == 2
+    assert runs["analytics_processing"] == 2
+    assert runs["mood_synthesis"] == 21
+    assert query(db, "SELECT COUNT(*) FROM growth_history")[0][0] >= 2  # observed + hourly

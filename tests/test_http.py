@@ -167,6 +167,22 @@ async def test_concurrent_redeliveries_store_one_event(tmp_path: Path) -> None:
         assert await stored_pushes(run) == 1
 
 
+async def test_many_concurrent_deliveries_are_all_stored(tmp_path: Path) -> None:
+    # More concurrent deliveries than the reader pool has connections (a deadlock once).
+    async with garden_running(tmp_path / "g.db") as run:
+        codes: list[int] = []
+
+        async def post() -> None:
+            codes.append((await run.deliver()).status_code)
+
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                for _ in range(12):
+                    nursery.start_soon(post)
+        assert codes == [202] * 12
+        assert await stored_pushes(run) == 12
+
+
 async def test_webhook_error_codes(tmp_path: Path) -> None:
     async with garden_running(tmp_path / "g.db") as run:
         missing = await run.deliver(signature="")
@@ -277,9 +293,15 @@ async def test_admin_token(tmp_path: Path) -> None:
         basic = await run.http.post(url, headers={"Authorization": f"Basic {ADMIN}"})
         assert basic.status_code == 401
         right = await run.http.post(url, headers={"Authorization": f"Bearer {ADMIN}"})
-        # Past authentication: the scheduler runs it (202), or is not in this build (503).
-        assert right.status_code in (202, 503)
+        assert right.status_code == 202
+        assert right.json()["task_id"] == "growth_calculation"
+        assert right.json()["execution_id"]
         assert ADMIN not in right.text
+        unknown = await run.http.post(
+            "/api/tasks/no_such_task/run", headers={"Authorization": f"Bearer {ADMIN}"}
+        )
+        assert unknown.status_code == 404
+        assert unknown.json()["error"] == "task_not_run"
     async with garden_running(tmp_path / "h.db", settings(admin="")) as run:
         disabled = await run.http.post(url, headers={"Authorization": "Bearer anything"})
         assert disabled.status_code == 403

@@ -498,3 +498,18 @@ async def test_a_scaled_clock_runs_the_schedule_in_garden_time(autojump_clock: A
     assert [t - START for t in ran_at] == [0, 1800, 3600, 5400]
     assert trio.current_time() - t0 == 95
     assert stats_of(scheduler, "github_sync").max_duration == pytest.approx(600)
+
+
+async def test_a_stray_message_does_not_crash_the_scheduler(autojump_clock: Any) -> None:
+    bus = Bus()
+    box = bus.mailbox("scheduler")
+    scheduler = SchedulerActor(box, bus, clock=Clock(START))
+    scheduler.register_task(TaskDefinition("tick", Recorder().target("tick")))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(scheduler.run)
+        await box.put(RunTask(task_id="tick", execution_id="x"))  # not for the scheduler
+        with pytest.raises(AskError, match="does not handle RunTask"):
+            await ask(box, RunTask(task_id="tick", execution_id="y"))
+        stats = await ask(box, SchedulerStatsRequest())
+        nursery.cancel_scope.cancel()
+    assert [t.task_id for t in stats.tasks] == ["tick"]

@@ -105,3 +105,47 @@ async def test_an_offered_deflate_extension_is_not_negotiated() -> None:
         assert next(e for e in received if isinstance(e, TextMessage)).data == '{"hello": "garden"}'
         await stream.aclose()
         nursery.cancel_scope.cancel()
+
+
+async def test_direct_writes_with_the_handoff_lock_never_split_a_frame() -> None:
+    # A tiny send buffer forces partial direct writes; library sends and pings run alongside.
+    import socket
+
+    from greenhouse.web.outbox import ViewerOutbox, try_write_now
+    from greenhouse.web.wsframe import install_handoff_lock
+
+    async def handler(conn: WebSocketConnection) -> None:
+        lock = await install_handoff_lock(conn)
+        sock = conn._stream.socket
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        outbox = ViewerOutbox(10_000)
+
+        async def direct() -> None:
+            for n in range(300):
+                frame = text_frame(json.dumps({"pre": n, "pad": "z" * 700}).encode())
+                if not try_write_now(sock.fileno(), lock, outbox, frame):
+                    await send_frames(conn, [frame])
+                if outbox.partial is not None:  # what the send task does
+                    rest, outbox.partial = outbox.partial, None
+                    await conn._stream.send_all(rest)
+                    lock.release()
+                await trio.lowlevel.checkpoint()
+
+        async def library() -> None:
+            for n in range(100):
+                await conn.send_message(json.dumps({"lib": n}))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(direct)
+            nursery.start_soon(library)
+            nursery.start_soon(conn.ping)
+        await trio.sleep(5)
+
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(serve_websocket, await _server(handler), "127.0.0.1", 0, None)
+        async with open_websocket_url(f"ws://127.0.0.1:{server.port}/") as client:
+            await trio.sleep(0.2)  # let the server's buffer fill before reading
+            got = [json.loads(await client.get_message()) for _ in range(400)]
+        nursery.cancel_scope.cancel()
+    assert [m["pre"] for m in got if "pre" in m] == list(range(300))
+    assert [m["lib"] for m in got if "lib" in m] == list(range(100))

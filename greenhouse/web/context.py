@@ -33,23 +33,38 @@ class ReaderPool:
         self.size = size
         self._idle: list[sqlite3.Connection] = []
         self._limiter = trio.CapacityLimiter(size)
+        self._inline: sqlite3.Connection | None = None
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(conn, *args)` in a worker thread with a pooled reader connection."""
         async with self._limiter:
             conn = self._idle.pop() if self._idle else self.store.reader()
             try:
-                result = await trio.to_thread.run_sync(fn, conn, *args, limiter=self._limiter)
+                # Not `limiter=self._limiter`: this task already holds one of its tokens.
+                result = await trio.to_thread.run_sync(fn, conn, *args)
             except BaseException:
                 conn.close()
                 raise
             self._idle.append(conn)
             return result
 
+    def run_now(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(conn, *args)` right here, for point lookups by key (tens of microseconds).
+
+        A worker-thread round trip costs more than such a query, and under load the GIL
+        hand-offs it causes add milliseconds of latency; WAL readers never wait on the writer.
+        """
+        if self._inline is None:
+            self._inline = self.store.reader()
+        return fn(self._inline, *args)
+
     def close(self) -> None:
-        """Close the idle connections."""
+        """Close the connections."""
         while self._idle:
             self._idle.pop().close()
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
 
 
 @dataclass

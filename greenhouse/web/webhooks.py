@@ -73,7 +73,7 @@ async def github_webhook(request: Request) -> Response:
     # Claimed before the first await, so concurrent redeliveries cannot both pass the check.
     ctx.in_flight.add(did)
     try:
-        if await ctx.readers.run(delivery_recorded, did):
+        if ctx.readers.run_now(delivery_recorded, did):
             return _duplicate(ctx, did)
         now = ctx.clock.time()
         try:

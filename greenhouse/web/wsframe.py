@@ -7,10 +7,12 @@ negotiates no extension (no permessage-deflate), so the bytes of a text frame ar
 every viewer: they are built once here and a viewer's queued frames go out in one write.
 
 What this relies on from trio-websocket 0.12 (pinned in pyproject.toml, checked by
-tests/test_wsframe.py): a `WebSocketConnection` keeps its byte stream in `_stream`, serialises
-writes with `_stream_lock`, and records a closing connection in `_close_reason`. Writing complete
-frames under that lock interleaves safely with the library's own pings, pongs and close frames,
-because wsproto keeps no per-message state for complete outgoing messages.
+tests/test_wsframe.py): a `WebSocketConnection` keeps its byte stream in `_stream` (a
+`trio.SocketStream`), serialises writes with `async with self._stream_lock` (which the garden
+replaces by a `HandoffLock` right after the handshake), records a closing connection in
+`_close_reason`, and cleans up with `_abort_web_socket` / `_close_stream`. Writing complete frames
+under that lock interleaves safely with the library's own pings, pongs and close frames, because
+wsproto keeps no per-message state for complete outgoing messages.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from collections.abc import Sequence
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
+from .outbox import HandoffLock
+
 __all__ = [
     "PreframedUnsupported",
     "abort_connection",
     "check_preframe_support",
+    "install_handoff_lock",
     "send_frames",
     "text_frame",
 ]
@@ -90,3 +95,12 @@ async def abort_connection(conn: WebSocketConnection) -> None:
     """Drop the TCP connection without a closing handshake (a dead or hopelessly stalled peer)."""
     await conn._abort_web_socket()
     await conn._close_stream()
+
+
+async def install_handoff_lock(conn: WebSocketConnection) -> HandoffLock:
+    """Replace the connection's write lock by a `HandoffLock` (see `outbox.py`) and return it."""
+    old = conn._stream_lock
+    # A handshake-time write (a pong) may still hold the old lock: wait for it, then swap.
+    async with old:
+        conn._stream_lock = HandoffLock()
+    return conn._stream_lock
