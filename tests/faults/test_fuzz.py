@@ -215,7 +215,11 @@ def test_no_frame_crashes_a_viewer_session_or_the_server(garden, sent, since):
     replies, code = trio.run(_viewer_session, url, sent)
     assert replies[0]["type"] == ("snapshot" if since is None else "resumed")
     # Closed only for a stated reason: a frame too big, too many messages, or falling behind.
-    assert code in (None, 1000, 1008, 1009, 1013), code
+    # After a frame over the limit the server's 1009 can race the client's next send, which
+    # then sees the connection drop (1006): still the server's refusal, not a crash (1011).
+    oversized = any(len(m) > 4096 for m in sent)
+    allowed = {None, 1000, 1008, 1013} | ({1009, 1006} if oversized else set())
+    assert code in allowed, code
     for reply in replies:
         assert {"id", "type", "data", "timestamp"} <= set(reply)
     errors = [r for r in replies if r["type"] == "error"]
