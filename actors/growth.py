@@ -6,7 +6,9 @@ source, merged field by field), and `RunTask("growth_calculation")`, which resco
 Outputs: `GrowthUpdated` when a score moves, `GrowthStageChanged` only when the stage really
 changes (hysteresis is in the engine), and `GrowthScored` rows for the history tables.
 
-Plants are keyed by the repository's short name (`owner/name` -> `name`), the name viewers see.
+Plants are keyed by the repository's full name (`owner/name`), as `commit_pushed` events are, so
+a viewer sees one plant per repository; WakaTime projects match on the name after the slash,
+case-insensitively.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from greenhouse.runtime import Bus, Clock, Mailbox
 from greenhouse.signals import productivity_signal
 from greenhouse.task_actor import TaskActor
 
-__all__ = ["GROWTH_INPUTS", "GrowthActor", "plant_name"]
+__all__ = ["GROWTH_INPUTS", "GrowthActor", "short_name"]
 
 GROWTH_INPUTS: tuple[type, ...] = (
     RepositoriesObserved,
@@ -57,9 +59,9 @@ SCORE_EPSILON = 0.001  # smaller moves are not news
 _json = msgspec.json.Encoder()
 
 
-def plant_name(repository: str) -> str:
-    """`owner/name` -> `name`: the plant is called what the repository is called."""
-    return repository.rsplit("/", 1)[-1]
+def short_name(repository: str) -> str:
+    """`owner/name` -> `name`, lower-cased: how a WakaTime project finds its repository."""
+    return repository.rsplit("/", 1)[-1].lower()
 
 
 class GrowthActor(TaskActor):
@@ -136,22 +138,22 @@ class GrowthActor(TaskActor):
         return None
 
     def _merge(self, update: ProjectSnapshot) -> str:
-        name = plant_name(update.name)
+        name = update.name
         current = self.projects.get(name, ProjectSnapshot(name=name))
         fields = {
             field: getattr(update, field)
             for field in update.__struct_fields__
             if field != "name" and getattr(update, field) is not None
         }
-        if "coding_seconds" not in fields and name.lower() in self.coding_seconds:
-            fields["coding_seconds"] = self.coding_seconds[name.lower()]
+        if "coding_seconds" not in fields and short_name(name) in self.coding_seconds:
+            fields["coding_seconds"] = self.coding_seconds[short_name(name)]
         self.projects[name] = msgspec.structs.replace(current, **fields)
         return name
 
     def _take_repository(self, repo: Any) -> str:
         return self._merge(
             ProjectSnapshot(
-                name=repo.name,
+                name=repo.full_name or repo.name,
                 created_at=repo.created_at,
                 pushed_at=repo.pushed_at,
                 # An empty language map means GitHub did not say, not "no code".
@@ -164,7 +166,7 @@ class GrowthActor(TaskActor):
         )
 
     def _take_commits(self, message: CommitsObserved) -> str:
-        name = plant_name(message.repository)
+        name = message.repository
         previous = self.projects.get(name, ProjectSnapshot(name=name))
         if name not in self.commits:
             # After a restart only the times survive (in the stored snapshot), not the shas.
@@ -192,10 +194,10 @@ class GrowthActor(TaskActor):
         for project, seconds in signal.project_seconds.items():
             if not math.isfinite(seconds) or seconds < 0:
                 continue
-            key = plant_name(project).lower()
+            key = short_name(project)
             self.coding_seconds[key] = seconds
             for name in self.projects:
-                if name.lower() == key:
+                if short_name(name) == key:
                     self.projects[name] = msgspec.structs.replace(
                         self.projects[name], coding_seconds=seconds
                     )

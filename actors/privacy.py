@@ -154,7 +154,10 @@ class PrivacyActor(Actor):
         )
 
     async def _visit(self, manager: PrivacyManager, visit: VisitReceived, now: float) -> VisitOutcome:
-        visitor_id, refusal = await self._call_inline(self._visit_sync, manager, visit, now)
+        # Inline is a read; the first visit of a new day may write the new salt, which could
+        # wait on the database lock, so that one goes to a worker thread.
+        call = self._call_inline if manager.salts.is_current(now) else self._call
+        visitor_id, refusal = await call(self._visit_sync, manager, visit, now)
         if refusal is not None:
             self.visits_refused[refusal] = self.visits_refused.get(refusal, 0) + 1
             return VisitOutcome(recorded=False, reason=refusal)

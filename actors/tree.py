@@ -57,6 +57,7 @@ from greenhouse.messages import (
 )
 from greenhouse.privacy import (
     PrivacyManager,
+    TrustedProxies,
     fernet_from_key,
     lineage_name,
     read_stored_secret,
@@ -216,8 +217,13 @@ def _add_ratecache(garden: Garden, children: list[ChildSpec]) -> None:
 
 def _add_privacy(garden: Garden, children: list[ChildSpec]) -> None:
     settings, bus, clock = garden.settings, garden.bus, garden.clock
-    # A malformed GREENHOUSE_SECRET_KEY stops start-up here with one line, not in a restart loop.
+    # A malformed GREENHOUSE_SECRET_KEY or GREENHOUSE_TRUSTED_PROXIES stops start-up here with
+    # one line, not in a restart loop or on the first request.
     fernet_from_key(settings.privacy.secret_key)
+    try:
+        TrustedProxies(settings.web.trusted_proxies)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     # Ask-only: raw visits reach it by `ask` from the HTTP layer and are never published.
     privacy_box = bus.mailbox("privacy", capacity=1024)
     garden.mailboxes["privacy"] = privacy_box

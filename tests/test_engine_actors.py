@@ -139,7 +139,7 @@ async def test_stage_events_only_on_real_changes(clock: Any, tmp_path: Path) -> 
             ("seedling", "sapling"),
             ("sapling", "seedling"),
         ]
-        assert all(c.repository == "greenhouse" for c in changes)
+        assert all(c.repository == "me/greenhouse" for c in changes)
         updates = watcher.of(GrowthUpdated)
         assert len(updates) == 7
         assert updates[0].factors_missing == (
@@ -210,28 +210,28 @@ async def test_growth_state_survives_a_restart(clock: Any, tmp_path: Path) -> No
     db = tmp_path / "garden.db"
     async with running_garden(db) as (garden, _):
         await garden.bus.publish(
-            ProjectSnapshot(name="greenhouse", coding_seconds=hours_for(0.5) * 3600)
+            ProjectSnapshot(name="me/greenhouse", coding_seconds=hours_for(0.5) * 3600)
         )
     async with running_garden(db) as (garden, watcher):
         # Stored stage sapling; 0.44 is inside the band under it, so no stage event after restart.
         await garden.bus.publish(
-            ProjectSnapshot(name="greenhouse", coding_seconds=hours_for(0.44) * 3600)
+            ProjectSnapshot(name="me/greenhouse", coding_seconds=hours_for(0.44) * 3600)
         )
         await settle(garden)
         assert watcher.of(GrowthStageChanged) == []
         assert watcher.of(GrowthUpdated)[-1].stage == "sapling"
         # Commits restored from the stored snapshot are not counted twice when GitHub resends
         # them (with their shas) after the restart.
-        await garden.bus.publish(ProjectSnapshot(name="greenhouse", commit_times=(T0 - DAY,)))
+        await garden.bus.publish(ProjectSnapshot(name="me/greenhouse", commit_times=(T0 - DAY,)))
         await settle(garden)
         growth = garden.root.child("growth")
         assert growth is not None
-        growth.commits.pop("greenhouse", None)  # as after a restart: only times are known
+        growth.commits.pop("me/greenhouse", None)  # as after a restart: only times are known
         resent = CommitSnapshot(sha="a" * 40, repository="me/greenhouse", author="me",
                                 timestamp=T0 - DAY)
         await garden.bus.publish(CommitsObserved(repository="me/greenhouse", commits=(resent,)))
         await settle(garden)
-        assert growth.projects["greenhouse"].commit_times == (T0 - DAY,)
+        assert growth.projects["me/greenhouse"].commit_times == (T0 - DAY,)
         # The stored snapshot lets the hourly task rescore without a new observation.
         await ask(garden.mailbox("growth"), RunTask(task_id="growth_calculation", execution_id="r"))
     # First run 1; after the restart: 0.44, the commit, the hourly task (the resend moved nothing).
@@ -346,7 +346,7 @@ async def test_wakatime_observation_feeds_growth_and_mood(clock: Any, tmp_path: 
         update = watcher.of(GrowthUpdated)[-1]
         change = watcher.of(AtmosphereChanged)[-1]
         plants = await garden.extras["insights"].get_plants()
-    assert update.repository == project.name
+    assert update.repository == f"someone/{project.name}"  # matched on the name after the slash
     assert "time" in update.factors
     assert "productivity" in change.data_sources
     assert plants[0].coding_seconds == project.seconds

@@ -175,6 +175,14 @@ def test_malformed_secret_key_stops_start_up(tmp_path):
         build_garden(settings)
 
 
+def test_malformed_trusted_proxies_stop_start_up(tmp_path):
+    settings = settings_from_mapping({
+        "GREENHOUSE_DB": str(tmp_path / "g.db"), "GREENHOUSE_TRUSTED_PROXIES": "127.0.0.1,caddy",
+    })
+    with pytest.raises(ConfigError, match="GREENHOUSE_TRUSTED_PROXIES: 'caddy'"):
+        build_garden(settings)
+
+
 def test_raw_fields_are_hidden_from_repr():
     visit = VisitReceived(ip="203.0.113.9", user_agent=UA, path="/p")
     assert "203.0.113.9" not in repr(visit) and "Firefox" not in str(visit)

@@ -226,3 +226,19 @@ async def test_no_raw_address_or_agent_through_http(tmp_path):
     for ip, agent in clients:
         for haystack in (text, logs, dump):
             assert ip not in haystack and agent not in haystack
+
+
+async def test_scheduler_runs_data_cleanup_on_the_privacy_actor(tmp_path):
+    db = tmp_path / "g.db"
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    async with running(db) as http:
+        started = await http.post("/api/tasks/data_cleanup/run", headers=auth)
+        assert started.status_code == 202, started.text
+        with trio.fail_after(10):
+            while True:
+                dashboard = (await http.get("/api/privacy/dashboard", headers=auth)).json()
+                if dashboard["last_cleanup"] is not None:
+                    break
+                await trio.sleep(0.05)
+    assert dashboard["audit_last_30_days"]["data_cleanup"] == 1
+    assert "visits" in dashboard["last_cleanup"]["detail"]["deleted"]

@@ -52,6 +52,10 @@ class SaltStore:
             return self._cached[1]
         return self.rotate(now)
 
+    def is_current(self, now: float) -> bool:
+        """True when today's salt is already in memory (no database write needed)."""
+        return self._cached is not None and self._cached[0] == utc_day(now)
+
     def rotate(self, now: float) -> bytes:
         """Make sure today's salt exists and every older one is gone; returns today's salt."""
         day = utc_day(now)
