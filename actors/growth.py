@@ -32,6 +32,7 @@ from greenhouse.histories import GrowthState
 from greenhouse.messages import (
     CodingActivityObserved,
     CommitsObserved,
+    GitHubActivity,
     GrowthScored,
     GrowthStageChanged,
     GrowthUpdated,
@@ -51,6 +52,7 @@ GROWTH_INPUTS: tuple[type, ...] = (
     ProjectSnapshot,
     ProductivitySignal,
     CodingActivityObserved,
+    GitHubActivity,
     RunTask,
 )
 MAX_COMMITS_KEPT = 1000  # per project: the newest commits are all the factors look at
@@ -91,15 +93,14 @@ class GrowthActor(TaskActor):
         self.history: dict[str, deque[tuple[float, float]]] = {}
         self.coding_seconds: dict[str, float] = {}  # lower-cased WakaTime project -> seconds
         self.latest: dict[str, GrowthMetrics] = {}
+        self.releases_seen: dict[str, set[str]] = {}  # plant -> release urls counted
 
     async def started(self) -> None:
         if self.load_state is None:
             return
         since = self.clock.time() - self.config.history_days * DAY
         try:
-            # Read on the trio thread, once: a worker thread would let virtual time run on
-            # under MockClock and make simulations depend on how fast the disk was.
-            state = self.load_state(since)
+            state = await self.clock.run_sync(self.load_state, since)
         except Exception:  # an unreadable history costs predictions, not the garden
             self.log.exception("could not restore growth state; starting fresh")
             return
@@ -135,6 +136,10 @@ class GrowthActor(TaskActor):
             await self.rescore(self._take_coding_time(message), now)
         elif isinstance(message, CodingActivityObserved):
             await self.rescore(self._take_coding_time(productivity_signal(message)), now)
+        elif isinstance(message, GitHubActivity) and message.kind == "release":
+            name = self._take_release(message)
+            if name is not None:
+                await self.rescore([name], now)
         return None
 
     def _merge(self, update: ProjectSnapshot) -> str:
@@ -189,6 +194,21 @@ class GrowthActor(TaskActor):
             )
         )
 
+    def _take_release(self, activity: GitHubActivity) -> str | None:
+        """Count a published release once, by its URL (webhooks carry it; the events feed
+        does not, so releases seen only by polling are not counted rather than counted twice)."""
+        if not activity.url or activity.action not in (None, "published", "released"):
+            return None
+        name = activity.repository
+        seen = self.releases_seen.setdefault(name, set())
+        if activity.url in seen:
+            return None
+        seen.add(activity.url)
+        current = self.projects.get(name, ProjectSnapshot(name=name))
+        return self._merge(
+            ProjectSnapshot(name=name, releases=(current.releases or 0) + 1)
+        )
+
     def _take_coding_time(self, signal: ProductivitySignal) -> list[str]:
         touched = []
         for project, seconds in signal.project_seconds.items():
@@ -208,9 +228,10 @@ class GrowthActor(TaskActor):
 
     async def rescore_all(self, now: float) -> None:
         """Score every plant and record a history point for each (the hourly task)."""
-        # Scored on the trio thread (about 4 ms a plant): a worker thread would make the
-        # simulation's event log depend on thread timing under MockClock.
-        await self.rescore(sorted(self.projects), now, record_always=True)
+        # A whole garden (about 4 ms a plant) is scored off the trio thread so a Pi keeps serving
+        # viewers meanwhile; under MockClock `clock.run_sync` runs it inline, which keeps the
+        # simulation's event log independent of thread timing.
+        await self.rescore(sorted(self.projects), now, record_always=True, in_thread=True)
         keep = self.config.keep_history_days * DAY
         await self.publish(HistoryTrimmed(table="growth_history", before=now - keep))
 
@@ -220,6 +241,7 @@ class GrowthActor(TaskActor):
         now: float,
         *,
         record_always: bool = False,
+        in_thread: bool = False,
     ) -> None:
         """Score the named plants and publish what changed."""
         jobs = [
@@ -241,7 +263,9 @@ class GrowthActor(TaskActor):
                 for _, project, stage, history in jobs
             ]
 
-        for (name, project, _, _), metrics in zip(jobs, compute(), strict=True):
+        # The actor handles one message at a time, so its state cannot move under the thread.
+        results = await self.clock.run_sync(compute) if in_thread else compute()
+        for (name, project, _, _), metrics in zip(jobs, results, strict=True):
             await self._apply(name, project, metrics, now, record_always)
 
     async def _apply(

@@ -88,7 +88,7 @@ class PrivacyActor(Actor):
         async with self._lock:
             if not self.in_thread:
                 return fn(*args)
-            return await trio.to_thread.run_sync(fn, *args)
+            return await self.clock.run_sync(fn, *args)
 
     async def _call_inline(self, fn: Callable[..., T], *args: Any) -> T:
         # For the per-visit path only: an indexed read of a few rows costs less than handing
@@ -98,7 +98,7 @@ class PrivacyActor(Actor):
 
     async def started(self) -> None:
         if self.in_thread:
-            self.manager = await trio.to_thread.run_sync(self.open_manager)
+            self.manager = await self.clock.run_sync(self.open_manager)
         else:
             self.manager = self.open_manager()
         await self._call(self.manager.salts.rotate, self.clock.time())

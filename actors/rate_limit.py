@@ -7,7 +7,8 @@ by the actor's pump when its turn comes, or `Denied(retry_after)` when `max_wait
 `max_wait` = 0 gets `Denied(retry_after)` at once. Waiting asks never block the mailbox: the
 actor keeps reading while callers wait, so `ServerLimits` and metrics still get through.
 
-`ServerLimits` (told, not asked) clamps the bucket to the server's own count; `RequestRecorded`
+`ServerLimits` (told, not asked) clamps the bucket to the server's own count (or, for an endpoint
+named "host:path", only that host's scope inside a shared bucket, as the social sources are); `RequestRecorded`
 feeds the per-endpoint metrics (counts, errors, mean and p95 response time). With rate limiting
 switched off every `Acquire` is granted at once (metrics are still kept).
 """
@@ -29,10 +30,10 @@ from greenhouse.messages import (
     RequestRecorded,
     ServerLimits,
 )
-from greenhouse.ratelimit import TokenBucket, WaitQueue
+from greenhouse.ratelimit import TokenBucket, WaitQueue, scope_bucket, take, wait_time
 from greenhouse.runtime import Actor, AskRequest, Bus, Clock, Mailbox
 
-__all__ = ["EndpointMetrics", "RateLimitActor"]
+__all__ = ["EndpointMetrics", "RateLimitActor", "scope_of"]
 
 _SAMPLES = 512  # response times kept per endpoint for the percentile
 
@@ -65,6 +66,12 @@ class EndpointMetrics:
         }
 
 
+def scope_of(endpoint: str) -> str:
+    """The scope named by an endpoint's prefix ("mastodon:statuses" -> "mastodon"), else ""."""
+    head, sep, _ = endpoint.partition(":")
+    return head if sep and head and "/" not in head else ""
+
+
 class RateLimitActor(Actor):
     """Owns one service's token bucket and its waiting line."""
 
@@ -94,6 +101,7 @@ class RateLimitActor(Actor):
         self.denials = 0
         self.server_clamps = 0
         self.endpoints: dict[str, EndpointMetrics] = {}
+        self._scoped: dict[str, TokenBucket] = {}  # server windows of one scope (see ratelimit)
         self._kick = trio.Event()
 
     async def started(self) -> None:
@@ -101,6 +109,7 @@ class RateLimitActor(Actor):
         # protect the API across restarts, since every response carries them again.
         self.bucket = TokenBucket(self.burst, self.per_minute / 60.0, self.clock.monotonic())
         self.queue = WaitQueue(self.aging_seconds)
+        self._scoped = {}
 
     async def run(self) -> None:
         async with trio.open_nursery() as nursery:
@@ -149,15 +158,19 @@ class RateLimitActor(Actor):
                 )
             )
             return
+        scope = scope_of(want.endpoint)
+        scoped = self._scoped.get(scope) if scope else None
         # Nobody in line and tokens at hand: grant at once. With a line, everyone queues, so a
         # newcomer cannot overtake callers that are already waiting.
-        if not len(self.queue) and self.bucket.consume(want.tokens, now):
+        if not len(self.queue) and take(self.bucket, scoped, want.tokens, now):
             self._grant(request, want.tokens, 0.0)
             return
-        if want.max_wait <= 0:
-            self._deny(request, now, want.tokens)
+        # A caller that could not be served within its wait even with nobody ahead is told at
+        # once (and does not hold up the line meanwhile).
+        if want.max_wait <= 0 or wait_time(self.bucket, scoped, want.tokens, now) > want.max_wait:
+            self._deny(request, now, want.tokens, scope)
             return
-        self.queue.push(request, want.tokens, want.priority, now, now + want.max_wait)
+        self.queue.push(request, want.tokens, want.priority, now, now + want.max_wait, scope)
         self._wake()
 
     def _grant(self, request: AskRequest, tokens: float, waited: float) -> None:
@@ -168,10 +181,10 @@ class RateLimitActor(Actor):
             Granted(service=self.service, tokens=tokens, remaining=remaining, waited=waited)
         )
 
-    def _deny(self, request: AskRequest, now: float, tokens: float) -> None:
+    def _deny(self, request: AskRequest, now: float, tokens: float, scope: str = "") -> None:
         assert self.bucket is not None
         self.denials += 1
-        retry_after = self.bucket.wait_time(tokens, now)
+        retry_after = wait_time(self.bucket, self._scoped.get(scope), tokens, now)
         if len(self.queue):
             # Behind the line: at least as long as the head needs.
             head = self.queue.head(now)
@@ -189,11 +202,11 @@ class RateLimitActor(Actor):
             now = self.clock.monotonic()
             if self.bucket is not None:
                 for waiter in self.queue.expired(now):
-                    self._deny(waiter.item, now, waiter.tokens)
-                for waiter in self.queue.serve(self.bucket, now):
+                    self._deny(waiter.item, now, waiter.tokens, waiter.scope)
+                for waiter in self.queue.serve(self.bucket, now, self._scoped.get):
                     self._grant(waiter.item, waiter.tokens, now - waiter.enqueued)
                 # At least a millisecond ahead: float time must always move the loop forward.
-                wake_at = max(self.queue.next_event(self.bucket, now), now + 1e-3)
+                wake_at = max(self.queue.next_event(self.bucket, now, self._scoped.get), now + 1e-3)
             else:
                 wake_at = math.inf
             with trio.move_on_at(wake_at):
@@ -204,7 +217,12 @@ class RateLimitActor(Actor):
         now = self.clock.monotonic()
         # Servers speak wall-clock epoch seconds; the bucket runs on monotonic time.
         reset = None if limits.reset is None else now + (limits.reset - self.clock.time())
-        self.bucket.server_limits(
+        scope = scope_of(limits.endpoint)
+        target = self.bucket
+        if scope:
+            # One host of a shared bucket ("mastodon:statuses"): its word binds only that host.
+            target = self._scoped.get(scope) or self._scoped.setdefault(scope, scope_bucket(now))
+        target.server_limits(
             now, remaining=limits.remaining, reset=reset, retry_after=limits.retry_after
         )
         self.server_clamps += 1
@@ -229,4 +247,8 @@ class RateLimitActor(Actor):
             "server_clamps": self.server_clamps,
             "blocked_for": max(0.0, bucket.blocked_until - now) if bucket else 0.0,
             "endpoints": {name: m.as_dict() for name, m in sorted(self.endpoints.items())},
+            "scopes": {
+                name: {"blocked_for": scoped.wait_time(0, now)}
+                for name, scoped in sorted(self._scoped.items())
+            },
         }

@@ -322,7 +322,28 @@ class WebSocketActor(Actor):
         if "*" in self.allowed_origins:
             return True
         origin = origins[0].decode("latin-1").rstrip("/")
-        return origin in self.allowed_origins
+        return origin in self.allowed_origins or self._is_own_page(origin, request)
+
+    def _is_own_page(self, origin: str, request: WebSocketRequest) -> bool:
+        """True for the garden's own viewer page: same host as this socket, our HTTP port."""
+        own = self.addresses.get("http")
+        # trio-websocket keeps the Host header on the wsproto handshake event, not in
+        # `headers` (h11 takes it out); fall back to the address the client connected to.
+        host_header = getattr(getattr(request, "_event", None), "host", None)
+        local = getattr(request.local, "address", None)
+        if not own:
+            return False
+        try:
+            page, ours = urlsplit(origin), urlsplit(own)
+            host = urlsplit("//" + host_header).hostname if host_header else str(local)
+        except ValueError:
+            return False
+        return (
+            page.scheme in ("http", "https")
+            and page.hostname is not None
+            and page.hostname == host
+            and page.port == ours.port
+        )
 
     async def _reject(
         self, request: WebSocketRequest, status: int, error: str, detail: str

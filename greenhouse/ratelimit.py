@@ -10,12 +10,17 @@ with aging (a caller's effective priority rises one level per `aging_seconds` wa
 stream of urgent requests cannot starve a low-priority one. Only the head of the line is ever
 served, so a large request is not overtaken forever by small ones either.
 
+A scope is a sub-budget inside one bucket: the social bucket is shared by several hosts, and
+one host's "remaining=0" (reported with endpoint "mastodon:...") must hold back only that host.
+Scoped server limits live in a `scope_bucket`; a grant needs both the bucket and the scope.
+
 Neither class reads a clock; the bucket actor (`actors/rate_limit.py`) passes `now` in.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -28,6 +33,9 @@ __all__ = [
     "WaitQueue",
     "Waiter",
     "bucket_for",
+    "scope_bucket",
+    "take",
+    "wait_time",
 ]
 
 PRIORITY_LOW = 0
@@ -149,6 +157,7 @@ class Waiter(Generic[T]):
     deadline: float
     seq: int
     item: T = field(repr=False)
+    scope: str = ""  # a sub-budget of the server's (one host of a shared bucket), "" for none
 
 
 class WaitQueue(Generic[T]):
@@ -162,10 +171,12 @@ class WaitQueue(Generic[T]):
     def __len__(self) -> int:
         return len(self._waiters)
 
-    def push(self, item: T, tokens: float, priority: int, now: float, deadline: float) -> Waiter[T]:
+    def push(
+        self, item: T, tokens: float, priority: int, now: float, deadline: float, scope: str = ""
+    ) -> Waiter[T]:
         """Put a caller in line."""
         self._seq += 1
-        waiter = Waiter(tokens, priority, now, deadline, self._seq, item)
+        waiter = Waiter(tokens, priority, now, deadline, self._seq, item, scope)
         self._waiters.append(waiter)
         return waiter
 
@@ -190,23 +201,57 @@ class WaitQueue(Generic[T]):
             self._waiters = [w for w in self._waiters if w.deadline > now]
         return gone
 
-    def serve(self, bucket: TokenBucket, now: float) -> list[Waiter[T]]:
+    def serve(
+        self, bucket: TokenBucket, now: float, scopes: ScopeLookup | None = None
+    ) -> list[Waiter[T]]:
         """Grant from the head of the line while the bucket allows; returns who got tokens."""
         granted: list[Waiter[T]] = []
         while True:
             waiter = self.head(now)
-            if waiter is None or not bucket.consume(waiter.tokens, now):
+            if waiter is None:
+                return granted
+            scoped = scopes(waiter.scope) if scopes is not None else None
+            if not take(bucket, scoped, waiter.tokens, now):
                 return granted
             self.remove(waiter)
             granted.append(waiter)
 
-    def next_event(self, bucket: TokenBucket, now: float) -> float:
+    def next_event(
+        self, bucket: TokenBucket, now: float, scopes: ScopeLookup | None = None
+    ) -> float:
         """When something can next change: the head becomes grantable or a deadline passes."""
         if not self._waiters:
             return math.inf
         head = self.head(now)
         assert head is not None
-        wake = now + bucket.wait_time(head.tokens, now)
+        scoped = scopes(head.scope) if scopes is not None else None
+        wake = now + wait_time(bucket, scoped, head.tokens, now)
         # Aging can change who is head; re-check at least once per aging period.
         wake = min(wake, now + self.aging_seconds)
         return min(wake, min(w.deadline for w in self._waiters))
+
+
+ScopeLookup = Callable[[str], "TokenBucket | None"]
+
+
+def scope_bucket(now: float) -> TokenBucket:
+    """A bucket that only carries a server's word for one scope (its own refill never limits)."""
+    return TokenBucket(1e12, 1e12, now)
+
+
+def wait_time(bucket: TokenBucket, scoped: TokenBucket | None, tokens: float, now: float) -> float:
+    """Seconds until both the bucket and the scope's server window allow `tokens`."""
+    wait = bucket.wait_time(tokens, now)
+    if scoped is not None:
+        wait = max(wait, scoped.wait_time(tokens, now))
+    return wait
+
+
+def take(bucket: TokenBucket, scoped: TokenBucket | None, tokens: float, now: float) -> bool:
+    """Consume from the bucket and the scope together, or from neither."""
+    if wait_time(bucket, scoped, tokens, now) > 0:
+        return False
+    bucket.consume(tokens, now)
+    if scoped is not None:
+        scoped.consume(tokens, now)
+    return True

@@ -494,3 +494,31 @@ async def test_the_real_scheduler_drives_the_engines(clock: Any, tmp_path: Path)
     assert runs["analytics_processing"] == 2
     assert runs["mood_synthesis"] == 21
     assert query(db, "SELECT COUNT(*) FROM growth_history")[0][0] >= 2  # observed + hourly
+
+
+async def test_a_release_webhook_counts_once_towards_innovation(
+    clock: Any, tmp_path: Path
+) -> None:
+    from greenhouse.messages import GitHubActivity
+    from greenhouse.services.github_webhooks import observations, parse_delivery, sign
+
+    body = (FIXTURES / "github" / "webhooks" / "release.published.json").read_bytes()
+    headers = {
+        "X-GitHub-Event": "release",
+        "X-GitHub-Delivery": "r-1",
+        "X-Hub-Signature-256": sign("s3cret", body),
+    }
+    messages = observations(parse_delivery(headers, body, "s3cret"), T0)
+    release = next(m for m in messages if isinstance(m, GitHubActivity))
+    async with running_garden(tmp_path / "garden.db") as (garden, watcher):
+        name = release.repository
+        await garden.bus.publish(ProjectSnapshot(name=name, topics=("a",)))
+        await settle(garden)
+        before = watcher.of(GrowthUpdated)[-1]
+        for _ in range(2):  # the same release twice (a redelivery under a new id) counts once
+            await garden.bus.publish(release)
+        await settle(garden)
+        after = watcher.of(GrowthUpdated)[-1]
+        growth = garden.root.child("growth")
+        assert growth.projects[name].releases == 1
+    assert after.factors["innovation"] > before.factors["innovation"]

@@ -247,3 +247,34 @@ def test_restarted_actor_keeps_mailbox_and_answers() -> None:
         return await ask(actor.inbox, Acquire())
 
     assert isinstance(run_with_actor(scenario), Granted)
+
+
+def test_one_hosts_exhaustion_holds_back_only_that_host() -> None:
+    """A shared bucket (social): Mastodon's remaining=0 does not stop Hacker News."""
+
+    async def scenario(actor: RateLimitActor) -> None:
+        reset = actor.clock.time() + 600
+        await actor.inbox.put(ServerLimits(remaining=0, reset=reset, endpoint="mastodon:statuses"))
+        assert isinstance(await ask(actor.inbox, Acquire(endpoint="hackernews:item")), Granted)
+        denied = await ask(actor.inbox, Acquire(endpoint="mastodon:timeline"))
+        assert isinstance(denied, Denied) and denied.retry_after == pytest.approx(600, abs=0.01)
+        # Willing to wait 60 s but 600 s are needed: told at once, not parked in the line.
+        started = trio.current_time()
+        parked = await ask(actor.inbox, Acquire(endpoint="mastodon:x", max_wait=60), timeout=90)
+        assert isinstance(parked, Denied) and trio.current_time() == started
+        stats = await ask(actor.inbox, RateLimitStatsRequest())
+        assert stats["scopes"]["mastodon"]["blocked_for"] == pytest.approx(600, abs=0.01)
+        # A plain path is the whole service's business, as before.
+        await trio.sleep(600)
+        assert isinstance(await ask(actor.inbox, Acquire(endpoint="mastodon:timeline")), Granted)
+
+    run_with_actor(scenario)
+
+
+def test_scope_of() -> None:
+    from actors.rate_limit import scope_of
+
+    assert scope_of("mastodon:statuses") == "mastodon"
+    assert scope_of("/user/repos") == ""
+    assert scope_of("") == ""
+    assert scope_of("/a:b") == ""

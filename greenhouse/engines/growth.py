@@ -50,7 +50,8 @@ FACTOR_DOCS: dict[str, str] = {
     "time": "WakaTime hours on the project, 1 - exp(-hours/40)",
     "engagement": "stars + 2 x forks + watchers, log1p scaled so that 1000 = 1",
     "age": "age since creation, 1 - exp(-days/365)",
-    "innovation": "releases (log, 20 = 1) 50%, topics (5 = 1) 25%, language count (5 = 1) 25%",
+    "innovation": "releases (log, 20 = 1) 50%, topics (5 = 1) 25%, language count (5 = 1) 25%, "
+    "renormalised over the parts that are known",
 }
 
 
@@ -192,12 +193,19 @@ def _age_factor(project: ProjectSnapshot, now: float) -> float | None:
 
 
 def _innovation_factor(project: ProjectSnapshot) -> float | None:
-    if project.releases is None and project.topics is None and project.languages is None:
+    # Renormalised over the parts that are known, like the factors themselves: a host that does
+    # not report releases does not make a project less innovative.
+    parts: list[tuple[float, float]] = []
+    if project.releases is not None:
+        parts.append((0.5, _log_scale(project.releases, 20.0)))
+    if project.topics is not None:
+        parts.append((0.25, min(1.0, len(project.topics) / 5.0)))
+    if project.languages is not None:
+        count = sum(1 for b in project.languages.values() if b > 0)
+        parts.append((0.25, min(1.0, count / 5.0)))
+    if not parts:
         return None
-    releases = _log_scale(project.releases or 0, 20.0)
-    topics = min(1.0, len(project.topics or ()) / 5.0)
-    languages = min(1.0, sum(1 for b in (project.languages or {}).values() if b > 0) / 5.0)
-    return _clamp(0.5 * releases + 0.25 * topics + 0.25 * languages)
+    return _clamp(sum(w * v for w, v in parts) / sum(w for w, _ in parts))
 
 
 def factor_values(
