@@ -208,9 +208,14 @@ class PrivacyActor(Actor):
             except Exception as error:  # erase anyway; what was in flight is logged as a risk
                 self.log.warning("could not settle in-flight rows before erasure: %s",
                                  type(error).__name__)
-        request = await self._call(
-            manager.create_data_subject_request, message.type, visitor_id, now
-        )
+        admin = message.admin
+
+        def work() -> DataSubjectRequest:
+            return manager.create_data_subject_request(
+                message.type, visitor_id, now, limited=not admin
+            )
+
+        request = await self._call(work)
         if request.type == "erasure" and request.status == "completed":
             await self.publish(VisitorDataErased(visitor_id=visitor_id))
         return request
