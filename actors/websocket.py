@@ -123,7 +123,7 @@ class Viewer:
     conn: WebSocketConnection
     outbox: ViewerOutbox
     lock: HandoffLock
-    fd: int
+    sock: Any  # the trio socket under the connection (its fileno() for direct writes)
     types: frozenset[str] | None = None
     last_sent: int = 0
     resume_to: int | None = None
@@ -263,9 +263,13 @@ class WebSocketActor(Actor):
             # The direct path: an idle viewer with nothing queued gets the frame written now.
             if (
                 not viewer.sending
+                and not viewer.closing
                 and not outbox.items
                 and outbox.partial is None
-                and try_write_now(viewer.fd, viewer.lock, outbox, wire)
+                # Asked each time, never cached: once the socket is closed its number can be
+                # handed to a new connection, and fileno() is then -1.
+                and (fd := viewer.sock.fileno()) >= 0
+                and try_write_now(fd, viewer.lock, outbox, wire)
             ):
                 viewer.last_sent = stored.id
                 stats.direct_writes += 1
@@ -413,7 +417,7 @@ class WebSocketActor(Actor):
             conn=conn,
             outbox=ViewerOutbox(self.limits.queue_capacity),
             lock=await install_handoff_lock(conn),
-            fd=conn._stream.socket.fileno(),
+            sock=conn._stream.socket,
             tokens=float(self.limits.inbound_burst),
             refilled=trio.current_time(),
         )
