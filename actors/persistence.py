@@ -12,7 +12,8 @@ thread never waits on the disk. Batching rule (group commit, after Home Assistan
   an SD card.
 
 After a commit it publishes `EventStored` for each event, in id order, with the envelope encoded
-once. On shutdown it flushes what is pending and what is still queued in its mailbox (shielded, bounded by `shutdown_timeout`); whoever
+once. On shutdown it flushes what is pending and what is still queued in its mailbox, and announces
+it (shielded, bounded by `shutdown_timeout`); whoever
 opened the `Store` closes it (which checkpoints the WAL).
 """
 
@@ -93,7 +94,9 @@ class PersistenceActor(Actor):
         finally:
             with trio.CancelScope(shield=True) as scope:
                 scope.deadline = trio.current_time() + self.shutdown_timeout
-                await self.flush(publish=False)
+                # Published too: a crash or restart is not the end of the process, and a
+                # committed event never announced is one that live viewers never see.
+                await self.flush()
 
     def _drain(self) -> None:
         assert self.inbox is not None

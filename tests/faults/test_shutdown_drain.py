@@ -7,7 +7,7 @@ import sqlite3
 import trio
 
 from actors.persistence import PersistenceActor
-from greenhouse.messages import CommitPushed
+from greenhouse.messages import CommitPushed, EventStored
 from greenhouse.runtime import Bus
 from greenhouse.store import Store
 
@@ -34,3 +34,30 @@ async def test_events_still_in_the_mailbox_at_cancel_are_written(tmp_path):
     )]
     conn.close()
     assert counts == list(range(1, 101))
+
+
+async def test_events_written_by_a_crash_flush_are_announced(tmp_path):
+    # Found by tests/test_event_flow_stateful.py: a crash (or restart) of the persistence actor
+    # committed what was queued but never published `EventStored` for it, so live viewers never
+    # saw those events (only a later snapshot or resume did).
+    bus = Bus()
+    store = Store(tmp_path / "g.db")
+    inbox = bus.subscribe("persistence", (CommitPushed,), capacity=256)
+    watcher = bus.subscribe("watcher", (EventStored,), capacity=1024)
+    actor = PersistenceActor(inbox, bus, store, max_batch=8)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(actor.run)
+        await trio.testing.wait_all_tasks_blocked()
+        for i in range(20):
+            bus.publish_nowait(
+                CommitPushed(repository="r", commit_count=i + 1, author="a", impact_score=0.1)
+            )
+        nursery.cancel_scope.cancel()
+    store.close()
+    announced = []
+    while True:
+        try:
+            announced.append(watcher.get_nowait().id)
+        except trio.WouldBlock:
+            break
+    assert announced == list(range(1, 21))
