@@ -85,7 +85,7 @@ class AnalyticsActor(TaskActor):
             return
         since = self.clock.time() - KEEP_SECONDS
         try:
-            restored = self.load_visits(since)  # once, on the trio thread (see actors/growth.py)
+            restored = await self.clock.run_sync(self.load_visits, since)
         except Exception:
             self.log.exception("could not restore recent visits")
             return

@@ -100,9 +100,7 @@ class GrowthActor(TaskActor):
             return
         since = self.clock.time() - self.config.history_days * DAY
         try:
-            # Read on the trio thread, once: a worker thread would let virtual time run on
-            # under MockClock and make simulations depend on how fast the disk was.
-            state = self.load_state(since)
+            state = await self.clock.run_sync(self.load_state, since)
         except Exception:  # an unreadable history costs predictions, not the garden
             self.log.exception("could not restore growth state; starting fresh")
             return
@@ -230,9 +228,10 @@ class GrowthActor(TaskActor):
 
     async def rescore_all(self, now: float) -> None:
         """Score every plant and record a history point for each (the hourly task)."""
-        # Scored on the trio thread (about 4 ms a plant): a worker thread would make the
-        # simulation's event log depend on thread timing under MockClock.
-        await self.rescore(sorted(self.projects), now, record_always=True)
+        # A whole garden (about 4 ms a plant) is scored off the trio thread so a Pi keeps serving
+        # viewers meanwhile; under MockClock `clock.run_sync` runs it inline, which keeps the
+        # simulation's event log independent of thread timing.
+        await self.rescore(sorted(self.projects), now, record_always=True, in_thread=True)
         keep = self.config.keep_history_days * DAY
         await self.publish(HistoryTrimmed(table="growth_history", before=now - keep))
 
@@ -242,6 +241,7 @@ class GrowthActor(TaskActor):
         now: float,
         *,
         record_always: bool = False,
+        in_thread: bool = False,
     ) -> None:
         """Score the named plants and publish what changed."""
         jobs = [
@@ -263,7 +263,9 @@ class GrowthActor(TaskActor):
                 for _, project, stage, history in jobs
             ]
 
-        for (name, project, _, _), metrics in zip(jobs, compute(), strict=True):
+        # The actor handles one message at a time, so its state cannot move under the thread.
+        results = await self.clock.run_sync(compute) if in_thread else compute()
+        for (name, project, _, _), metrics in zip(jobs, results, strict=True):
             await self._apply(name, project, metrics, now, record_always)
 
     async def _apply(

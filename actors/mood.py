@@ -68,7 +68,7 @@ class MoodActor(TaskActor):
         if self.load_last is None or self.announced is not None:
             return
         try:
-            last = self.load_last()  # once, on the trio thread: deterministic under MockClock
+            last = await self.clock.run_sync(self.load_last)
         except Exception:  # a lost history costs one extra announcement, nothing more
             self.log.exception("could not restore the last mood; starting fresh")
             return

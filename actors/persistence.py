@@ -98,7 +98,7 @@ class PersistenceActor(Actor):
         now = self.clock.time()
         try:
             if self.in_thread:
-                stored = await trio.to_thread.run_sync(self._write, messages, now)
+                stored = await self.clock.run_sync(self._write, messages, now)
             else:
                 stored = self._write(messages, now)
         except Exception as error:

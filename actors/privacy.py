@@ -88,7 +88,7 @@ class PrivacyActor(Actor):
         async with self._lock:
             if not self.in_thread:
                 return fn(*args)
-            return await trio.to_thread.run_sync(fn, *args)
+            return await self.clock.run_sync(fn, *args)
 
     async def _call_inline(self, fn: Callable[..., T], *args: Any) -> T:
         # For the per-visit path only: an indexed read of a few rows costs less than handing
@@ -98,7 +98,7 @@ class PrivacyActor(Actor):
 
     async def started(self) -> None:
         if self.in_thread:
-            self.manager = await trio.to_thread.run_sync(self.open_manager)
+            self.manager = await self.clock.run_sync(self.open_manager)
         else:
             self.manager = self.open_manager()
         await self._call(self.manager.salts.rotate, self.clock.time())
@@ -208,9 +208,14 @@ class PrivacyActor(Actor):
             except Exception as error:  # erase anyway; what was in flight is logged as a risk
                 self.log.warning("could not settle in-flight rows before erasure: %s",
                                  type(error).__name__)
-        request = await self._call(
-            manager.create_data_subject_request, message.type, visitor_id, now
-        )
+        admin = message.admin
+
+        def work() -> DataSubjectRequest:
+            return manager.create_data_subject_request(
+                message.type, visitor_id, now, limited=not admin
+            )
+
+        request = await self._call(work)
         if request.type == "erasure" and request.status == "completed":
             await self.publish(VisitorDataErased(visitor_id=visitor_id))
         return request

@@ -16,11 +16,15 @@ pollers, engines and persistence as in production, only fed by the world.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import heapq
+import itertools
 import random
 import sqlite3
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -195,6 +199,34 @@ def _progress(out: TextIO, day: float, days: int) -> None:
     out.flush()
 
 
+@contextlib.contextmanager
+def _ordered_timer_ties() -> Iterator[None]:
+    """Break ties between timers that expire at the same virtual instant by registration order.
+
+    trio orders equal deadlines by `id()` of their cancel scopes, that is by memory address,
+    which differs from run to run; two actors waking at the same virtual second (a poll and the
+    mood engine's tick) then see each other's messages in either order. For the simulation only,
+    the tiebreaker becomes a counter. This reaches into trio's private `Deadlines.add`; if trio
+    changes it, the patch steps aside and only the same-instant order may vary.
+    """
+    deadlines = getattr(trio._core._run, "Deadlines", None)  # noqa: SLF001
+    original = getattr(deadlines, "add", None)
+    if deadlines is None or original is None or not hasattr(deadlines, "_heap"):
+        yield
+        return
+    counter = itertools.count()
+
+    def add(self: Any, deadline: float, cancel_scope: Any) -> None:
+        heapq.heappush(self._heap, (deadline, next(counter), cancel_scope))
+        self._active += 1
+
+    deadlines.add = add
+    try:
+        yield
+    finally:
+        deadlines.add = original
+
+
 def simulate(
     days: int,
     seed: int,
@@ -217,7 +249,7 @@ def simulate(
     started = time.perf_counter()
 
     async def main() -> None:
-        clock = Clock(start_epoch=DEFAULT_START)
+        clock = Clock(start_epoch=DEFAULT_START, threads=False)
         world = World(seed=seed, start=DEFAULT_START)
         api = WorldAPI(
             world, clock.time, fault_rate=fault_rate,
@@ -239,7 +271,8 @@ def simulate(
                     _progress(progress, (clock.time() - DEFAULT_START) / DAY, days)
             nursery.cancel_scope.cancel()
 
-    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    with _ordered_timer_ties():
+        trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
     if progress is not None:
         progress.write("\n")
     api: WorldAPI = holder["api"]

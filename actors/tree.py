@@ -549,7 +549,4 @@ async def run_garden(
             task_status.started()
     finally:
         with trio.CancelScope(shield=True):
-            if garden.extras.get("persistence_in_thread", True):
-                await trio.to_thread.run_sync(garden.store.close)
-            else:
-                garden.store.close()
+            await garden.clock.run_sync(garden.store.close)

@@ -123,7 +123,7 @@ class Viewer:
     conn: WebSocketConnection
     outbox: ViewerOutbox
     lock: HandoffLock
-    fd: int
+    sock: Any  # the trio socket under the connection (its fileno() for direct writes)
     types: frozenset[str] | None = None
     last_sent: int = 0
     resume_to: int | None = None
@@ -263,9 +263,13 @@ class WebSocketActor(Actor):
             # The direct path: an idle viewer with nothing queued gets the frame written now.
             if (
                 not viewer.sending
+                and not viewer.closing
                 and not outbox.items
                 and outbox.partial is None
-                and try_write_now(viewer.fd, viewer.lock, outbox, wire)
+                # Asked each time, never cached: once the socket is closed its number can be
+                # handed to a new connection, and fileno() is then -1.
+                and (fd := viewer.sock.fileno()) >= 0
+                and try_write_now(fd, viewer.lock, outbox, wire)
             ):
                 viewer.last_sent = stored.id
                 stats.direct_writes += 1
@@ -322,7 +326,28 @@ class WebSocketActor(Actor):
         if "*" in self.allowed_origins:
             return True
         origin = origins[0].decode("latin-1").rstrip("/")
-        return origin in self.allowed_origins
+        return origin in self.allowed_origins or self._is_own_page(origin, request)
+
+    def _is_own_page(self, origin: str, request: WebSocketRequest) -> bool:
+        """True for the garden's own viewer page: same host as this socket, our HTTP port."""
+        own = self.addresses.get("http")
+        # trio-websocket keeps the Host header on the wsproto handshake event, not in
+        # `headers` (h11 takes it out); fall back to the address the client connected to.
+        host_header = getattr(getattr(request, "_event", None), "host", None)
+        local = getattr(request.local, "address", None)
+        if not own:
+            return False
+        try:
+            page, ours = urlsplit(origin), urlsplit(own)
+            host = urlsplit("//" + host_header).hostname if host_header else str(local)
+        except ValueError:
+            return False
+        return (
+            page.scheme in ("http", "https")
+            and page.hostname is not None
+            and page.hostname == host
+            and page.port == ours.port
+        )
 
     async def _reject(
         self, request: WebSocketRequest, status: int, error: str, detail: str
@@ -392,7 +417,7 @@ class WebSocketActor(Actor):
             conn=conn,
             outbox=ViewerOutbox(self.limits.queue_capacity),
             lock=await install_handoff_lock(conn),
-            fd=conn._stream.socket.fileno(),
+            sock=conn._stream.socket,
             tokens=float(self.limits.inbound_burst),
             refilled=trio.current_time(),
         )

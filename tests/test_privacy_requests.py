@@ -19,6 +19,7 @@ from greenhouse.privacy import (
     PersonalDataInAudit,
     PrivacyManager,
     PrivacySignals,
+    TooManyRequests,
     UnknownConsentCategory,
     UnknownRequestType,
     count_references,
@@ -253,6 +254,25 @@ def test_request_types_and_deadline(garden):
     # One calendar month, clamped to the month's end (31 Jan -> 28 Feb).
     assert one_month_after(1_769_817_600.0) == 1_772_236_800.0  # 2026-01-31 -> 2026-02-28
     assert manager.get_request("nope", T0) is None
+
+
+def test_requests_are_limited_per_id_and_per_hour(garden):
+    _, manager = garden
+    v = "a" * 32
+    for _ in range(10):
+        manager.create_data_subject_request("access", v, T0)
+    with pytest.raises(TooManyRequests) as caught:
+        manager.create_data_subject_request("access", v, T0 + 60)
+    assert 86000 < caught.value.retry_after <= 86400
+    # Another visitor, the admin, and the next day are not held back.
+    manager.create_data_subject_request("access", "b" * 32, T0 + 60)
+    manager.create_data_subject_request("access", v, T0 + 60, limited=False)
+    manager.create_data_subject_request("access", v, T0 + DAY + 1)
+    # Everyone together: at most 120 an hour.
+    for n in range(119):  # plus the one above at T0 + DAY + 1
+        manager.create_data_subject_request("access", f"{n:032x}", T0 + DAY + 2)
+    with pytest.raises(TooManyRequests):
+        manager.create_data_subject_request("access", "c" * 32, T0 + DAY + 3)
 
 
 def test_failed_request_is_overdue_and_retried(garden):

@@ -172,6 +172,15 @@ async def test_bad_input_gets_clear_errors(tmp_path):
         for response, status in cases:
             assert response.status_code == status, response.text
             assert set(response.json()) == {"error", "detail"}
+        # Requests are limited per visitor (each one scans the whole database).
+        for _ in range(10):
+            ok = await http.post("/api/privacy/requests", json={"type": "access"},
+                                 headers=_as("192.0.2.2"))
+            assert ok.status_code == 201
+        limited = await http.post("/api/privacy/requests", json={"type": "access"},
+                                  headers=_as("192.0.2.2"))
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
+        assert set(limited.json()) == {"error", "detail"}
         # The garden still works afterwards.
         assert (await http.post("/api/visits", json={}, headers=_as("192.0.2.1"))).status_code == 202
 

@@ -421,3 +421,25 @@ async def test_a_port_in_use_is_reported_and_retried_not_fatal(tmp_path: Path) -
         assert ws.listen_error is None
         nursery.cancel_scope.cancel()
     store.close()
+
+
+async def test_fan_out_never_writes_to_a_closed_viewers_reused_fd(tmp_path: Path) -> None:
+    async with running(tmp_path) as rig, open_websocket_url(rig.url) as conn:
+        await next_frame(conn)
+        (viewer,) = rig.ws.viewers.values()
+        old_fd = viewer.sock.fileno()
+        viewer.sock.close()  # as trio-websocket does when the peer goes away
+        a, b = socket.socketpair()  # the kernel hands out the lowest free number: old_fd
+        try:
+            frame = b'{"id":1,"type":"commit_pushed","data":{},"timestamp":"t","source":"s"}'
+            event = CommitPushed(repository="r", commit_count=1, author="a", impact_score=0.1)
+            rig.ws.fan_out(EventStored(id=1, type="commit_pushed", frame=frame, event=event))
+            if a.fileno() == old_fd or b.fileno() == old_fd:
+                for end in (a, b):
+                    end.setblocking(False)
+                    with pytest.raises(BlockingIOError):
+                        end.recv(100)
+            assert len(viewer.outbox) == 1  # queued for the send task, which finds it closed
+        finally:
+            a.close()
+            b.close()

@@ -33,6 +33,7 @@ from .secret_store import SecretStore, fernet_from_key, lineage_name, read_store
 from .subject_requests import (
     REQUEST_TYPES,
     DataSubjectRequest,
+    TooManyRequests,
     UnknownRequestType,
     export_csv,
     one_month_after,
@@ -54,6 +55,7 @@ __all__ = [
     "RetentionPolicy",
     "SaltStore",
     "SecretStore",
+    "TooManyRequests",
     "TrustedProxies",
     "UnknownConsentCategory",
     "UnknownRequestType",

@@ -118,10 +118,11 @@ class PrivacyManager:
     # -- data-subject requests ---------------------------------------------------------------
 
     def create_data_subject_request(
-        self, request_type: str, visitor_id: str, now: float
+        self, request_type: str, visitor_id: str, now: float, *, limited: bool = True
     ) -> DataSubjectRequest:
-        """Record and carry out an access, portability or erasure request."""
-        return self.requests.create(request_type, visitor_id, now)
+        """Record and carry out an access, portability or erasure request (`limited=False`
+        for the admin: no per-id or hourly limit)."""
+        return self.requests.create(request_type, visitor_id, now, limited=limited)
 
     def get_request(self, request_id: str, now: float) -> DataSubjectRequest | None:
         """A request's public state."""

@@ -29,15 +29,22 @@ from .references import (
 )
 
 __all__ = [
+    "MAX_REQUESTS_PER_HOUR",
+    "MAX_REQUESTS_PER_ID_PER_DAY",
     "REQUEST_TYPES",
     "DataSubjectRequest",
     "RequestStore",
+    "TooManyRequests",
     "UnknownRequestType",
     "export_csv",
     "one_month_after",
 ]
 
 REQUEST_TYPES = ("access", "portability", "erasure")
+# Each request scans the whole database; these bound what a flood of them can cost (the admin
+# is not limited). A real visitor needs a handful a year.
+MAX_REQUESTS_PER_ID_PER_DAY = 10
+MAX_REQUESTS_PER_HOUR = 120
 
 # Tables that describe the privacy machinery itself rather than a visitor: the audit log holds
 # no ids by construction, salts and encrypted secrets are not about anyone.
@@ -52,6 +59,14 @@ class _RowsRemain(Exception):
     def __init__(self, proof: dict[str, Any]) -> None:
         super().__init__("rows remain after erasure")
         self.proof = proof
+
+
+class TooManyRequests(RuntimeError):
+    """Over the request limits; `retry_after` is in seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("too many data-subject requests; try again later")
+        self.retry_after = retry_after
 
 
 class UnknownRequestType(ValueError):
@@ -121,12 +136,32 @@ class RequestStore:
 
     # -- requests ----------------------------------------------------------------------------
 
-    def create(self, request_type: str, visitor_id: str, now: float) -> DataSubjectRequest:
+    def check_limits(self, visitor_id: str, now: float) -> None:
+        """Raise `TooManyRequests` when this id or everyone together asked too often."""
+        recent = self.conn.execute(
+            "SELECT COUNT(*), MIN(received_at) FROM data_subject_requests WHERE received_at > ?",
+            (now - 3600.0,),
+        ).fetchone()
+        if recent[0] >= MAX_REQUESTS_PER_HOUR:
+            raise TooManyRequests(max(1.0, recent[1] + 3600.0 - now))
+        mine = self.conn.execute(
+            "SELECT COUNT(*), MIN(received_at) FROM data_subject_requests "
+            "WHERE visitor_id = ? AND received_at > ?",
+            (visitor_id, now - 86400.0),
+        ).fetchone()
+        if mine[0] >= MAX_REQUESTS_PER_ID_PER_DAY:
+            raise TooManyRequests(max(1.0, mine[1] + 86400.0 - now))
+
+    def create(
+        self, request_type: str, visitor_id: str, now: float, *, limited: bool = True
+    ) -> DataSubjectRequest:
         """Record a request and carry it out; returns its state."""
         if request_type not in REQUEST_TYPES:
             raise UnknownRequestType(
                 f"unknown request type {request_type!r}; known: {', '.join(REQUEST_TYPES)}"
             )
+        if limited:
+            self.check_limits(visitor_id, now)
         request_id = secrets.token_urlsafe(16)
         with self.conn:
             self.conn.execute(

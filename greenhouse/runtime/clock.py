@@ -7,11 +7,15 @@ Every actor asks the injected `Clock` for time instead of calling `time.time()`;
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import trio
 
 __all__ = ["Clock"]
+
+T = TypeVar("T")
 
 
 class Clock:
@@ -27,9 +31,14 @@ class Clock:
     NTP syncs after boot.
     """
 
-    def __init__(self, start_epoch: float | None = None, *, scale: float = 1.0) -> None:
+    def __init__(
+        self, start_epoch: float | None = None, *, scale: float = 1.0, threads: bool = True
+    ) -> None:
         if scale <= 0:
             raise ValueError("scale must be positive")
+        # Whether blocking work may leave the trio thread (`run_sync`). A simulation under
+        # MockClock says no: while a worker thread runs, virtual time would jump ahead.
+        self.threads = threads
         self._start_epoch = start_epoch
         self.scale = scale
         self._origin: float | None = None
@@ -64,6 +73,13 @@ class Clock:
     def to_trio(self, seconds: float) -> float:
         """A garden-time duration in trio seconds (for `trio.move_on_after` and friends)."""
         return seconds / self.scale
+
+    async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking `fn(*args)` in a worker thread, or inline when threads are off."""
+        if self.threads:
+            return await trio.to_thread.run_sync(fn, *args)
+        await trio.lowlevel.checkpoint()
+        return fn(*args)
 
     async def sleep(self, seconds: float) -> None:
         """Sleep `seconds` of garden time."""

@@ -23,6 +23,7 @@ from . import api
 from .context import WebContext
 from .privacy_routes import privacy_route_name, privacy_routes
 from .responses import json_error
+from .viewer import viewer_routes, ws_url_for
 from .webhooks import github_webhook
 
 __all__ = ["API_BODY_LIMIT", "create_app"]
@@ -128,6 +129,12 @@ def create_app(ctx: WebContext) -> Starlette:
         Route("/api/connections", api.api_connections, methods=["GET"]),
         Route("/api/tasks/{task_id}/run", api.run_task, methods=["POST"]),
         *privacy_routes(),
+        # The garden viewer page and its static files (issue 10).
+        *viewer_routes(
+            lambda request: ws_url_for(
+                request, ctx.settings.web.public_ws_url, ctx.addresses.get("websocket")
+            )
+        ),
     ]
     origins = list(ctx.settings.web.allowed_origins)
     middleware = [

@@ -92,8 +92,9 @@ async def ask_in_order(box: Mailbox, messages: Sequence[Any], within: float) -> 
         for message in messages:
             send, receive = trio.open_memory_channel[tuple[bool, Any]](1)
             channels.append(receive)
+            # Back to back with no checkpoint in between, so the actor wakes to all of them and
+            # commits them in one transaction (a delivery row never lands without its events).
             request = AskRequest(message, send)
-            # No checkpoint between them when there is room: they land in one batch.
             if not box.put_nowait(request):
                 await box.put(request)
         replies = []

@@ -34,6 +34,7 @@ from greenhouse.messages import (
     VisitReceived,
 )
 from greenhouse.privacy import (
+    TooManyRequests,
     TrustedProxies,
     UnknownConsentCategory,
     UnknownRequestType,
@@ -92,6 +93,14 @@ class _Unavailable(Exception):
     """The privacy actor is missing or did not answer (503)."""
 
 
+class _Limited(Exception):
+    """Too many data-subject requests (429)."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("too many data-subject requests; try again later")
+        self.retry_after = retry_after
+
+
 def _ctx(request: Request) -> WebContext:
     return request.app.state.ctx
 
@@ -144,10 +153,15 @@ async def _ask_privacy(request: Request, message: Any) -> Any:
     except AskError as error:
         if isinstance(error.__cause__, UnknownConsentCategory | UnknownRequestType):
             raise _BadRequest(str(error.__cause__)) from None
+        if isinstance(error.__cause__, TooManyRequests):
+            raise _Limited(error.__cause__.retry_after) from None
         raise _Unavailable("the privacy actor could not answer") from None
 
 
 def _error(error: Exception) -> Response:
+    if isinstance(error, _Limited):
+        return json_error(429, "too_many_requests", str(error),
+                          headers={"retry-after": str(int(error.retry_after) + 1)})
     if isinstance(error, _BadRequest):
         if str(error) == "payload_too_large":
             return json_error(413, "payload_too_large", "request body is too large")
@@ -165,7 +179,7 @@ async def post_visit(request: Request) -> Response:
             ip=ip, user_agent=agent, path=body.path, referrer=body.referrer,
             dnt=signals.dnt, gpc=signals.gpc,
         ))
-    except (_BadRequest, _Unavailable) as error:
+    except (_BadRequest, _Unavailable, _Limited) as error:
         return _error(error)
     return json_response({"recorded": outcome.recorded, "reason": outcome.reason}, 202)
 
@@ -179,7 +193,7 @@ async def post_consent(request: Request) -> Response:
             ip=ip, user_agent=agent, granted=tuple(body.granted), refused=tuple(body.refused),
             withdraw=body.withdraw, policy_version=body.policy_version,
         ))
-    except (_BadRequest, _Unavailable) as error:
+    except (_BadRequest, _Unavailable, _Limited) as error:
         return _error(error)
     return json_response({"categories": state.categories, "policy_version": state.policy_version})
 
@@ -203,7 +217,7 @@ async def post_request(request: Request) -> Response:
         state = await _ask_privacy(request, DataSubjectRequestSubmitted(
             ip=ip, user_agent=agent, type=body.type, visitor_id=body.visitor_id, admin=admin,
         ))
-    except (_BadRequest, _Unavailable) as error:
+    except (_BadRequest, _Unavailable, _Limited) as error:
         return _error(error)
     return json_response(_request_body(state), 201)
 
@@ -219,7 +233,7 @@ async def get_request(request: Request) -> Response:
             ip=ip, user_agent=agent, request_id=request.path_params["request_id"],
             admin=_is_admin(request),
         ))
-    except (_BadRequest, _Unavailable) as error:
+    except (_BadRequest, _Unavailable, _Limited) as error:
         return _error(error)
     if found is None:
         return json_error(404, "not_found", "no such request")
@@ -248,7 +262,7 @@ async def get_dashboard(request: Request) -> Response:
         )
     try:
         data = await _ask_privacy(request, PrivacyDashboardRequest())
-    except (_BadRequest, _Unavailable) as error:
+    except (_BadRequest, _Unavailable, _Limited) as error:
         return _error(error)
     return json_response(data)
 
