@@ -69,12 +69,14 @@ class PrivacyActor(Actor):
         *,
         clock: Clock | None = None,
         before_erasure: Callable[[str], Awaitable[None]] | None = None,
+        flush_writes: Callable[[], Awaitable[None]] | None = None,
         in_thread: bool = True,
         name: str = "privacy",
     ) -> None:
         super().__init__(name, inbox, bus, clock)
         self.open_manager = open_manager
         self.before_erasure = before_erasure
+        self.flush_writes = flush_writes
         # Off the trio thread in production; inline under a MockClock (simulation), where a
         # thread hop would let virtual time jump (and timeouts fire) while the call runs.
         self.in_thread = in_thread
@@ -202,12 +204,14 @@ class PrivacyActor(Actor):
             visitor_id = await self._call(
                 manager.generate_visitor_id, message.ip, message.user_agent, now
             )
-        if message.type == "erasure" and self.before_erasure is not None:
-            try:
+        try:
+            if message.type == "erasure" and self.before_erasure is not None:
                 await self.before_erasure(visitor_id)
-            except Exception as error:  # erase anyway; what was in flight is logged as a risk
-                self.log.warning("could not settle in-flight rows before erasure: %s",
-                                 type(error).__name__)
+            elif self.flush_writes is not None:
+                await self.flush_writes()
+        except Exception as error:  # go on; what was in flight is logged as a risk
+            self.log.warning("could not settle in-flight rows before the request: %s",
+                             type(error).__name__)
         admin = message.admin
 
         def work() -> DataSubjectRequest:

@@ -237,6 +237,9 @@ def _add_privacy(garden: Garden, children: list[ChildSpec]) -> None:
         for sub in bus.subscribers():
             if issubclass(VisitorDataErased, sub.types) and garden.mailboxes.get(sub.name):
                 await ask(sub.mailbox, notice, timeout=10.0)
+        await flush_writes()
+
+    async def flush_writes() -> None:
         await ask(garden.mailbox("persistence"), PersistenceBarrier(), timeout=30.0)
     children.append(
         ChildSpec(
@@ -247,6 +250,7 @@ def _add_privacy(garden: Garden, children: list[ChildSpec]) -> None:
                 lambda: PrivacyManager.open(garden.store.path, settings.privacy),
                 clock=clock,
                 before_erasure=before_erasure,
+                flush_writes=flush_writes,
                 in_thread=garden.extras.get(
                     "privacy_in_thread", garden.extras.get("persistence_in_thread", True)
                 ),

@@ -290,6 +290,8 @@ class Viewer(asyncio.Protocol):
                 head = 10
             if size - pos < head + length:
                 break
+            if buf[pos] != 0x81:  # not a final text frame: a corrupt stream would show here
+                self.owner.bad += 1
             if buf[pos] & 0x0F == 1:
                 if self.expect_first:
                     self.expect_first = False  # the garden's snapshot
@@ -317,6 +319,7 @@ class ClientProcess:
         self.conns = conns
         self.skip_first = skip_first
         self.delivered = 0
+        self.bad = 0
         self.snapshots = 0
         self.target = 0
         self.timing = False
@@ -358,7 +361,7 @@ class ClientProcess:
                 # websockets.broadcast skips a viewer whose buffer is full: those never come.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.done, 120)
-                _say(delivered=self.delivered, last=self.last)
+                _say(delivered=self.delivered, last=self.last, bad=self.bad)
             elif parts[0] == "steady":
                 self.delivered, self.target, self.timing = 0, int(parts[1]) * self.conns, True
                 self.latencies = []
@@ -456,6 +459,7 @@ def measure(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             "burst_events": args.burst,
             "burst_delivered": delivered,
             "burst_expected": args.burst * viewers,
+            "burst_bad_frames": sum(r["bad"] for r in reports),
             "burst_msgs_per_s": delivered / elapsed,
             "burst_server_msgs_per_s": handed / drain_seconds,
             "burst_server_cpu_us_per_msg": published["drain_cpu"] / handed * 1e6,

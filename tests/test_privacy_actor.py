@@ -136,6 +136,21 @@ async def test_requests_are_for_the_requester_only(tmp_path):
     assert ignored.status == "completed"
 
 
+async def test_an_export_holds_the_visit_recorded_a_moment_before(tmp_path):
+    # Background rows wait up to a second in the persistence actor; the request waits for them.
+    garden, _ = _garden(tmp_path, {"GREENHOUSE_FLUSH_INTERVAL": "5"})
+    privacy = garden.mailbox("privacy")
+    who = {"ip": "192.0.2.77", "user_agent": UA}
+    async with trio.open_nursery() as nursery:
+        await _start(nursery, garden)
+        assert (await ask(privacy, VisitReceived(**who, path="/just-now"))).recorded
+        request = await ask(privacy, DataSubjectRequestSubmitted(**who, type="access"))
+        found = await ask(privacy, DataSubjectRequestLookup(**who, request_id=request.id))
+        nursery.cancel_scope.cancel()
+    visits = json.loads(found.export_json)["data"]["analytics_visits"]
+    assert [v["path"] for v in visits] == ["/just-now"]
+
+
 async def test_data_cleanup_task_and_secrets(tmp_path):
     garden, _ = _garden(tmp_path)
     privacy = garden.mailbox("privacy")
