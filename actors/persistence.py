@@ -12,7 +12,7 @@ thread never waits on the disk. Batching rule (group commit, after Home Assistan
   an SD card.
 
 After a commit it publishes `EventStored` for each event, in id order, with the envelope encoded
-once. On shutdown it flushes what is pending (shielded, bounded by `shutdown_timeout`); whoever
+once. On shutdown it flushes what is pending and what is still queued in its mailbox (shielded, bounded by `shutdown_timeout`); whoever
 opened the `Store` closes it (which checkpoints the WAL).
 """
 
@@ -25,6 +25,7 @@ import trio
 
 from greenhouse.messages import EventStored, GardenEvent
 from greenhouse.runtime import Actor, AskRequest, Bus, Clock, Mailbox
+from greenhouse.runtime.mailbox import MailboxClosed
 from greenhouse.store import Store
 
 __all__ = ["PersistenceActor"]
@@ -84,10 +85,23 @@ class PersistenceActor(Actor):
                     deadline = math.inf
                 elif self._pending and deadline == math.inf:
                     deadline = now + self.flush_interval
+        except trio.Cancelled:
+            # Shutting down: what was published before the stop is written too, not only what
+            # had been taken from the mailbox (a crash leaves it queued for the restart).
+            self._drain()
+            raise
         finally:
             with trio.CancelScope(shield=True) as scope:
                 scope.deadline = trio.current_time() + self.shutdown_timeout
                 await self.flush(publish=False)
+
+    def _drain(self) -> None:
+        assert self.inbox is not None
+        while True:
+            try:
+                self._take(self.inbox.get_nowait())
+            except (trio.WouldBlock, MailboxClosed):
+                return
 
     async def flush(self, *, publish: bool = True) -> None:
         """Commit everything pending in one transaction, then answer asks and publish events."""
@@ -101,6 +115,12 @@ class PersistenceActor(Actor):
                 stored = await self.clock.run_sync(self._write, messages, now)
             else:
                 stored = self._write(messages, now)
+        except trio.Cancelled:
+            # Cancelled on the way into the (uncancellable) worker thread: nothing was written,
+            # so the batch goes back for the shutdown flush instead of being dropped.
+            self._pending[:0] = batch
+            self._urgent = True
+            raise
         except Exception as error:
             # Nothing of the batch is stored (one transaction); the askers learn it, and the
             # crash restarts the actor under its supervisor.

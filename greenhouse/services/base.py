@@ -19,6 +19,7 @@ went wrong, and tokens are scrubbed from every error text.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time as _time
@@ -51,6 +52,8 @@ __all__ = [
 T = TypeVar("T")
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+# For this long after a server-imposed wait ends, a client sends one request at a time.
+PROBE_WINDOW = 60.0
 
 # Response headers kept alongside a cached body, because callers need them when a 304 is served
 # from the cache (pagination, poll interval).
@@ -230,8 +233,11 @@ class MemoryGate:
         time: Callable[[], float] = _time.time,
         sleep: Callable[[float], Awaitable[None]] = trio.sleep,
         max_wait: float = 3600.0,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         self._time = time
+        # Deadlines are kept on a clock that never jumps (wall time does, e.g. when NTP syncs).
+        self._monotonic = monotonic or time
         self._sleep = sleep
         self.max_wait = max_wait
         self.blocked_until: dict[str, float] = {}
@@ -241,7 +247,7 @@ class MemoryGate:
 
     async def acquire(self, service: str, endpoint: str, tokens: int = 1) -> None:
         """Wait while the service is blocked; then count the tokens."""
-        wait = self.blocked_until.get(service, 0.0) - self._time()
+        wait = self.blocked_until.get(service, 0.0) - self._monotonic()
         if wait > self.max_wait:
             raise RateLimitExceeded(service, wait)
         if wait > 0:
@@ -260,8 +266,10 @@ class MemoryGate:
         """Remember server limits; keep a short history for metrics and tests."""
         self.reports.append((service, endpoint, info, ok, elapsed_ms))
         del self.reports[:-1000]
-        until = server_block_until(info, self._time())
+        now = self._time()
+        until = server_block_until(info, now)
         if until is not None:
+            until = self._monotonic() + (until - now)
             self.blocked_until[service] = max(self.blocked_until.get(service, 0.0), until)
 
 
@@ -387,7 +395,9 @@ class BaseIntegration:
         self._sleep = sleep or self.clock.sleep
         self._time = self.clock.time
         self._monotonic = self.clock.monotonic
-        self.gate: RequestGate = gate or MemoryGate(time=self._time, sleep=self._sleep)
+        self.gate: RequestGate = gate or MemoryGate(
+            time=self._time, sleep=self._sleep, monotonic=self._monotonic
+        )
         self.cache: ResponseCache = cache or MemoryResponseCache(time=self._time)
         self.cache_ttl = cache_ttl
         self.max_body_bytes = max_body_bytes
@@ -399,8 +409,9 @@ class BaseIntegration:
         self._user_agent = user_agent
         self._client: httpx.AsyncClient | None = None
         # Our own memory of server limits, so no request the limit says will fail is ever sent,
-        # whatever gate is plugged in.
+        # whatever gate is plugged in (a `monotonic()` deadline).
         self._blocked_until = 0.0
+        self._probe = trio.Lock()
         self.last_rate_limit: RateLimitInfo | None = None
         self.log = logging.getLogger(f"greenhouse.{self.name}")
 
@@ -487,17 +498,22 @@ class BaseIntegration:
 
     async def _wait_for_server_limit(self, endpoint: str) -> APIResponse[Any] | None:
         """Sleep while the server said we are blocked; an error when that is too long."""
-        wait = self._blocked_until - self._time()
-        if wait <= 0:
-            return None
-        if wait > self.retry.max_rate_limit_wait:
-            return self._fail(
-                ErrorKind.RATE_LIMITED,
-                f"{endpoint}: rate limit exhausted, resets in {wait:.0f}s",
-                rate_limit=self.last_rate_limit,
-            )
-        self.log.info("%s: waiting %.1fs for the rate limit to reset", endpoint, wait)
-        await self._sleep(wait)
+        # Waited again when a concurrent request of this client was told to wait longer
+        # meanwhile: no request may go out while the server said no.
+        served = 0.0
+        while (until := self._blocked_until) > served:
+            wait = until - self._monotonic()
+            if wait <= 0:
+                break
+            if wait > self.retry.max_rate_limit_wait:
+                return self._fail(
+                    ErrorKind.RATE_LIMITED,
+                    f"{endpoint}: rate limit exhausted, resets in {wait:.0f}s",
+                    rate_limit=self.last_rate_limit,
+                )
+            self.log.info("%s: waiting %.1fs for the rate limit to reset", endpoint, wait)
+            await self._sleep(wait)
+            served = until
         return None
 
     # ---- the one request path ---------------------------------------------------------------
@@ -540,29 +556,38 @@ class BaseIntegration:
 
         attempt = 0
         while True:
-            blocked = await self._wait_for_server_limit(endpoint)
-            if blocked is not None:
-                return blocked
-            try:
-                await self.gate.acquire(self.name, endpoint, cost)
-            except RateLimitExceeded as denied:
-                return self._fail(
-                    ErrorKind.RATE_LIMITED,
-                    f"{endpoint}: rate limited by the local bucket for {denied.retry_after:.1f}s",
-                    attempts=attempt,
+            # Shortly after the server said "wait", this client's requests go one at a time:
+            # concurrent tasks waking from the same wait would otherwise all be sent at once,
+            # and all but the first would arrive after a fresh 429.
+            recent = self._monotonic() < self._blocked_until + PROBE_WINDOW
+            async with self._probe if recent else contextlib.nullcontext():
+                blocked = await self._wait_for_server_limit(endpoint)
+                if blocked is not None:
+                    return blocked
+                served = self._blocked_until
+                try:
+                    await self.gate.acquire(self.name, endpoint, cost)
+                except RateLimitExceeded as denied:
+                    return self._fail(
+                        ErrorKind.RATE_LIMITED,
+                        f"{endpoint}: rate limited by the local bucket for "
+                        f"{denied.retry_after:.1f}s",
+                        attempts=attempt,
+                    )
+                if self._blocked_until > served and self._monotonic() < self._blocked_until:
+                    continue  # told to wait (again) while the gate admitted us: wait first
+                attempt += 1
+                outcome, retry_in, store = await self._attempt(
+                    attempt,
+                    method,
+                    path,
+                    endpoint,
+                    params,
+                    json,
+                    request_headers,
+                    response_type,
+                    cached,
                 )
-            attempt += 1
-            outcome, retry_in, store = await self._attempt(
-                attempt,
-                method,
-                path,
-                endpoint,
-                params,
-                json,
-                request_headers,
-                response_type,
-                cached,
-            )
             outcome.attempts = attempt
             if store is not None and (store.etag or store.last_modified):
                 await self.cache.set(key, store, self.cache_ttl)
@@ -642,9 +667,11 @@ class BaseIntegration:
     ) -> None:
         if info is not None:
             self.last_rate_limit = info
-            until = server_block_until(info, self._time())
+            now = self._time()
+            until = server_block_until(info, now)
             if until is not None:
-                self._blocked_until = max(self._blocked_until, until)
+                # Kept in monotonic time: a wall-clock jump must not shorten or stretch it.
+                self._blocked_until = max(self._blocked_until, self._monotonic() + until - now)
         await self.gate.report(self.name, endpoint, info, ok, elapsed_ms)
 
     def _interpret(
@@ -701,7 +728,7 @@ class BaseIntegration:
                 if wait > self.retry.max_rate_limit_wait:
                     return failure, None, None
                 # The wait itself happens in make_request's server-limit check.
-                self._blocked_until = max(self._blocked_until, self._time() + wait)
+                self._blocked_until = max(self._blocked_until, self._monotonic() + wait)
                 return failure, 0.0, None
             if status >= 500:
                 failure = self._fail(ErrorKind.SERVER, message, status, rate_limit=info)

@@ -40,7 +40,7 @@ from greenhouse.models import (
     TrackMood,
 )
 
-from .base import APIResponse, BaseIntegration, ErrorKind, HealthStatus
+from .base import APIResponse, BaseIntegration, ErrorKind, HealthStatus, _TooLarge
 from .music_mood import estimate_track_mood, listening_trends, mood_from_features, music_mood
 
 __all__ = ["SpotifyAuthError", "SpotifyService"]
@@ -142,9 +142,22 @@ class SpotifyService(BaseIntegration):
         form = {"grant_type": "refresh_token", "refresh_token": self._refresh_token.get()}
         try:
             with trio.fail_after(self.timeout * 1.5):
-                response = await self.client.post(self.token_url, data=form, headers=headers)
+                request = self.client.build_request(
+                    "POST", self.token_url, data=form, headers=headers
+                )
+                response = await self.client.send(request, stream=True)
+                try:
+                    # Capped like every other body: a broken proxy's 50 MB answer is refused
+                    # after max_body_bytes instead of being held in memory whole.
+                    content = await self._read_capped(response)
+                finally:
+                    await response.aclose()
         except trio.TooSlowError:
             raise SpotifyAuthError("spotify: token refresh timed out") from None
+        except _TooLarge:
+            raise SpotifyAuthError(
+                f"spotify: token response over {self.max_body_bytes} bytes"
+            ) from None
         except httpx.HTTPError as exc:
             raise SpotifyAuthError(
                 self.redact(f"spotify: token refresh failed: {type(exc).__name__}: {exc}")
@@ -152,7 +165,7 @@ class SpotifyService(BaseIntegration):
         if response.status_code != 200:
             detail = ""
             try:
-                body = msgspec.json.decode(response.content)
+                body = msgspec.json.decode(content)
                 if isinstance(body, dict):
                     detail = str(body.get("error_description") or body.get("error") or "")[:200]
             except msgspec.DecodeError:
@@ -162,7 +175,7 @@ class SpotifyService(BaseIntegration):
                 self.redact(message + (f": {detail}" if detail else "")), response.status_code
             )
         try:
-            token = msgspec.json.decode(response.content, type=SpotifyToken)
+            token = msgspec.json.decode(content, type=SpotifyToken)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise SpotifyAuthError(
                 f"spotify: token response has an unexpected shape: {exc}"

@@ -393,8 +393,15 @@ function beacon() {
 function privacy() {
   if (privacySignal()) { document.body.dataset.privacy = "signal"; return; }
   // The server derives a daily, cookieless id and counts the visit only as consent allows.
+  // Ids change every day, so a stored choice is carried to today's id: a refusal sends no
+  // beacon at all, a grant is recorded again before the beacon.
+  const choice = localStorage.getItem("greenhouse-consent");
+  if (choice === "no") return;
+  if (choice === "yes") {
+    postJSON("/api/privacy/consent", { granted: ["analytics"], refused: [] }).then(beacon);
+    return;
+  }
   beacon();
-  if (localStorage.getItem("greenhouse-consent")) return;
   const box = $("consent");
   box.hidden = false;
   box.addEventListener("click", (e) => {
