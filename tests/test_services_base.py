@@ -407,3 +407,19 @@ async def test_a_429_learnt_while_another_request_waits_for_the_gate_holds_it(
         nursery.start_soon(service.get, "/b", Item)
     first_b = min(t for path, t in sent if path == "/b")
     assert first_b - start >= 1.0 + 30.0 - 0.01, sent
+
+
+async def test_invalid_utf8_inside_json_is_a_decode_error_not_an_exception():
+    """msgspec raises UnicodeDecodeError (not DecodeError) for a JSON string with bad UTF-8."""
+    import httpx as _httpx
+
+    from greenhouse.services.base import BaseIntegration as _Base
+
+    for status in (200, 400):
+        transport = _httpx.MockTransport(lambda r, s=status: _httpx.Response(s, content=b'"\x80"'))
+        client = _Base("http://bad.example", transport=transport)
+        client.name = "bad"
+        response = await client.get("/x", str)
+        assert response.data is None
+        assert response.error
+        await client.aclose()
