@@ -436,6 +436,8 @@ class Scenario:
         while True:
             await viewer.go.wait()
             frame = json.loads(await conn.get_message())
+            if session.closed is not None:
+                return  # left while this frame was already on its way in: a gone tab drops it
             if frame["type"] in CONTROL_FRAMES:
                 assert frame["type"] != "error", frame
                 continue
