@@ -31,7 +31,6 @@ from typing import Any, TextIO
 
 import msgspec
 import trio
-import trio.testing
 
 from greenhouse.config import IntegrationSettings, settings_from_mapping
 from greenhouse.runtime import Clock
@@ -272,7 +271,11 @@ def simulate(
             nursery.cancel_scope.cancel()
 
     with _ordered_timer_ties():
-        trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+        # Imported here, not at the top: trio.testing imports pytest (10 MB resident), which
+        # the demo garden (`python run.py`, which imports this module) must not carry.
+        from trio.testing import MockClock
+
+        trio.run(main, clock=MockClock(autojump_threshold=0))
     if progress is not None:
         progress.write("\n")
     api: WorldAPI = holder["api"]
