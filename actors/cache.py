@@ -56,8 +56,10 @@ class CacheActor(Actor):
         self._nursery: trio.Nursery | None = None
 
     async def run(self) -> None:
-        # The cache (and its SQLite connection) lives exactly as long as this run.
-        self.cache = self.make_cache()
+        # The cache (and its SQLite connections) is opened on the first request and lives until
+        # this run ends: a garden that never uses it opens nothing, and start-up (when the
+        # persistence actor is busiest) does not compete for the database.
+        self.cache = None
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -67,8 +69,15 @@ class CacheActor(Actor):
                 nursery.cancel_scope.cancel()
         finally:
             self._nursery = None
-            with trio.CancelScope(shield=True):
-                await self.cache.aclose()
+            if self.cache is not None:
+                with trio.CancelScope(shield=True):
+                    await self.cache.aclose()
+                self.cache = None
+
+    def _open(self) -> MultiLayerCache:
+        if self.cache is None:
+            self.cache = self.make_cache()
+        return self.cache
 
     async def dispatch(self, message: Any) -> None:
         if isinstance(message, AskRequest) and self._nursery is not None:
@@ -84,7 +93,7 @@ class CacheActor(Actor):
 
     async def _answer(self, request: AskRequest) -> None:
         message = request.message
-        if isinstance(message, CacheSet) and not message.wait and self.cache is not None:
+        if isinstance(message, CacheSet) and not message.wait:
             await self._set_then_persist(request, message)
             return
         try:
@@ -96,9 +105,9 @@ class CacheActor(Actor):
 
     async def _set_then_persist(self, request: AskRequest, message: CacheSet) -> None:
         """Answer as soon as memory has the entry; the write to disk follows in this task."""
-        assert self.cache is not None
+        cache = self._open()
         try:
-            entry = self.cache.remember(
+            entry = cache.remember(
                 message.key,
                 message.value,
                 message.ttl,
@@ -111,13 +120,12 @@ class CacheActor(Actor):
             return
         request.answer(entry.expires_at)
         try:
-            await self.cache.persist(entry)
+            await cache.persist(entry)
         except Exception:
             self.log.exception("writing cache entry %s to disk failed", message.key)
 
     async def handle(self, message: Any) -> Any:
-        cache = self.cache
-        assert cache is not None
+        cache = self._open()
         if isinstance(message, CacheGet):
             return await cache.get(
                 message.key,
@@ -153,8 +161,7 @@ class CacheActor(Actor):
         raise TypeError(f"{self.name} does not handle {type(message).__name__}")
 
     async def _maintain(self) -> dict[str, Any]:
-        assert self.cache is not None
-        report = await self.cache.maintenance()
+        report = await self._open().maintenance()
         self.maintenance_runs += 1
         self.log.info("cache maintenance: %s", report)
         return report

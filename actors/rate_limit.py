@@ -103,6 +103,7 @@ class RateLimitActor(Actor):
         self.endpoints: dict[str, EndpointMetrics] = {}
         self._scoped: dict[str, TokenBucket] = {}  # server windows of one scope (see ratelimit)
         self._kick = trio.Event()
+        self.pump_rounds = 0  # how often the line was looked at (a spinning pump shows here)
 
     async def started(self) -> None:
         # A restart starts with a full bucket: the server's own limits (ServerLimits) are what
@@ -198,6 +199,7 @@ class RateLimitActor(Actor):
     async def _pump(self) -> None:
         """Serve the line whenever the head can be granted or a caller's wait runs out."""
         while True:
+            self.pump_rounds += 1
             self._kick = trio.Event()
             now = self.clock.monotonic()
             if self.bucket is not None:
@@ -205,11 +207,15 @@ class RateLimitActor(Actor):
                     self._deny(waiter.item, now, waiter.tokens, waiter.scope)
                 for waiter in self.queue.serve(self.bucket, now, self._scoped.get):
                     self._grant(waiter.item, waiter.tokens, now - waiter.enqueued)
-                # At least a millisecond ahead: float time must always move the loop forward.
-                wake_at = max(self.queue.next_event(self.bucket, now, self._scoped.get), now + 1e-3)
+                wake_at = self.queue.next_event(self.bucket, now, self._scoped.get)
             else:
                 wake_at = math.inf
-            with trio.move_on_at(wake_at):
+            # `now` is garden time (the demo runs it faster than trio's): wait the difference,
+            # converted, and at least a millisecond so that float time always moves forward.
+            pause = (
+                math.inf if wake_at == math.inf else self.clock.to_trio(max(wake_at - now, 1e-3))
+            )
+            with trio.move_on_after(pause):
                 await self._kick.wait()
 
     def _server_limits(self, limits: ServerLimits) -> None:

@@ -278,3 +278,38 @@ def test_scope_of() -> None:
     assert scope_of("/user/repos") == ""
     assert scope_of("") == ""
     assert scope_of("/a:b") == ""
+
+
+def test_waiting_on_a_fast_garden_clock_does_not_spin() -> None:
+    """The demo's clock runs 60x trio's: a caller waits 1 garden second = 1/60 real second.
+
+    Real time on purpose: a pump that mixed garden and trio time would spin (wake at once,
+    again and again) instead of sleeping, which shows as thousands of rounds.
+    """
+
+    async def main() -> tuple[Any, float, int]:
+        bus = Bus()
+        box = bus.mailbox("rate_limit.test")
+        actor = RateLimitActor("test", box, bus, per_minute=60.0, burst=5.0, clock=ScaledClock())
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(actor.run)
+            assert isinstance(await ask(box, Acquire(tokens=5)), Granted)
+            rounds_before = actor.pump_rounds
+            reply = await ask(box, Acquire(max_wait=30), timeout=5)
+            nursery.cancel_scope.cancel()
+        return reply, reply.waited, actor.pump_rounds - rounds_before
+
+    reply, waited, rounds = trio.run(main)
+    assert isinstance(reply, Granted)
+    assert 0.9 <= waited <= 3.0  # garden seconds (1 s of refill), not trio seconds
+    assert rounds < 50
+
+
+class ScaledClock(Clock):
+    """A 60x garden clock whose origin is far from trio's (as in a real process)."""
+
+    def __init__(self) -> None:
+        super().__init__(start_epoch=EPOCH, scale=60.0)
+
+    def _elapsed(self) -> float:
+        return (trio.current_time() + 5000.0) * self.scale

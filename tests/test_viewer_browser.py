@@ -136,7 +136,9 @@ def test_viewer_draws_the_garden_reacts_to_a_push_and_catches_up_after_a_restart
             # A signed push makes that repository's plant react and the ticker show it.
             target = drawn[0]
             assert garden.push(target).status_code == 202
-            page.wait_for_selector(f'#plants .plant.pulse[data-repository="{target}"]', timeout=2_000)
+            page.wait_for_selector(
+                f'#plants .plant[data-repository="{target}"][data-pulsed]', timeout=2_000
+            )
             page.wait_for_function(
                 f"[...document.querySelectorAll('#ticker li')].some(li => li.textContent.includes('{target}'))",
                 timeout=2_000,

@@ -126,6 +126,7 @@ async def test_resume_replays_exactly_the_missed_events_while_live_events_flow(
     async with running(tmp_path, ViewerLimits(replay_page=7)) as rig:
         for n in range(40):
             await rig.commit(f"r{n}")
+        await wait_folded(rig, 40)  # since=5 must be in the log, or the server warns it is ahead
         stop = trio.Event()
 
         async def keep_publishing() -> None:

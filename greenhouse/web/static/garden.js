@@ -31,7 +31,7 @@ const LABELS = {
 // The weather service's own names, mapped onto the garden's weather patterns.
 const PATTERNS = { storm: "thunderstorm", fog: "misty_fog", rain: "soft_rain", snow: "snow_fall" };
 const CONTROL = new Set(["resumed", "subscribed", "pong", "error"]);
-const state = { lastId: 0, plants: new Map(), snapshotSeen: false };
+const state = { lastId: 0, plants: new Map(), pulses: new Map(), snapshotSeen: false };
 let socket = null;
 let retryDelay = 1000;
 
@@ -258,6 +258,7 @@ function drawPlant(layer, plant, x, ground) {
     el("circle", { class: "leafy", cx: x + crown * 0.55, cy: cy + crown * 0.2, r: crown * 0.55 }, g);
     el("circle", { class: "leafy", cx: x, cy: cy - crown * 0.45, r: crown * 0.5 }, g);
   }
+  markPulse(g, plant.repository);
   const label = el("text", { class: "label", x: x, y: ground + 26 + (labelRow++ % 2) * 20 }, g);
   label.textContent = plant.repository;
   g.addEventListener("mouseenter", (e) => showTooltip(plant, e));
@@ -306,14 +307,24 @@ function showTooltip(plant, event) {
 
 function hideTooltip() { $("tooltip").hidden = true; }
 
+const PULSE_MS = 1600;
+
 function pulse(repository) {
   const name = shortName(repository);
+  // Remembered in the state, so a redraw right after (a growth update) keeps the pulse going.
+  state.pulses.set(name, Date.now());
   const node = [...document.querySelectorAll(".plant")].find((n) => n.dataset.repository === name);
   if (!node) return;
   node.classList.remove("pulse");
   void node.getBoundingClientRect(); // restart the animation
-  node.classList.add("pulse");
-  node.dataset.pulsed = String(Date.now());
+  markPulse(node, name);
+}
+
+function markPulse(node, name) {
+  const at = state.pulses.get(name);
+  if (at === undefined) return;
+  node.dataset.pulsed = String(at);
+  if (Date.now() - at < PULSE_MS) node.classList.add("pulse");
 }
 
 function drawClouds(cover) {
@@ -382,8 +393,15 @@ function beacon() {
 function privacy() {
   if (privacySignal()) { document.body.dataset.privacy = "signal"; return; }
   // The server derives a daily, cookieless id and counts the visit only as consent allows.
+  // Ids change every day, so a stored choice is carried to today's id: a refusal sends no
+  // beacon at all, a grant is recorded again before the beacon.
+  const choice = localStorage.getItem("greenhouse-consent");
+  if (choice === "no") return;
+  if (choice === "yes") {
+    postJSON("/api/privacy/consent", { granted: ["analytics"], refused: [] }).then(beacon);
+    return;
+  }
   beacon();
-  if (localStorage.getItem("greenhouse-consent")) return;
   const box = $("consent");
   box.hidden = false;
   box.addEventListener("click", (e) => {
