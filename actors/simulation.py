@@ -33,7 +33,8 @@ import msgspec
 import trio
 
 from greenhouse.config import IntegrationSettings, settings_from_mapping
-from greenhouse.runtime import Clock
+from greenhouse.messages import VisitReceived
+from greenhouse.runtime import AskError, AskTimeout, Clock, ask
 from greenhouse.simulation.fake_apis import WorldAPI, demo_environment
 from greenhouse.simulation.world import DAY, DEFAULT_START, World
 
@@ -198,6 +199,18 @@ def _progress(out: TextIO, day: float, days: int) -> None:
     out.flush()
 
 
+async def _visit(garden: Garden, world: World, hour: int) -> None:
+    """The hour's visitors, through the privacy actor as the HTTP beacon would hand them over."""
+    box = garden.mailboxes.get("privacy")
+    if box is None:
+        return
+    for _at, ip, agent, path in world.visits_in_hour(hour):
+        try:
+            await ask(box, VisitReceived(ip=ip, user_agent=agent, path=path), 30.0)
+        except (AskError, AskTimeout):
+            return  # the privacy actor is restarting; the next hour's visitors still come
+
+
 @contextlib.contextmanager
 def _ordered_timer_ties() -> Iterator[None]:
     """Break ties between timers that expire at the same virtual instant by registration order.
@@ -266,6 +279,7 @@ def simulate(
             await nursery.start(run_garden, garden)
             while clock.time() < end:
                 await clock.sleep(min(3600.0, end - clock.time()))
+                await _visit(garden, world, int(clock.time() // 3600) - 1)
                 if progress is not None:
                     _progress(progress, (clock.time() - DEFAULT_START) / DAY, days)
             nursery.cancel_scope.cancel()

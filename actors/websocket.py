@@ -80,7 +80,10 @@ class ViewerLimits:
     """Per-viewer and server limits (defaults suit a Raspberry Pi with 1,000 viewers)."""
 
     max_viewers: int = 1000
-    queue_capacity: int = 256  # events queued per viewer before it is closed with 1013
+    # Frames queued per viewer before it is closed with 1013. The frames are shared bytes (built
+    # once), so this costs references, not copies; it must absorb start-up bursts (the engines
+    # rescore the whole garden) for a browser that reads a little slowly.
+    queue_capacity: int = 1024
     max_batch_bytes: int = 256 * 1024  # one write per viewer carries at most this much
     max_message_bytes: int = 4096  # inbound frames larger than this close with 1009
     inbound_rate: float = 5.0  # client messages per second, sustained

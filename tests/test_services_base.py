@@ -377,3 +377,19 @@ def test_default_jitter_follows_the_global_seed() -> None:
         return [service.retry.backoff(3, service._rng) for _ in range(5)]
 
     assert draws() == draws()
+
+
+async def test_invalid_utf8_inside_json_is_a_decode_error_not_an_exception():
+    """msgspec raises UnicodeDecodeError (not DecodeError) for a JSON string with bad UTF-8."""
+    import httpx as _httpx
+
+    from greenhouse.services.base import BaseIntegration as _Base
+
+    for status in (200, 400):
+        transport = _httpx.MockTransport(lambda r, s=status: _httpx.Response(s, content=b'"\x80"'))
+        client = _Base("http://bad.example", transport=transport)
+        client.name = "bad"
+        response = await client.get("/x", str)
+        assert response.data is None
+        assert response.error
+        await client.aclose()

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import trio
+import trio.testing
 
 __all__ = ["Clock"]
 
@@ -32,12 +33,13 @@ class Clock:
     """
 
     def __init__(
-        self, start_epoch: float | None = None, *, scale: float = 1.0, threads: bool = True
+        self, start_epoch: float | None = None, *, scale: float = 1.0, threads: bool | None = None
     ) -> None:
         if scale <= 0:
             raise ValueError("scale must be positive")
-        # Whether blocking work may leave the trio thread (`run_sync`). A simulation under
-        # MockClock says no: while a worker thread runs, virtual time would jump ahead.
+        # Whether blocking work may leave the trio thread (`run_sync`). None decides per call:
+        # not under `trio.testing.MockClock`, where virtual time would jump ahead while a worker
+        # thread runs (and a simulation's results would depend on how fast the disk was).
         self.threads = threads
         self._start_epoch = start_epoch
         self.scale = scale
@@ -76,7 +78,10 @@ class Clock:
 
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking `fn(*args)` in a worker thread, or inline when threads are off."""
-        if self.threads:
+        threads = self.threads
+        if threads is None:
+            threads = not isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock)
+        if threads:
             return await trio.to_thread.run_sync(fn, *args)
         await trio.lowlevel.checkpoint()
         return fn(*args)

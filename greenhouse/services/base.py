@@ -763,7 +763,7 @@ class BaseIntegration:
     ) -> APIResponse[Any]:
         try:
             data = self._decode(body, response_type)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
             return self._fail(
                 ErrorKind.DECODE,
                 f"{method} {endpoint}: unexpected response shape: {exc}",
@@ -804,7 +804,7 @@ def _error_detail(body: bytes) -> str:
     decoded: Any
     try:
         decoded = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):  # a JSON string with invalid UTF-8
         decoded = None
     if isinstance(decoded, dict) and isinstance(decoded.get("message"), str):
         return decoded["message"][:200]

@@ -59,6 +59,17 @@ _TRACK_WORDS = ["Morning", "Glass", "Signal", "Drift", "Bloom", "Static", "Echo"
                 "Lantern", "Tide", "Orbit", "Velvet", "Ember", "Pulse", "Meadow", "Neon"]
 
 
+_AGENTS = [
+    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+]
+
+
 def _rng(*key: object) -> random.Random:
     # Seeding with a string uses SHA-512 of it: stable across runs and Python versions
     # (unlike hash(), which is salted per process).
@@ -433,6 +444,28 @@ class World:
             sunset=sunset,
             is_day=is_day,
         )
+
+    # -- visitors ---------------------------------------------------------------------------
+
+    def visits_in_hour(self, hour: int) -> list[tuple[float, str, str, str]]:
+        """(at, ip, user agent, path) for garden visitors in epoch hour `hour`.
+
+        Daily waves: few at night, a peak in the evening. Addresses come from the documentation
+        ranges (RFC 5737 / RFC 3849), a pool of 300 regulars, so some visitors return.
+        """
+        rng = _rng(self.seed, "visits", hour)
+        local_hour = (hour + round(self.longitude / 15)) % 24
+        wave = 0.3 + 2.7 * max(0.0, math.sin(math.pi * (local_hour - 7) / 16))
+        visits = []
+        for _ in range(_poisson(rng, wave)):
+            person = rng.randrange(300)
+            ip = f"203.0.113.{person % 250}" if person % 3 else f"2001:db8::{person:x}"
+            agent = _AGENTS[person % len(_AGENTS)]
+            for page in range(rng.randint(1, 3)):
+                repo = rng.choice(self.repos)
+                path = "/" if page == 0 else f"/plants/{repo.name}"
+                visits.append((hour * HOUR + rng.uniform(0, HOUR - 1), ip, agent, path))
+        return sorted(visits)
 
     # -- coding time and social --------------------------------------------------------------
 
