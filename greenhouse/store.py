@@ -114,7 +114,7 @@ def _core_events(db: sqlite_utils.Database) -> None:
 
 
 def _core_kv(db: sqlite_utils.Database) -> None:
-    db["settings_kv"].create(
+    db.table("settings_kv").create(
         {"key": str, "value": str, "updated_at": float}, pk="key", if_not_exists=True
     )
 
@@ -186,7 +186,7 @@ class Store:
 
     def migrate(self, migrations: Sequence[Migration]) -> list[str]:
         """Apply the migrations not yet recorded; returns the names applied now."""
-        self.db["schema_migrations"].create(
+        self.db.table("schema_migrations").create(
             {"name": str, "applied_at": str}, pk="name", if_not_exists=True
         )
         done = {row["name"] for row in self.db["schema_migrations"].rows}
