@@ -88,14 +88,14 @@ class _Env:
             return None
         return value.strip()
 
-    def str(self, name: str, default: str = "") -> str:
+    def text(self, name: str, default: str = "") -> str:
         value = self.raw(name)
         return default if value is None or value == "" else value
 
     def secret(self, name: str) -> Secret:
         return Secret(self.raw(name) or "")
 
-    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
+    def integer(self, name: str, default: int, *, minimum: int | None = None) -> int:
         value = self.raw(name)
         if value is None or value == "":
             return default
@@ -107,7 +107,7 @@ class _Env:
             raise ConfigError(f"{name}: must be at least {minimum}, got {parsed}")
         return parsed
 
-    def float(self, name: str, default: float, *, minimum: float | None = None) -> float:
+    def number(self, name: str, default: float, *, minimum: float | None = None) -> float:
         value = self.raw(name)
         if value is None or value == "":
             return default
@@ -119,7 +119,7 @@ class _Env:
             raise ConfigError(f"{name}: must be a number >= {minimum}, got {value!r}")
         return parsed
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         value = self.raw(name)
         if value is None:
             return default
@@ -130,14 +130,14 @@ class _Env:
             return False
         raise ConfigError(f"{name}: expected true or false, got {value!r}")
 
-    def list(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    def items(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
         value = self.raw(name)
         if value is None:
             return default
         return tuple(part.strip() for part in value.split(",") if part.strip())
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self.str(name, default).lower()
+        value = self.text(name, default).lower()
         if value not in choices:
             raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
         return value
@@ -497,7 +497,7 @@ class IntegrationSettings(msgspec.Struct, frozen=True):
 
 
 def _url(env: _Env, name: str, default: str) -> str:
-    value = env.str(name, default).rstrip("/")
+    value = env.text(name, default).rstrip("/")
     if not value.startswith(("http://", "https://")):
         raise ConfigError(f"{name}: expected an http(s) URL, got {value!r}")
     return value
@@ -507,19 +507,19 @@ def _optional_float(env: _Env, name: str) -> float | None:
     value = env.raw(name)
     if value is None or value == "":
         return None
-    return env.float(name, 0.0)
+    return env.number(name, 0.0)
 
 
 def _growth_config(env: _Env) -> GrowthConfig:
     base = GrowthConfig()
     weights = {
-        name: env.float(f"GROWTH_WEIGHT_{name.upper()}", base.weights[name], minimum=0.0)
+        name: env.number(f"GROWTH_WEIGHT_{name.upper()}", base.weights[name], minimum=0.0)
         for name in GROWTH_FACTORS
     }
     if sum(weights.values()) <= 0:
         raise ConfigError("GROWTH_WEIGHT_*: at least one growth weight must be positive")
     thresholds = {
-        stage: env.float(f"GROWTH_THRESHOLD_{stage.upper()}", base.thresholds[stage], minimum=0.0)
+        stage: env.number(f"GROWTH_THRESHOLD_{stage.upper()}", base.thresholds[stage], minimum=0.0)
         for stage in GROWTH_STAGES
     }
     ordered = [thresholds[stage] for stage in GROWTH_STAGES]
@@ -528,11 +528,11 @@ def _growth_config(env: _Env) -> GrowthConfig:
     return GrowthConfig(
         weights=weights,
         thresholds=thresholds,
-        hysteresis=env.float("GROWTH_STAGE_HYSTERESIS", base.hysteresis, minimum=0.0),
-        window_days=env.float("GROWTH_WINDOW_DAYS", base.window_days, minimum=1.0),
-        healthy_days=env.float("GROWTH_HEALTHY_DAYS", base.healthy_days, minimum=1.0),
-        wilting_days=env.float("GROWTH_WILTING_DAYS", base.wilting_days, minimum=1.0),
-        keep_history_days=env.float(
+        hysteresis=env.number("GROWTH_STAGE_HYSTERESIS", base.hysteresis, minimum=0.0),
+        window_days=env.number("GROWTH_WINDOW_DAYS", base.window_days, minimum=1.0),
+        healthy_days=env.number("GROWTH_HEALTHY_DAYS", base.healthy_days, minimum=1.0),
+        wilting_days=env.number("GROWTH_WILTING_DAYS", base.wilting_days, minimum=1.0),
+        keep_history_days=env.number(
             "GROWTH_HISTORY_DAYS", base.keep_history_days, minimum=base.history_days
         ),
     )
@@ -541,21 +541,21 @@ def _growth_config(env: _Env) -> GrowthConfig:
 def _mood_config(env: _Env) -> MoodConfig:
     base = MoodConfig()
     weights = {
-        name: env.float(f"MOOD_WEIGHT_{name.upper()}", weight, minimum=0.0)
+        name: env.number(f"MOOD_WEIGHT_{name.upper()}", weight, minimum=0.0)
         for name, weight in base.weights.items()
     }
     if sum(weights.values()) <= 0:
         raise ConfigError("MOOD_WEIGHT_*: at least one mood weight must be positive")
     return MoodConfig(
         weights=weights,
-        energy_change_threshold=env.float(
+        energy_change_threshold=env.number(
             "MOOD_ENERGY_CHANGE_THRESHOLD", base.energy_change_threshold, minimum=0.0
         ),
-        atmosphere_hysteresis=env.float(
+        atmosphere_hysteresis=env.number(
             "MOOD_ATMOSPHERE_HYSTERESIS", base.atmosphere_hysteresis, minimum=0.0
         ),
-        keep_history_days=env.float("MOOD_HISTORY_DAYS", base.keep_history_days, minimum=1.0),
-        timezone=env.str("GREENHOUSE_TIMEZONE", "UTC"),
+        keep_history_days=env.number("MOOD_HISTORY_DAYS", base.keep_history_days, minimum=1.0),
+        timezone=env.text("GREENHOUSE_TIMEZONE", "UTC"),
         latitude=_optional_float(env, "WEATHER_LAT"),
     )
 
@@ -571,123 +571,123 @@ def settings_from_mapping(values: Mapping[str, str]) -> IntegrationSettings:
     return IntegrationSettings(
         github=GitHubConfig(
             token=env.secret("GITHUB_TOKEN"),
-            username=env.str("GITHUB_USERNAME"),
+            username=env.text("GITHUB_USERNAME"),
             api_base_url=_url(env, "GITHUB_API_URL", "https://api.github.com"),
             webhook_secret=env.secret("GITHUB_WEBHOOK_SECRET"),
-            webhook_max_bytes=env.int("GITHUB_WEBHOOK_MAX_BYTES", 25 * 1024 * 1024, minimum=1024),
-            sync_interval=env.float("GITHUB_SYNC_INTERVAL", 1800.0, minimum=60.0),
-            repositories=env.list("GITHUB_REPOSITORIES"),
+            webhook_max_bytes=env.integer("GITHUB_WEBHOOK_MAX_BYTES", 25 * 1024 * 1024, minimum=1024),
+            sync_interval=env.number("GITHUB_SYNC_INTERVAL", 1800.0, minimum=60.0),
+            repositories=env.items("GITHUB_REPOSITORIES"),
         ),
         spotify=SpotifyConfig(
-            client_id=env.str("SPOTIFY_CLIENT_ID"),
+            client_id=env.text("SPOTIFY_CLIENT_ID"),
             client_secret=env.secret("SPOTIFY_CLIENT_SECRET"),
             refresh_token=env.secret("SPOTIFY_REFRESH_TOKEN"),
             api_base_url=_url(env, "SPOTIFY_API_URL", "https://api.spotify.com/v1"),
             accounts_base_url=_url(env, "SPOTIFY_ACCOUNTS_URL", "https://accounts.spotify.com"),
-            poll_interval=env.float("SPOTIFY_POLL_INTERVAL", 30.0, minimum=5.0),
+            poll_interval=env.number("SPOTIFY_POLL_INTERVAL", 30.0, minimum=5.0),
         ),
         weather=WeatherConfig(
             api_key=env.secret("OPENWEATHER_API_KEY"),
-            city=env.str("WEATHER_CITY"),
+            city=env.text("WEATHER_CITY"),
             latitude=_optional_float(env, "WEATHER_LAT"),
             longitude=_optional_float(env, "WEATHER_LON"),
             units=env.choice("WEATHER_UNITS", "metric", ("metric", "imperial", "standard")),
             api_base_url=_url(env, "OPENWEATHER_API_URL", "https://api.openweathermap.org"),
-            poll_interval=env.float("WEATHER_POLL_INTERVAL", 900.0, minimum=600.0),
+            poll_interval=env.number("WEATHER_POLL_INTERVAL", 900.0, minimum=600.0),
         ),
         wakatime=WakaTimeConfig(
             api_key=env.secret("WAKATIME_API_KEY"),
             api_base_url=_url(env, "WAKATIME_API_URL", "https://wakatime.com/api/v1"),
-            poll_interval=env.float("WAKATIME_POLL_INTERVAL", 1800.0, minimum=60.0),
+            poll_interval=env.number("WAKATIME_POLL_INTERVAL", 1800.0, minimum=60.0),
         ),
         social=SocialConfig(
-            rss_feeds=env.list("RSS_FEEDS"),
-            mastodon_base_url=env.str("MASTODON_BASE_URL").rstrip("/"),
-            mastodon_account=env.str("MASTODON_ACCOUNT"),
-            bluesky_handle=env.str("BLUESKY_HANDLE"),
+            rss_feeds=env.items("RSS_FEEDS"),
+            mastodon_base_url=env.text("MASTODON_BASE_URL").rstrip("/"),
+            mastodon_account=env.text("MASTODON_ACCOUNT"),
+            bluesky_handle=env.text("BLUESKY_HANDLE"),
             bluesky_base_url=_url(env, "BLUESKY_API_URL", "https://public.api.bsky.app"),
-            hackernews_enabled=env.bool("HACKERNEWS_ENABLED", False),
+            hackernews_enabled=env.flag("HACKERNEWS_ENABLED", False),
             hackernews_base_url=_url(
                 env, "HACKERNEWS_API_URL", "https://hacker-news.firebaseio.com/v0"
             ),
             twitter_bearer_token=env.secret("TWITTER_BEARER_TOKEN"),
-            twitter_user_id=env.str("TWITTER_USER_ID"),
+            twitter_user_id=env.text("TWITTER_USER_ID"),
             twitter_base_url=_url(env, "TWITTER_API_URL", "https://api.twitter.com/2"),
             linkedin_access_token=env.secret("LINKEDIN_ACCESS_TOKEN"),
             linkedin_base_url=_url(env, "LINKEDIN_API_URL", "https://api.linkedin.com"),
-            poll_interval=env.float("SOCIAL_POLL_INTERVAL", 3600.0, minimum=60.0),
+            poll_interval=env.number("SOCIAL_POLL_INTERVAL", 3600.0, minimum=60.0),
         ),
         cache=CacheConfig(
-            memory_max_entries=env.int("CACHE_MEMORY_MAX_ENTRIES", 2048, minimum=1),
-            memory_max_bytes=env.int("CACHE_MEMORY_MAX_BYTES", 16 * 1024 * 1024, minimum=1024),
-            default_ttl=env.float("CACHE_DEFAULT_TTL", 300.0, minimum=0.0),
+            memory_max_entries=env.integer("CACHE_MEMORY_MAX_ENTRIES", 2048, minimum=1),
+            memory_max_bytes=env.integer("CACHE_MEMORY_MAX_BYTES", 16 * 1024 * 1024, minimum=1024),
+            default_ttl=env.number("CACHE_DEFAULT_TTL", 300.0, minimum=0.0),
             redis_url=env.secret("REDIS_URL"),
         ),
         rate_limits=RateLimitConfig(
-            enabled=env.bool("ENABLE_RATE_LIMITING", True),
-            github=env.int("GITHUB_RATE_LIMIT", 80, minimum=1),
-            spotify=env.int("SPOTIFY_RATE_LIMIT", 100, minimum=1),
-            weather=env.int("WEATHER_RATE_LIMIT", 10, minimum=1),
-            wakatime=env.int("WAKATIME_RATE_LIMIT", 10, minimum=1),
-            social=env.int("SOCIAL_RATE_LIMIT", 30, minimum=1),
-            burst_seconds=env.float("RATE_LIMIT_BURST_SECONDS", 60.0, minimum=0.0),
+            enabled=env.flag("ENABLE_RATE_LIMITING", True),
+            github=env.integer("GITHUB_RATE_LIMIT", 80, minimum=1),
+            spotify=env.integer("SPOTIFY_RATE_LIMIT", 100, minimum=1),
+            weather=env.integer("WEATHER_RATE_LIMIT", 10, minimum=1),
+            wakatime=env.integer("WAKATIME_RATE_LIMIT", 10, minimum=1),
+            social=env.integer("SOCIAL_RATE_LIMIT", 30, minimum=1),
+            burst_seconds=env.number("RATE_LIMIT_BURST_SECONDS", 60.0, minimum=0.0),
         ),
         features=FeatureFlags(
-            github_integration=env.bool("ENABLE_GITHUB_INTEGRATION", True),
-            spotify_integration=env.bool("ENABLE_SPOTIFY_INTEGRATION", True),
-            real_time_events=env.bool("ENABLE_REAL_TIME_EVENTS", True),
-            mood_synthesis=env.bool("ENABLE_MOOD_SYNTHESIS", True),
-            growth_prediction=env.bool("ENABLE_GROWTH_PREDICTION", True),
-            mock_data=env.bool("ENABLE_MOCK_DATA", False),
-            rate_limiting=env.bool("ENABLE_RATE_LIMITING", True),
+            github_integration=env.flag("ENABLE_GITHUB_INTEGRATION", True),
+            spotify_integration=env.flag("ENABLE_SPOTIFY_INTEGRATION", True),
+            real_time_events=env.flag("ENABLE_REAL_TIME_EVENTS", True),
+            mood_synthesis=env.flag("ENABLE_MOOD_SYNTHESIS", True),
+            growth_prediction=env.flag("ENABLE_GROWTH_PREDICTION", True),
+            mock_data=env.flag("ENABLE_MOCK_DATA", False),
+            rate_limiting=env.flag("ENABLE_RATE_LIMITING", True),
         ),
         web=WebConfig(
-            host=env.str("GREENHOUSE_HOST", "127.0.0.1"),
-            http_port=env.int("GREENHOUSE_HTTP_PORT", 8000, minimum=0),
-            ws_port=env.int("GREENHOUSE_WS_PORT", 8765, minimum=0),
-            allowed_origins=env.list("GREENHOUSE_ALLOWED_ORIGINS"),
+            host=env.text("GREENHOUSE_HOST", "127.0.0.1"),
+            http_port=env.integer("GREENHOUSE_HTTP_PORT", 8000, minimum=0),
+            ws_port=env.integer("GREENHOUSE_WS_PORT", 8765, minimum=0),
+            allowed_origins=env.items("GREENHOUSE_ALLOWED_ORIGINS"),
             admin_token=env.secret("GREENHOUSE_ADMIN_TOKEN"),
-            max_viewers=env.int("GREENHOUSE_MAX_VIEWERS", 1000, minimum=1),
-            trusted_proxies=env.list("GREENHOUSE_TRUSTED_PROXIES", ("127.0.0.1", "::1")),
-            public_ws_url=env.str("GREENHOUSE_PUBLIC_WS_URL"),
+            max_viewers=env.integer("GREENHOUSE_MAX_VIEWERS", 1000, minimum=1),
+            trusted_proxies=env.items("GREENHOUSE_TRUSTED_PROXIES", ("127.0.0.1", "::1")),
+            public_ws_url=env.text("GREENHOUSE_PUBLIC_WS_URL"),
         ),
         privacy=PrivacyConfig(
             secret_key=env.secret("GREENHOUSE_SECRET_KEY"),
-            site_id=env.str("GREENHOUSE_SITE_ID", "digital-greenhouse"),
-            analytics_enabled=env.bool("ENABLE_ANALYTICS", True),
-            retention_visits_days=env.int("RETENTION_VISITS_DAYS", 30, minimum=1),
-            retention_events_days=env.int("RETENTION_EVENTS_DAYS", 365, minimum=1),
-            retention_task_runs_days=env.int("RETENTION_TASK_RUNS_DAYS", 14, minimum=1),
-            retention_audit_days=env.int("RETENTION_AUDIT_DAYS", 365, minimum=1),
-            retention_consent_days=env.int("RETENTION_CONSENT_DAYS", 30, minimum=1),
-            retention_requests_days=env.int("RETENTION_REQUESTS_DAYS", 90, minimum=31),
-            retention_history_days=env.int("RETENTION_HISTORY_DAYS", 365, minimum=1),
-            require_consent=env.bool("PRIVACY_REQUIRE_CONSENT", False),
-            policy_version=env.str("PRIVACY_POLICY_VERSION", "1"),
+            site_id=env.text("GREENHOUSE_SITE_ID", "digital-greenhouse"),
+            analytics_enabled=env.flag("ENABLE_ANALYTICS", True),
+            retention_visits_days=env.integer("RETENTION_VISITS_DAYS", 30, minimum=1),
+            retention_events_days=env.integer("RETENTION_EVENTS_DAYS", 365, minimum=1),
+            retention_task_runs_days=env.integer("RETENTION_TASK_RUNS_DAYS", 14, minimum=1),
+            retention_audit_days=env.integer("RETENTION_AUDIT_DAYS", 365, minimum=1),
+            retention_consent_days=env.integer("RETENTION_CONSENT_DAYS", 30, minimum=1),
+            retention_requests_days=env.integer("RETENTION_REQUESTS_DAYS", 90, minimum=31),
+            retention_history_days=env.integer("RETENTION_HISTORY_DAYS", 365, minimum=1),
+            require_consent=env.flag("PRIVACY_REQUIRE_CONSENT", False),
+            policy_version=env.text("PRIVACY_POLICY_VERSION", "1"),
         ),
         analytics=AnalyticsConfig(
-            session_timeout=env.float("ANALYTICS_SESSION_TIMEOUT", 1800.0, minimum=60.0),
+            session_timeout=env.number("ANALYTICS_SESSION_TIMEOUT", 1800.0, minimum=60.0),
         ),
         growth=_growth_config(env),
         mood=_mood_config(env),
         scheduler=SchedulerConfig(
-            timezone=env.str("GREENHOUSE_TIMEZONE", "UTC"),
-            mood_synthesis=env.float("MOOD_SYNTHESIS_INTERVAL", 180.0, minimum=10.0),
-            health_checks=env.float("HEALTH_CHECK_INTERVAL", 300.0, minimum=10.0),
-            growth_calculation=env.float("GROWTH_CALCULATION_INTERVAL", 3600.0, minimum=60.0),
-            analytics_processing=env.float("ANALYTICS_INTERVAL", 3600.0, minimum=60.0),
-            cache_maintenance_cron=env.str("CACHE_MAINTENANCE_CRON", "0 2 * * *"),
-            data_cleanup_cron=env.str("DATA_CLEANUP_CRON", "0 3 * * *"),
+            timezone=env.text("GREENHOUSE_TIMEZONE", "UTC"),
+            mood_synthesis=env.number("MOOD_SYNTHESIS_INTERVAL", 180.0, minimum=10.0),
+            health_checks=env.number("HEALTH_CHECK_INTERVAL", 300.0, minimum=10.0),
+            growth_calculation=env.number("GROWTH_CALCULATION_INTERVAL", 3600.0, minimum=60.0),
+            analytics_processing=env.number("ANALYTICS_INTERVAL", 3600.0, minimum=60.0),
+            cache_maintenance_cron=env.text("CACHE_MAINTENANCE_CRON", "0 2 * * *"),
+            data_cleanup_cron=env.text("DATA_CLEANUP_CRON", "0 3 * * *"),
         ),
         runtime=RuntimeConfig(
-            db_path=env.str("GREENHOUSE_DB", "greenhouse.db"),
+            db_path=env.text("GREENHOUSE_DB", "greenhouse.db"),
             log_level=env.choice("LOG_LEVEL", "info", _LOG_LEVELS),
             log_format=env.choice("LOG_FORMAT", "text", ("text", "json")),
             component_log_levels=component_levels,
-            debug=env.bool("DEBUG_MODE", False),
-            flush_interval=env.float("GREENHOUSE_FLUSH_INTERVAL", 1.0, minimum=0.01),
-            flush_max_batch=env.int("GREENHOUSE_FLUSH_MAX_BATCH", 500, minimum=1),
-            demo_speed=env.float("GREENHOUSE_DEMO_SPEED", 60.0, minimum=1.0),
+            debug=env.flag("DEBUG_MODE", False),
+            flush_interval=env.number("GREENHOUSE_FLUSH_INTERVAL", 1.0, minimum=0.01),
+            flush_max_batch=env.integer("GREENHOUSE_FLUSH_MAX_BATCH", 500, minimum=1),
+            demo_speed=env.number("GREENHOUSE_DEMO_SPEED", 60.0, minimum=1.0),
         ),
     )
 

@@ -202,3 +202,23 @@ def test_write_failure_stores_nothing_of_the_batch(tmp_path):
     assert event_count(store.reader()) == 0
     (_, row), = store.write_batch([commit(2)], now=1.0)
     assert row.id == 1  # the failed batch did not burn ids
+
+
+@given(
+    event_id=st.integers(min_value=1, max_value=2**53),
+    kind=st.sampled_from(["commit_pushed", "music_changed", "snapshot"]),
+    data=st.dictionaries(st.text(max_size=8), st.one_of(st.integers(), st.text(max_size=12)),
+                         max_size=4),
+    source=st.text(max_size=16),
+)
+def test_fast_envelope_bytes_equal_msgspec_encoding(event_id, kind, data, source):
+    import msgspec
+
+    from greenhouse.messages import WebSocketEvent, encode_envelope
+    from greenhouse.store import envelope_bytes
+
+    text = msgspec.json.encode(data).decode()
+    expected = encode_envelope(
+        WebSocketEvent(event_id, kind, msgspec.Raw(text), "2024-01-15T10:30:00Z", source)
+    )
+    assert envelope_bytes(event_id, kind, text, "2024-01-15T10:30:00Z", source) == expected

@@ -6,13 +6,13 @@ Every actor asks the injected `Clock` for time instead of calling `time.time()`;
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import trio
-import trio.testing
 
 __all__ = ["Clock"]
 
@@ -80,7 +80,12 @@ class Clock:
         """Run blocking `fn(*args)` in a worker thread, or inline when threads are off."""
         threads = self.threads
         if threads is None:
-            threads = not isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock)
+            # trio.testing is only looked up, never imported here: it pulls in pytest (about
+            # 10 MB), and a MockClock cannot exist unless someone imported it already.
+            testing = sys.modules.get("trio.testing")
+            threads = testing is None or not isinstance(
+                trio.lowlevel.current_clock(), testing.MockClock
+            )
         if threads:
             return await trio.to_thread.run_sync(fn, *args)
         await trio.lowlevel.checkpoint()

@@ -523,17 +523,17 @@ class WorldAPI:
                 return httpx.Response(403, json={"error": {"status": 403, "message": "Forbidden"}})
             ids = request.url.params.get("ids", "").split(",")
             by_id = {t.id: t for t in self.world.tracks}
-            features = []
+            features: list[dict[str, Any] | None] = []
             for track_id in ids:
-                track = by_id.get(track_id)
-                if track is None:
+                known = by_id.get(track_id)
+                if known is None:
                     features.append(None)
                     continue
-                row = (_template("audio-features.home-assistant.json"))
+                row = _template("audio-features.home-assistant.json")
                 row.update(
-                    id=track.id, valence=track.valence, energy=track.energy, tempo=track.tempo,
-                    acousticness=track.acousticness, danceability=track.danceability,
-                    duration_ms=track.duration_ms, uri=f"spotify:track:{track.id}",
+                    id=known.id, valence=known.valence, energy=known.energy, tempo=known.tempo,
+                    acousticness=known.acousticness, danceability=known.danceability,
+                    duration_ms=known.duration_ms, uri=f"spotify:track:{known.id}",
                 )
                 features.append(row)
             return self._json(request, {"audio_features": features}, service="spotify")
@@ -541,12 +541,12 @@ class WorldAPI:
             ids = request.url.params.get("ids", "").split(",")
             artists = []
             for artist_id in ids:
-                track = next((t for t in self.world.tracks if t.artist_id == artist_id), None)
+                by = next((t for t in self.world.tracks if t.artist_id == artist_id), None)
                 artists.append(
                     None
-                    if track is None
-                    else {"id": artist_id, "name": track.artist, "genres": [track.genre],
-                          "popularity": track.popularity, "type": "artist"}
+                    if by is None
+                    else {"id": artist_id, "name": by.artist, "genres": [by.genre],
+                          "popularity": by.popularity, "type": "artist"}
                 )
             return self._json(request, {"artists": artists}, service="spotify")
         raise LookupError(path)
@@ -662,16 +662,16 @@ class WorldAPI:
         at = self.now()
         today = int(at // DAY)
         if path == "/users/current/status_bar/today":
-            payload = {"data": self._day_summary(today, at), "cached_at": _iso(at)}
+            payload: dict[str, Any] = {"data": self._day_summary(today, at), "cached_at": _iso(at)}
             return self._json(request, payload, service="wakatime")
         if path == "/users/current/summaries":
             query = request.url.params
             start = datetime.fromisoformat(query.get("start", _day(at - 6 * DAY))).replace(tzinfo=UTC)
             end = datetime.fromisoformat(query.get("end", _day(at))).replace(tzinfo=UTC)
             first, last = int(start.timestamp() // DAY), min(today, int(end.timestamp() // DAY))
-            days = [self._day_summary(d, at) for d in range(first, last + 1)]
-            total = sum(d["grand_total"]["total_seconds"] for d in days)
-            payload = {"data": days, "start": _iso(first * DAY), "end": _iso((last + 1) * DAY - 1),
+            summaries = [self._day_summary(d, at) for d in range(first, last + 1)]
+            total = sum(d["grand_total"]["total_seconds"] for d in summaries)
+            payload = {"data": summaries, "start": _iso(first * DAY), "end": _iso((last + 1) * DAY - 1),
                        "cumulative_total": {"seconds": total, "total_seconds": total, "text": ""}}
             return self._json(request, payload, service="wakatime")
         if path.startswith("/users/current/stats/"):
@@ -703,7 +703,7 @@ class WorldAPI:
         if path == "/users/current/durations":
             day_text = request.url.params.get("date", _day(at))
             day = int(datetime.fromisoformat(day_text).replace(tzinfo=UTC).timestamp() // DAY)
-            durations = []
+            durations: list[dict[str, Any]] = []
             for repo in self.world.repos:
                 for commit in self.world.commits_between(repo.name, day * DAY, min(at, (day + 1) * DAY)):
                     durations.append({"project": repo.name, "time": commit.at - 1800, "duration": 1700.0})

@@ -353,7 +353,7 @@ class World:
         if not self._listening(block):
             return None
         rng = _rng(self.seed, "playlist", block)
-        moment = block * 2 * HOUR
+        moment: float = block * 2 * HOUR
         while True:
             track = rng.choice(self.tracks)
             end = moment + track.duration_ms / 1000
@@ -368,7 +368,7 @@ class World:
             if not self._listening(block):
                 continue
             rng = _rng(self.seed, "playlist", block)
-            moment = block * 2 * HOUR
+            moment: float = block * 2 * HOUR
             block_end = moment + 2 * HOUR
             while moment < block_end:
                 track = rng.choice(self.tracks)

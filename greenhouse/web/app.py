@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -56,7 +57,7 @@ class Guard:
                 self._count(route, scope["method"], 413, 0.0)
                 return
 
-        async def send_counted(message: dict[str, Any]) -> None:
+        async def send_counted(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
             await send(message)

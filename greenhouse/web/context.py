@@ -7,7 +7,7 @@ its own read-only connections (WAL lets them run beside the writer).
 from __future__ import annotations
 
 import sqlite3
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -72,7 +72,7 @@ class HttpStats:
     """Request and webhook counters for /metrics."""
 
     requests: Counter[tuple[str, str, int]] = field(default_factory=Counter)
-    latency_sum: Counter[str] = field(default_factory=Counter)
+    latency_sum: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     latency_count: Counter[str] = field(default_factory=Counter)
     webhooks: Counter[str] = field(default_factory=Counter)
 

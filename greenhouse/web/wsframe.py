@@ -102,5 +102,5 @@ async def install_handoff_lock(conn: WebSocketConnection) -> HandoffLock:
     old = conn._stream_lock
     # A handshake-time write (a pong) may still hold the old lock: wait for it, then swap.
     async with old:
-        conn._stream_lock = HandoffLock()
-    return conn._stream_lock
+        conn._stream_lock = HandoffLock()  # type: ignore[assignment]  # same interface, pinned trio-websocket
+    return conn._stream_lock  # type: ignore[return-value]
