@@ -28,6 +28,7 @@ Viewer ids are random per connection; no address is stored or logged.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import socket
 from dataclasses import dataclass, field
@@ -67,7 +68,27 @@ from greenhouse.web.wsframe import (
     text_frame,
 )
 
-__all__ = ["ViewerLimits", "WebSocketActor"]
+__all__ = ["IsolatingWebSocketServer", "ViewerLimits", "WebSocketActor"]
+
+_log = logging.getLogger("greenhouse.websocket")
+
+
+class IsolatingWebSocketServer(WebSocketServer):
+    """A `WebSocketServer` where one connection's failure stays with that connection.
+
+    trio-websocket runs each connection's reader task in the handler nursery, so a protocol
+    error on one socket (a viewer's ping arriving while the server closes it: wsproto refuses
+    the automatic pong with `LocalProtocolError`) would crash the whole actor and drop every
+    viewer. This overrides the (pinned, private) `_handle_connection` to log and contain it.
+    """
+
+    async def _handle_connection(self, stream: trio.abc.Stream) -> None:
+        try:
+            await super()._handle_connection(stream)
+        except Exception as error:  # cancellation (a BaseException) still propagates
+            _log.warning("a viewer connection failed and was dropped: %r", error)
+            with trio.CancelScope(shield=True), trio.move_on_after(1):
+                await stream.aclose()
 
 CLOSE_OVERFLOW = 1013  # "try again later": the viewer fell behind; resume with since
 CLOSE_POLICY = 1008
@@ -215,7 +236,7 @@ class WebSocketActor(Actor):
                 self.log.error("%s; retrying in %gs", self.listen_error, self.listen_retry)
                 await self.clock.sleep(self.listen_retry)
         self.listen_error = None
-        server = WebSocketServer(
+        server = IsolatingWebSocketServer(
             self._serve,
             listeners,
             handler_nursery=nursery,

@@ -444,3 +444,30 @@ async def test_fan_out_never_writes_to_a_closed_viewers_reused_fd(tmp_path: Path
         finally:
             a.close()
             b.close()
+
+
+async def test_one_connection_failing_never_crashes_the_server(monkeypatch, caplog):
+    """A protocol error inside one viewer's connection is contained and logged."""
+    import logging
+
+    from trio_websocket import WebSocketServer
+
+    from actors.websocket import IsolatingWebSocketServer
+
+    async def broken(self, stream):
+        raise RuntimeError("LocalProtocolError: Event Ping not allowed in state CLOSED")
+
+    monkeypatch.setattr(WebSocketServer, "_handle_connection", broken)
+
+    class Stream:
+        closed = False
+
+        async def aclose(self):
+            Stream.closed = True
+
+    server = IsolatingWebSocketServer.__new__(IsolatingWebSocketServer)
+    logging.getLogger("greenhouse").propagate = True
+    with caplog.at_level(logging.WARNING, logger="greenhouse.websocket"):
+        await server._handle_connection(Stream())  # returns instead of raising
+    assert Stream.closed
+    assert "connection failed" in caplog.text
