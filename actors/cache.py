@@ -29,6 +29,7 @@ from greenhouse.messages import (
     TaskFinished,
 )
 from greenhouse.runtime import Actor, AskRequest, Bus, Clock, Mailbox
+from greenhouse.task_actor import run_task
 
 __all__ = ["MAINTENANCE_TASK", "CacheActor"]
 
@@ -167,23 +168,7 @@ class CacheActor(Actor):
         return report
 
     async def _run_task(self, task: RunTask) -> TaskFinished:
-        started = self.clock.monotonic()
-        try:
-            await self._maintain()
-        except Exception as error:
-            return TaskFinished(
-                task_id=task.task_id,
-                execution_id=task.execution_id,
-                ok=False,
-                error=f"{type(error).__name__}: {error}",
-                duration=self.clock.monotonic() - started,
-            )
-        return TaskFinished(
-            task_id=task.task_id,
-            execution_id=task.execution_id,
-            ok=True,
-            duration=self.clock.monotonic() - started,
-        )
+        return await run_task(self, task, self._maintain)
 
     async def _maintenance_loop(self) -> None:
         while True:

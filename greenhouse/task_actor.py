@@ -13,7 +13,31 @@ from typing import Any
 from greenhouse.messages import RunTask, TaskFinished
 from greenhouse.runtime import Actor, AskRequest
 
-__all__ = ["TaskActor"]
+__all__ = ["TaskActor", "run_task"]
+
+
+async def run_task(
+    actor: Actor, message: RunTask, work: Callable[[], Awaitable[Any]]
+) -> TaskFinished:
+    """Run `work` once for `actor` and describe the outcome as the scheduler's `TaskFinished`."""
+    started = actor.clock.monotonic()
+    try:
+        await work()
+    except Exception as error:  # reported to the scheduler; the actor lives on
+        actor.log.exception("task %s failed", message.task_id)
+        return TaskFinished(
+            task_id=message.task_id,
+            execution_id=message.execution_id,
+            ok=False,
+            error=f"{type(error).__name__}: {error}",
+            duration=actor.clock.monotonic() - started,
+        )
+    return TaskFinished(
+        task_id=message.task_id,
+        execution_id=message.execution_id,
+        ok=True,
+        duration=actor.clock.monotonic() - started,
+    )
 
 
 class TaskActor(Actor):
@@ -23,24 +47,7 @@ class TaskActor(Actor):
 
     async def run_task(self, message: RunTask, work: Callable[[], Awaitable[Any]]) -> TaskFinished:
         """Run `work` once and describe the outcome."""
-        started = self.clock.monotonic()
-        try:
-            await work()
-        except Exception as error:  # reported to the scheduler; the actor lives on
-            self.log.exception("task %s failed", message.task_id)
-            return TaskFinished(
-                task_id=message.task_id,
-                execution_id=message.execution_id,
-                ok=False,
-                error=f"{type(error).__name__}: {error}",
-                duration=self.clock.monotonic() - started,
-            )
-        return TaskFinished(
-            task_id=message.task_id,
-            execution_id=message.execution_id,
-            ok=True,
-            duration=self.clock.monotonic() - started,
-        )
+        return await run_task(self, message, work)
 
     async def dispatch(self, message: Any) -> None:
         if isinstance(message, AskRequest) or not isinstance(message, RunTask):
