@@ -447,12 +447,16 @@ class WorldAPI:
         events: list[dict[str, Any]] = []
         back = hour - 1
         while len(events) < 30 and back > hour - 14 * 24:
-            events.extend(self._push_events(back, (back + 1) * HOUR - 1e-6))
+            events.extend(self._hour_events(back))
             back -= 1
         return events
 
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - a finished hour's events never change
+    def _hour_events(self, hour: int) -> list[dict[str, Any]]:
+        return self._push_events(hour, (hour + 1) * HOUR - 1e-6)
+
     def _push_events(self, hour: int, at: float) -> list[dict[str, Any]]:
-        template = next(e for e in _template("users.events.public.json") if e["type"] == "PushEvent")
+        template = next(e for e in _shared("users.events.public.json") if e["type"] == "PushEvent")
         owner = self.world.owner
         events = []
         for repo in self.world.repositories(at):

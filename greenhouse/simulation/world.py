@@ -311,19 +311,20 @@ class World:
     def _commits_before(self, name: str, hour: int) -> tuple[SimCommit, ...]:
         """Up to 300 newest commits before hour `hour` (looking back 120 days), newest first.
 
-        Built from the previous hour's answer when there is one, so an hourly poll looks at one
-        new hour instead of walking back through weeks of dormancy.
+        Built from the last answer for this repository when it was for an earlier hour, adding
+        only the hours in between: a poll does not walk back through weeks of dormancy again.
         """
-        known = self._before.get(name)
-        if known is not None and known[0] == hour:
-            return known[1]
         repo = self.repo(name)
         assert repo is not None
         stop = max(int(repo.created_at // HOUR), hour - 120 * 24)
+        known = self._before.get(name)
+        if known is not None and known[0] == hour:
+            return known[1]
         found: list[SimCommit] = []
-        if known is not None and known[0] == hour - 1:
-            found.extend(reversed(self.commits_in_hour(name, hour - 1)))
-            # The previous answer, less what fell out of the 120-day window.
+        if known is not None and known[0] < hour:
+            for back in range(hour - 1, max(known[0], stop) - 1, -1):
+                found.extend(reversed(self.commits_in_hour(name, back)))
+            # The last answer, less what fell out of the 120-day window.
             found.extend(c for c in known[1] if c.at >= stop * HOUR)
         else:
             back = hour - 1
@@ -331,7 +332,8 @@ class World:
                 found.extend(reversed(self.commits_in_hour(name, back)))
                 back -= 1
         answer = tuple(found[:300])
-        self._before[name] = (hour, answer)
+        if known is None or known[0] < hour:
+            self._before[name] = (hour, answer)
         return answer
 
     def stars(self, repo: SimRepo, at: float) -> int:
