@@ -687,6 +687,15 @@ class WorldAPI:
         ]
 
     def _day_summary(self, day: int, until: float) -> dict[str, Any]:
+        if (day + 1) * DAY <= until:
+            return self._past_day_summary(day)  # a finished day no longer changes
+        return self._summary_of(day, until)
+
+    @functools.lru_cache(maxsize=512)  # noqa: B019 - read-only, shared by every answer
+    def _past_day_summary(self, day: int) -> dict[str, Any]:
+        return self._summary_of(day, (day + 1) * DAY)
+
+    def _summary_of(self, day: int, until: float) -> dict[str, Any]:
         projects = self.world.coding_seconds(day)
         if (day + 1) * DAY > until:  # today: only what has been coded so far
             done = max(0.0, min(1.0, (until - day * DAY) / DAY))
@@ -781,26 +790,37 @@ class WorldAPI:
             return self._json(request, account, service="social")
         if path == "/api/v1/accounts/1/statuses":
             limit = max(1, min(40, int(request.url.params.get("limit", 20))))
-            template = _template("mastodon.statuses.json")[0]
             posts = self.world.posts_between(at - 30 * DAY, at)[-limit:][::-1]
             statuses = []
             for post_id, when, text in posts:
-                status = _clone(template)
-                rng = random.Random(f"{self.world.seed}:likes:{post_id}")
-                age_days = (at - when) / DAY
+                status = dict(self._status_json(post_id, when, text))
+                likes, boosts, replies = self._engagement(post_id)
+                grown = min(1.0, (at - when) / DAY + 0.1)  # engagement arrives over a day
                 status.update(
-                    id=post_id, created_at=_iso(when), content=f"<p>{text}</p>",
-                    url=f"https://mastodon.sim/@{self.world.owner}/{post_id}",
-                    uri=f"https://mastodon.sim/users/{self.world.owner}/statuses/{post_id}",
-                    favourites_count=int(rng.uniform(0, 20) * min(1.0, age_days + 0.1)),
-                    reblogs_count=int(rng.uniform(0, 5) * min(1.0, age_days + 0.1)),
-                    replies_count=int(rng.uniform(0, 4)),
-                    tags=[{"name": w[1:], "url": f"https://mastodon.sim/tags/{w[1:]}"}
-                          for w in text.split() if w.startswith("#")],
+                    favourites_count=int(likes * grown),
+                    reblogs_count=int(boosts * grown),
+                    replies_count=int(replies),
                 )
                 statuses.append(status)
             return self._json(request, statuses, service="social")
         raise LookupError(path)
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - a post's JSON never changes; read-only
+    def _status_json(self, post_id: str, when: float, text: str) -> dict[str, Any]:
+        status = dict(_shared("mastodon.statuses.json")[0])
+        status.update(
+            id=post_id, created_at=_iso(when), content=f"<p>{text}</p>",
+            url=f"https://mastodon.sim/@{self.world.owner}/{post_id}",
+            uri=f"https://mastodon.sim/users/{self.world.owner}/statuses/{post_id}",
+            tags=[{"name": w[1:], "url": f"https://mastodon.sim/tags/{w[1:]}"}
+                  for w in text.split() if w.startswith("#")],
+        )
+        return status
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019
+    def _engagement(self, post_id: str) -> tuple[float, float, float]:
+        rng = random.Random(f"{self.world.seed}:likes:{post_id}")
+        return rng.uniform(0, 20), rng.uniform(0, 5), rng.uniform(0, 4)
 
     def _feed(self, request: httpx.Request, path: str) -> httpx.Response:
         if path != "/blog.xml":
