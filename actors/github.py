@@ -1,10 +1,13 @@
 """The GitHub poller: keeps the garden's view of GitHub fresh for almost no rate limit.
 
-On its schedule (`github_sync`, every `GITHUB_SYNC_INTERVAL`, or when the scheduler sends
-`RunTask(task_id="github_sync")`) it lists the repositories (conditional GETs: an unchanged
-garden costs zero points), and only for repositories whose `pushed_at` moved it asks for commits
-and languages, and for the details (line counts) of a few new commits. The public events feed is
-read as often as GitHub's `X-Poll-Interval` allows; a new push there triggers a sync early.
+When the scheduler sends `RunTask(task_id="github_sync")` (every `GITHUB_SYNC_INTERVAL`; in the
+tree the poller has no loop of its own, `own_schedule=False`) it lists the repositories
+(conditional GETs: an unchanged garden costs zero points), and only for repositories whose
+`pushed_at` moved it asks for commits and languages, and for the details (line counts) of a few
+new commits. Its `TaskFinished.retry_after` passes on a wait GitHub asked for (`Retry-After`, an
+exhausted limit's reset), so the scheduler runs no sync before it. The public events feed is read
+as often as GitHub's `X-Poll-Interval` allows; a new push there triggers a sync early (through
+the scheduler's `ExecuteTaskNow`, so that sync too keeps to the scheduler's rules).
 Verified webhook deliveries (`WebhookReceived`) become the same messages, de-duplicated by
 delivery id and by commit sha, so the garden does not care how a commit arrived.
 
@@ -23,6 +26,7 @@ from greenhouse.messages import (
     CommitPushed,
     CommitSnapshot,
     CommitsObserved,
+    ExecuteTaskNow,
     GitHubActivity,
     Message,
     RepositoriesObserved,
@@ -33,7 +37,17 @@ from greenhouse.messages import (
     WebhookReceived,
 )
 from greenhouse.models import GitHubCommit, GitHubEvent, GitHubRepository, parse_github_time
-from greenhouse.runtime import Actor, Bus, ChildSpec, Clock, Mailbox, Restart
+from greenhouse.runtime import (
+    Actor,
+    AskError,
+    AskTimeout,
+    Bus,
+    ChildSpec,
+    Clock,
+    Mailbox,
+    Restart,
+    ask,
+)
 from greenhouse.services.github import GitHubService, impact_score
 from greenhouse.services.github_webhooks import (
     SUPPORTED_EVENTS,
@@ -143,6 +157,7 @@ class GitHubPoller(Actor):
         clock: Clock | None = None,
         interval: float = 1800.0,
         own_schedule: bool = True,
+        scheduler: Mailbox | None = None,
         watch_events: bool = True,
         commit_limit: int = 30,
         detail_limit: int = 5,
@@ -152,7 +167,10 @@ class GitHubPoller(Actor):
         self.state = state
         self.service = state.service
         self.interval = interval
+        # True: a standalone poller syncs every `interval` by itself. False (the tree): the
+        # scheduler decides, and a push seen in the events feed asks `scheduler` for a run.
         self.own_schedule = own_schedule
+        self.scheduler = scheduler
         self.watch_events = watch_events and bool(self.service.config.username)
         self.commit_limit = commit_limit
         self.detail_limit = detail_limit
@@ -188,16 +206,17 @@ class GitHubPoller(Actor):
                 return None
             started = self.clock.monotonic()
             ok = await self.sync()
-            await self.publish(
-                TaskFinished(
-                    task_id=TASK_ID,
-                    execution_id=message.execution_id,
-                    ok=ok,
-                    error=None if ok else self.state.last_error,
-                    duration=self.clock.monotonic() - started,
-                )
+            wait = self.service.server_wait()
+            finished = TaskFinished(
+                task_id=TASK_ID,
+                execution_id=message.execution_id,
+                ok=ok,
+                error=None if ok else self.state.last_error,
+                duration=self.clock.monotonic() - started,
+                retry_after=wait if wait > 0 else None,
             )
-            return ok
+            await self.publish(finished)
+            return finished
         if isinstance(message, WebhookReceived):
             return await self.on_webhook(message)
         if isinstance(message, CommitsObserved) and message.via == "webhook":
@@ -345,7 +364,20 @@ class GitHubPoller(Actor):
                 )
             )
         if pushed:
+            await self._sync_early()
+
+    async def _sync_early(self) -> None:
+        if self.own_schedule:
             self._wake.set()
+            return
+        if self.scheduler is None:
+            return  # nothing schedules syncs here (a test tree without the scheduler)
+        try:
+            await ask(self.scheduler, ExecuteTaskNow(task_id=TASK_ID),
+                      timeout=self.clock.to_trio(30.0))
+        except (AskError, AskTimeout) as error:
+            # The next scheduled sync picks the push up all the same.
+            self.log.warning("early github sync not queued: %s", type(error).__name__)
 
     # ---- webhooks -----------------------------------------------------------------------------
 
@@ -454,7 +486,9 @@ def add_github(garden: Any, children: list[ChildSpec]) -> None:
                 garden.bus,
                 state,
                 clock=garden.clock,
-                interval=settings.github.sync_interval,
+                # The scheduler runs `github_sync` every GITHUB_SYNC_INTERVAL.
+                own_schedule=False,
+                scheduler=garden.mailboxes.get("scheduler"),
             ),
             Restart.PERMANENT,
         )
