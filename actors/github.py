@@ -37,6 +37,7 @@ from greenhouse.messages import (
     WebhookReceived,
 )
 from greenhouse.models import GitHubCommit, GitHubEvent, GitHubRepository, parse_github_time
+from greenhouse.polling import SCHEDULED_RATE_LIMIT_WAIT
 from greenhouse.runtime import (
     Actor,
     AskError,
@@ -48,6 +49,7 @@ from greenhouse.runtime import (
     Restart,
     ask,
 )
+from greenhouse.services.base import RetryPolicy
 from greenhouse.services.github import GitHubService, impact_score
 from greenhouse.services.github_webhooks import (
     SUPPORTED_EVENTS,
@@ -471,6 +473,8 @@ def add_github(garden: Any, children: list[ChildSpec]) -> None:
         settings.github,
         transport=transport,
         clock=garden.clock,
+        # A longer wait fails the sync and holds github_sync in the scheduler (retry_after).
+        retry=RetryPolicy(max_rate_limit_wait=SCHEDULED_RATE_LIMIT_WAIT),
         gate=garden.extras.get("request_gates", {}).get("github"),
         cache=garden.extras.get("response_caches", {}).get("github"),
     )

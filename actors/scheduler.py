@@ -601,8 +601,9 @@ class SchedulerActor(Actor):
         next_run = None
         if state.schedule is not None and state.due is not None:
             next_run = state.due + state.offset
-        mono = self.clock.monotonic()
-        hold = self._hold_left(state.definition.task_id, mono)
+        task_id = state.definition.task_id
+        # Read the clock only for a held task (stats are also read after the run, in tests).
+        hold = self._hold_left(task_id, self.clock.monotonic()) if task_id in self._not_before else 0
         waiting: tuple[str, ...] = ()
         if state.pending is not None:
             execution = self._history.get(state.pending.execution_id)

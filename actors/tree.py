@@ -55,6 +55,7 @@ from greenhouse.messages import (
     VisitorDataErased,
     WeatherObserved,
 )
+from greenhouse.polling import SCHEDULED_RATE_LIMIT_WAIT
 from greenhouse.privacy import (
     PrivacyManager,
     TrustedProxies,
@@ -304,8 +305,8 @@ def _add_spotify(garden: Garden, children: list[ChildSpec]) -> None:
     # Track starts become `track_plays` rows in the persistence actor's batches.
     garden.store.register_writer(TrackChanged, write_track_plays)
     bus.subscribe("persistence.spotify", (TrackChanged,), mailbox=garden.mailbox("persistence"))
-    # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
-    retry = RetryPolicy(max_rate_limit_wait=120.0)
+    # A longer Retry-After fails the sync and holds the task in the scheduler instead.
+    retry = RetryPolicy(max_rate_limit_wait=SCHEDULED_RATE_LIMIT_WAIT)
 
     hooks: dict[str, Any] = _client_hooks(garden, "spotify")
     # A refresh token that Spotify rotates is kept encrypted by the privacy actor (nothing is
@@ -357,7 +358,7 @@ def _add_weather(garden: Garden, children: list[ChildSpec]) -> None:
     garden.mailboxes["weather"] = box
     garden.store.register_writer(WeatherObserved, write_weather_readings)
     bus.subscribe("persistence.weather", (WeatherObserved,), mailbox=garden.mailbox("persistence"))
-    retry = RetryPolicy(max_rate_limit_wait=600.0)
+    retry = RetryPolicy(max_rate_limit_wait=SCHEDULED_RATE_LIMIT_WAIT)
 
     hooks = _client_hooks(garden, "weather")
 
@@ -425,8 +426,7 @@ def _add_wakatime(garden: Garden, children: list[ChildSpec]) -> None:
     bus.subscribe(
         "persistence.wakatime", (CodingActivityObserved,), mailbox=garden.mailbox("persistence")
     )
-    # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
-    retry = RetryPolicy(max_rate_limit_wait=600.0)
+    retry = RetryPolicy(max_rate_limit_wait=SCHEDULED_RATE_LIMIT_WAIT)
 
     # The rate-limit and cache owners' hooks (issue 5), when present; else the base defaults.
     gate = garden.extras.get("request_gates", {}).get("wakatime")
@@ -479,7 +479,7 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
     # Read once, synchronously, while the tree is built: reading it later from inside the
     # running tree would let virtual time move during the read and break determinism.
     seen = garden.extras.setdefault("social_seen", _stored_post_keys(garden.store))
-    retry = RetryPolicy(max_rate_limit_wait=600.0)
+    retry = RetryPolicy(max_rate_limit_wait=SCHEDULED_RATE_LIMIT_WAIT)
 
     gate = garden.extras.get("request_gates", {}).get("social")
     cache = garden.extras.get("response_caches", {}).get("social")

@@ -23,7 +23,15 @@ import trio
 from greenhouse.messages import RunTask, ServiceStatusChanged, TaskFinished
 from greenhouse.runtime import Actor, Bus, Clock, Mailbox
 
-__all__ = ["PollerActor"]
+__all__ = ["SCHEDULED_RATE_LIMIT_WAIT", "PollerActor"]
+
+# The longest server-imposed wait (`Retry-After`, an exhausted limit) a scheduled poller's client
+# sleeps through inside one sync. A longer one fails the sync at once and goes back to the
+# scheduler as `retry_after`: an answer that slept past the task's timeout would be dropped, and
+# with it the wait, which a restarted poller's new client never heard. It is no longer than the
+# shortest retry backoff of a poller task (Spotify's 5 s), so even a wait lost with a poller that
+# crashed mid-sleep ends before the scheduler's retry.
+SCHEDULED_RATE_LIMIT_WAIT = 5.0
 
 
 class PollerActor(Actor):
