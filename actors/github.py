@@ -6,8 +6,10 @@ tree the poller has no loop of its own, `own_schedule=False`) it lists the repos
 `pushed_at` moved it asks for commits and languages, and for the details (line counts) of a few
 new commits. Its `TaskFinished.retry_after` passes on a wait GitHub asked for (`Retry-After`, an
 exhausted limit's reset), so the scheduler runs no sync before it. The public events feed is read
-as often as GitHub's `X-Poll-Interval` allows; a new push there triggers a sync early (through
-the scheduler's `ExecuteTaskNow`, so that sync too keeps to the scheduler's rules).
+on `RunTask(task_id="github_events")` (when a username is configured), whose `retry_after` is
+GitHub's `X-Poll-Interval`: the scheduler asks again no sooner than GitHub allows. A new push
+there triggers a sync early (through the scheduler's `ExecuteTaskNow`, so that sync too keeps to
+the scheduler's rules). A standalone poller (`own_schedule=True`) runs both on loops of its own.
 Verified webhook deliveries (`WebhookReceived`) become the same messages, de-duplicated by
 delivery id and by commit sha, so the garden does not care how a commit arrived.
 
@@ -59,9 +61,10 @@ from greenhouse.services.github_webhooks import (
     observations,
 )
 
-__all__ = ["TASK_ID", "GitHubPoller", "GitHubState", "add_github"]
+__all__ = ["EVENTS_TASK_ID", "TASK_ID", "GitHubPoller", "GitHubState", "add_github"]
 
 TASK_ID = "github_sync"
+EVENTS_TASK_ID = "github_events"
 SOURCE = "github_sync"
 KNOWN_SHAS_PER_REPO = 500
 
@@ -185,8 +188,8 @@ class GitHubPoller(Actor):
         async with trio.open_nursery() as nursery:
             if self.own_schedule:
                 nursery.start_soon(self._schedule_loop)
-            if self.watch_events:
-                nursery.start_soon(self._events_loop)
+                if self.watch_events:
+                    nursery.start_soon(self._events_loop)
             await super().run()
             nursery.cancel_scope.cancel()
 
@@ -203,6 +206,8 @@ class GitHubPoller(Actor):
             await self.clock.sleep(max(self.service.events_poll_interval, 1.0))
 
     async def handle(self, message: Any) -> Any:
+        if isinstance(message, RunTask) and message.task_id == EVENTS_TASK_ID:
+            return await self._events_task(message)
         if isinstance(message, RunTask):
             if message.task_id != TASK_ID:
                 return None
@@ -227,6 +232,22 @@ class GitHubPoller(Actor):
             self.state.remember(message.repository, [c.sha for c in message.commits])
             return None
         return None
+
+    async def _events_task(self, message: RunTask) -> TaskFinished | None:
+        if not self.watch_events:
+            return None
+        started = self.clock.monotonic()
+        await self.poll_events()
+        elapsed = self.clock.monotonic() - started
+        # GitHub's X-Poll-Interval (or a Retry-After) is when the feed may be read again.
+        wait = max(self.service.server_wait(), self.service.events_poll_interval - elapsed)
+        return TaskFinished(
+            task_id=EVENTS_TASK_ID,
+            execution_id=message.execution_id,
+            ok=True,  # a feed that did not answer is read again next time; syncs carry status
+            duration=elapsed,
+            retry_after=wait if wait > 0 else None,
+        )
 
     # ---- polling ------------------------------------------------------------------------------
 
@@ -482,6 +503,10 @@ def add_github(garden: Any, children: list[ChildSpec]) -> None:
     garden.extras.setdefault("github", state)
     box = garden.bus.subscribe("github", (RunTask, WebhookReceived, CommitsObserved), capacity=256)
     garden.mailboxes["github"] = box
+    if settings.github.username:
+        # The owner of `github_events` (the scheduler finds owners by mailbox name): only a
+        # poller that knows whose feed to read has that task.
+        garden.mailboxes[EVENTS_TASK_ID] = box
     children.append(
         ChildSpec(
             "github",
