@@ -365,8 +365,16 @@ async def test_a_stalled_viewer_is_closed_1013_and_never_delays_the_others(
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(read, "a", a)
                 nursery.start_soon(read, "b", b)
+                # Published in chunks as fast as the readers take them (they run in this
+                # process and share the shrunken buffers, so an unpaced publisher would
+                # outrun them too): they keep up, while the stalled viewer falls behind for good.
+                chunk = 8
                 for n in range(events):
                     await rig.commit(f"{pad}{n}")
+                    if n % chunk == chunk - 1:
+                        with trio.fail_after(10):
+                            while min(map(len, received.values())) <= n:  # noqa: ASYNC110
+                                await trio.sleep(0.001)
             expected = list(range(1, events + 1))
             assert received["a"] == expected
             assert received["b"] == expected
