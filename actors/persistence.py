@@ -58,13 +58,19 @@ class PersistenceActor(Actor):
         self.in_thread = in_thread
         self.commits = 0
         self.rows_written = 0
-        self._pending: list[Any] = []
+        self._pending: list[Any] = []  # messages, asked ones unwrapped
+        self._asks: list[AskRequest] = []  # the asks among them, answered after the commit
         self._urgent = False
 
     def _take(self, item: Any) -> None:
-        self._pending.append(item)
-        if isinstance(item, (AskRequest, GardenEvent)):
+        if isinstance(item, AskRequest):
+            self._asks.append(item)
+            self._pending.append(item.message)
             self._urgent = True
+        else:
+            self._pending.append(item)
+            if isinstance(item, GardenEvent):
+                self._urgent = True
 
     async def run(self) -> None:
         assert self.inbox is not None
@@ -108,42 +114,45 @@ class PersistenceActor(Actor):
 
     async def flush(self, *, publish: bool = True) -> None:
         """Commit everything pending in one transaction, then answer asks and publish events."""
-        batch, self._pending, self._urgent = self._pending, [], False
+        batch, asks = self._pending, self._asks
+        self._pending, self._asks, self._urgent = [], [], False
         if not batch:
             return
-        messages = [m.message if isinstance(m, AskRequest) else m for m in batch]
-        now = self.clock.time()
         try:
+            # Encoding happens here, on the trio thread; the worker thread only runs SQLite,
+            # which releases the GIL, so the trio thread goes on (taking the next messages,
+            # publishing) while the batch is written.
+            prepared = self.store.prepare(batch, self.clock.time())
             if self.in_thread:
-                stored = await self.clock.run_sync(self._write, messages, now)
+                await self.clock.run_sync(self.store.commit, prepared)
             else:
-                stored = self._write(messages, now)
+                self.store.commit(prepared)
         except trio.Cancelled:
             # Cancelled on the way into the (uncancellable) worker thread: nothing was written,
             # so the batch goes back for the shutdown flush instead of being dropped.
             self._pending[:0] = batch
+            self._asks[:0] = asks
             self._urgent = True
             raise
         except Exception as error:
             # Nothing of the batch is stored (one transaction); the askers learn it, and the
             # crash restarts the actor under its supervisor.
-            for item in batch:
-                if isinstance(item, AskRequest):
-                    item.fail(error)
+            for item in asks:
+                item.fail(error)
             raise
         self.commits += 1
-        self.rows_written += len(messages)
-        ids = {id(notice.event): notice.id for notice in stored}
-        for item in batch:
-            if isinstance(item, AskRequest):
+        self.rows_written += len(batch)
+        first = prepared.first_id
+        if asks:
+            ids = {id(event): first + i for i, event in enumerate(prepared.events)}
+            for item in asks:
                 item.answer(ids.get(id(item.message)))
-        if publish and stored and self.bus is not None:
-            await self.bus.publish_many(stored)
-
-    def _write(self, messages: list[Any], now: float) -> list[EventStored]:
-        # Runs in the worker thread: the envelopes are encoded there too, while the trio
-        # thread goes on taking messages.
-        return [
-            EventStored(id=row.id, type=row.type, frame=row.frame(), event=message)
-            for message, row in self.store.write_batch(messages, now)
-        ]
+        if publish and prepared.events and self.bus is not None:
+            await self.bus.publish_many(
+                [
+                    EventStored(id=row[0], type=row[1], frame=frame, event=event)
+                    for row, frame, event in zip(
+                        prepared.rows, prepared.frames, prepared.events, strict=True
+                    )
+                ]
+            )

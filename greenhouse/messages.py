@@ -201,11 +201,10 @@ class GardenEvent(Message, frozen=True, kw_only=True):
         cannot contain an unescaped quote, so the first `,"timestamp":` is the real key.
         """
         raw = _payload_encoder.encode(self)
-        key = raw.find(b',"timestamp":')
-        end = key + 13
-        while raw[end] not in b",}":
-            end += 1
-        return b"{" + raw[end + 1 :] if raw[end] == 44 else b"{}"
+        # The timestamp is a number (or null): it holds no comma, so the next comma, if any,
+        # starts the first payload field.
+        comma = raw.find(b",", raw.find(b',"timestamp":') + 13)
+        return b"{" + raw[comma + 1 :] if comma != -1 else b"{}"
 
 
 class CommitPushed(GardenEvent, frozen=True, kw_only=True):

@@ -17,7 +17,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ __all__ = [
     "CORE_MIGRATIONS",
     "DatabaseCorrupt",
     "Migration",
+    "PreparedBatch",
     "StoredEventRow",
     "Store",
     "open_connection",
@@ -71,7 +72,17 @@ def _json_string(text: str) -> bytes:
     return msgspec.json.encode(text)
 
 
-def envelope_bytes(event_id: int, kind: str, data: str, timestamp: str, source: str) -> bytes:
+@functools.lru_cache(maxsize=64)
+def _type_part(kind: str) -> bytes:
+    return b',"type":' + _json_string(kind) + b',"data":'
+
+
+@functools.lru_cache(maxsize=256)
+def _tail_part(timestamp: str, source: str) -> bytes:
+    return b',"timestamp":' + _json_string(timestamp) + b',"source":' + _json_string(source) + b"}"
+
+
+def envelope_bytes(event_id: int, kind: str, data: str | bytes, timestamp: str, source: str) -> bytes:
     """The envelope of one stored event, assembled from its already-encoded parts.
 
     `data` is the stored JSON text; the other string fields are JSON-encoded (and cached, since
@@ -79,21 +90,9 @@ def envelope_bytes(event_id: int, kind: str, data: str, timestamp: str, source: 
     is several times cheaper than building a `WebSocketEvent` and encoding it, and a test checks
     that both give the same bytes.
     """
-    return b"".join(
-        (
-            b'{"id":',
-            str(event_id).encode(),
-            b',"type":',
-            _json_string(kind),
-            b',"data":',
-            data.encode(),
-            b',"timestamp":',
-            _json_string(timestamp),
-            b',"source":',
-            _json_string(source),
-            b"}",
-        )
-    )
+    if isinstance(data, str):
+        data = data.encode()
+    return b'{"id":%d%b%b%b' % (event_id, _type_part(kind), data, _tail_part(timestamp, source))
 
 
 def _core_events(db: sqlite_utils.Database) -> None:
@@ -140,6 +139,41 @@ def open_connection(path: str | Path, *, readonly: bool = False) -> sqlite3.Conn
 
 
 Writer = Callable[[sqlite_utils.Database, Sequence[Any]], None]
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """A batch encoded by `Store.prepare`, ready for `Store.commit`."""
+
+    first_id: int
+    next_id: int = 0
+    events: list[GardenEvent] = field(default_factory=list)
+    rows: list[tuple[int, str, str, str, str]] = field(default_factory=list)
+    frames: list[bytes] = field(default_factory=list)  # the envelopes, in id order
+    groups: dict[Writer, list[Any]] = field(default_factory=dict)
+
+
+_INSERT_ROWS = "INSERT INTO events(id, type, data, timestamp, source) VALUES (?, ?, ?, ?, ?)"
+# The same rows, sent as ONE JSON array: SQLite unpacks it in a single statement step, during
+# which the sqlite3 module has released the GIL, instead of taking the GIL back to bind every
+# row as executemany does. The trio thread then keeps running while the batch is written.
+_INSERT_JSON = (
+    "INSERT INTO events(id, type, data, timestamp, source) "
+    "SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?)"
+)
+_JSON_ROWS = sqlite3.sqlite_version_info >= (3, 38, 0)  # the ->> operator
+_rows_encoder = msgspec.json.Encoder()  # worker thread
+_payload_encoder = msgspec.json.Encoder()  # `prepare`, on the caller's thread
+
+
+def _insert_events(conn: sqlite3.Connection, rows: list[tuple[int, str, str, str, str]]) -> None:
+    blob = _rows_encoder.encode(rows) if _JSON_ROWS else b"\\u0000"
+    if b"\\u0000" in blob:
+        # SQLite's JSON functions end a string at NUL (and old SQLite lacks ->>): such a
+        # rare batch is bound row by row.
+        conn.executemany(_INSERT_ROWS, rows)
+    else:
+        conn.execute(_INSERT_JSON, (blob,))
 
 
 class Store:
@@ -233,46 +267,68 @@ class Store:
         """Route messages of `message_type` in a batch to `writer(db, messages)`."""
         self.writers[message_type] = writer
 
+    def prepare(self, messages: Sequence[Any], now: float) -> PreparedBatch:
+        """Encode a batch for `commit`: event ids, rows and envelopes, table rows by writer.
+
+        Pure Python and no I/O, so the persistence actor runs it on the trio thread and the
+        worker thread that commits holds the GIL only briefly (SQLite releases it while it
+        works). Ids continue from the last commit; a batch that is never committed burns none.
+        """
+        batch = PreparedBatch(self._next_id)
+        events, rows, frames, groups = batch.events, batch.rows, batch.frames, batch.groups
+        encode = _payload_encoder.encode
+        stamp = iso_timestamp(now)
+        next_id = batch.first_id
+        for message in messages:
+            if not isinstance(message, GardenEvent):
+                writer = self._writer_for(type(message))
+                if writer is None:
+                    log.warning("no table writer for %s; not stored", type(message).__name__)
+                else:
+                    groups.setdefault(writer, []).append(message)
+                continue
+            # `GardenEvent.payload_json`, inlined: this loop is the store's hot path.
+            raw = encode(message)
+            comma = raw.find(b",", raw.find(b',"timestamp":') + 13)
+            data = b"{" + raw[comma + 1 :] if comma != -1 else b"{}"
+            kind = message.event_type.value
+            source = message.source
+            timestamp = iso_timestamp(message.timestamp) if message.timestamp else stamp
+            frames.append(
+                b'{"id":%d%b%b%b' % (next_id, _type_part(kind), data, _tail_part(timestamp, source))
+            )
+            rows.append((next_id, kind, data.decode(), timestamp, source))
+            events.append(message)
+            next_id += 1
+        batch.next_id = next_id
+        return batch
+
+    def commit(self, batch: PreparedBatch) -> None:
+        """Write a prepared batch in ONE transaction (runs in the worker thread)."""
+        if batch.first_id != self._next_id:
+            raise RuntimeError(
+                f"batch prepared for id {batch.first_id} but the next id is {self._next_id}"
+            )
+        with self._lock, self.db.atomic():
+            if batch.rows:
+                _insert_events(self.conn, batch.rows)
+            for writer, group in batch.groups.items():
+                writer(self.db, group)
+        self._next_id = batch.next_id
+
     def write_batch(
         self, messages: Sequence[Any], now: float
     ) -> list[tuple[GardenEvent, StoredEventRow]]:
         """Write a batch in ONE transaction; returns the stored events with their ids.
 
-        Runs in a worker thread. Garden events go to `events`; other messages go to the writer
-        registered for their type (unknown types are skipped with a warning).
+        Garden events go to `events`; other messages go to the writer registered for their
+        type (unknown types are skipped with a warning).
         """
-        stored: list[tuple[GardenEvent, StoredEventRow]] = []
-        groups: dict[Writer, list[Any]] = {}
-        rows: list[tuple[int, str, str, str, str]] = []
-        next_id = self._next_id
-        for message in messages:
-            if isinstance(message, GardenEvent):
-                values = (
-                    next_id,
-                    message.event_type.value,
-                    message.payload_json().decode(),
-                    iso_timestamp(message.timestamp or now),
-                    message.source,
-                )
-                next_id += 1
-                rows.append(values)
-                stored.append((message, StoredEventRow(*values)))
-                continue
-            writer = self._writer_for(type(message))
-            if writer is None:
-                log.warning("no table writer for %s; not stored", type(message).__name__)
-                continue
-            groups.setdefault(writer, []).append(message)
-        with self._lock, self.db.atomic():
-            if rows:
-                self.conn.executemany(
-                    "INSERT INTO events(id, type, data, timestamp, source) VALUES (?, ?, ?, ?, ?)",
-                    rows,
-                )
-            for writer, group in groups.items():
-                writer(self.db, group)
-        self._next_id = next_id
-        return stored
+        batch = self.prepare(messages, now)
+        self.commit(batch)
+        return [
+            (event, StoredEventRow(*row)) for event, row in zip(batch.events, batch.rows, strict=True)
+        ]
 
     def _writer_for(self, message_type: type) -> Writer | None:
         for klass in message_type.__mro__:
