@@ -90,6 +90,7 @@ class IsolatingWebSocketServer(WebSocketServer):
             with trio.CancelScope(shield=True), trio.move_on_after(1):
                 await stream.aclose()
 
+
 CLOSE_OVERFLOW = 1013  # "try again later": the viewer fell behind; resume with since
 CLOSE_POLICY = 1008
 CLOSE_INTERNAL = 1011
@@ -106,6 +107,8 @@ class ViewerLimits:
     # rescore the whole garden) for a browser that reads a little slowly.
     queue_capacity: int = 1024
     max_batch_bytes: int = 256 * 1024  # one write per viewer carries at most this much
+    # Stored events fanned out together (one write per viewer); see `WebSocketActor._gather`.
+    max_batch_events: int = 256
     max_message_bytes: int = 4096  # inbound frames larger than this close with 1009
     inbound_rate: float = 5.0  # client messages per second, sustained
     inbound_burst: int = 20
@@ -163,6 +166,20 @@ class Viewer:
 
 
 _RESUME = (-1, "", b"")  # outbox marker: the receive task asked the send task to resume
+
+
+def _join(
+    fresh: list[tuple[int, str, bytes]], types: frozenset[str] | None, after: int
+) -> tuple[bytes, int]:
+    """The frames of `fresh` a viewer with filter `types` wants past id `after`, joined."""
+    frames = [
+        wire
+        for event_id, event_type, wire in fresh
+        if event_id > after and (types is None or event_type in types)
+    ]
+    if len(frames) == 1:
+        return frames[0], 1
+    return b"".join(frames), len(frames)
 
 
 @dataclass
@@ -259,7 +276,10 @@ class WebSocketActor(Actor):
 
     async def handle(self, message: Any) -> Any:
         if isinstance(message, EventStored):
-            self.fan_out(message)
+            batch, after = await self._gather([message])
+            self.fan_out_batch(batch)
+            if after is not None:
+                await self.dispatch(after)
             return None
         if isinstance(message, SnapshotRequest):
             return self.state.snapshot(live_viewers=len(self.viewers))
@@ -269,38 +289,97 @@ class WebSocketActor(Actor):
 
     # -- fan-out -------------------------------------------------------------------------------
 
+    async def _gather(self, batch: list[EventStored]) -> tuple[list[EventStored], Any]:
+        """Take the `EventStored` messages waiting behind the first, over scheduler passes.
+
+        Events that arrive together (the persistence actor publishes a whole group commit at
+        once; a burst publisher adds one per scheduler pass) go out as one write per viewer,
+        so a viewer wakes once for many frames. The wait is one scheduler pass at a time and
+        ends at the first pass that brings nothing new (or at `max_batch_events`): a lone
+        event is delayed by a single checkpoint. Returns the batch and the first other
+        message taken from the mailbox, if any (the caller handles it after the batch).
+        """
+        inbox = self.inbox
+        assert inbox is not None
+        limits = self.limits
+        # A batch lands whole in the outbox of a viewer whose send task is busy: it must not
+        # fill that outbox by itself (that would close a viewer that reads fine with 1013).
+        limit = min(limits.max_batch_events, max(1, limits.queue_capacity // 4))
+        room = limits.max_batch_bytes
+        size = sum(len(stored.frame) for stored in batch)
+        while True:
+            while len(batch) < limit and size < room:
+                try:
+                    message = inbox.get_nowait()
+                except trio.WouldBlock:
+                    break
+                if not isinstance(message, EventStored):
+                    return batch, message
+                batch.append(message)
+                size += len(message.frame)
+            if len(batch) >= limit or size >= room:
+                return batch, None
+            await trio.lowlevel.checkpoint()
+            if not len(inbox):
+                return batch, None
+
     def fan_out(self, stored: EventStored) -> None:
-        """Fold one stored event and queue its frame (built once) to every interested viewer."""
-        envelope = decode_envelope(stored.frame)
-        if not self.state.apply(stored.id, stored.type, envelope.data, envelope.timestamp):
-            return  # already folded (it was in the log when the snapshot was rebuilt)
+        """Fold one stored event and send or queue its frame (see `fan_out_batch`)."""
+        self.fan_out_batch([stored])
+
+    def fan_out_batch(self, batch: list[EventStored]) -> None:
+        """Fold stored events and hand their frames (each built once) to every interested viewer.
+
+        An idle viewer with nothing queued gets all the frames it wants in one non-blocking
+        write from here; the frames for the viewers that want every type are joined once and
+        shared. Any other viewer gets them appended to its outbox, for its send task.
+        """
         counts = self.stats.events_by_type
-        counts[stored.type] = counts.get(stored.type, 0) + 1
-        wire = text_frame(stored.frame)
-        item = (stored.id, stored.type, wire)
+        fresh: list[tuple[int, str, bytes]] = []
+        for stored in batch:
+            envelope = decode_envelope(stored.frame)
+            if not self.state.apply(stored.id, stored.type, envelope.data, envelope.timestamp):
+                continue  # already folded (it was in the log when the snapshot was rebuilt)
+            counts[stored.type] = counts.get(stored.type, 0) + 1
+            fresh.append((stored.id, stored.type, text_frame(stored.frame)))
+        if not fresh:
+            return
+        first_id, last_id = fresh[0][0], fresh[-1][0]
+        joined: dict[frozenset[str] | None, tuple[bytes, int]] = {}
         stats = self.stats
         overflowed = []
         for viewer in self.viewers.values():
-            if not viewer.wants(stored.type):
-                continue
             outbox = viewer.outbox
-            # The direct path: an idle viewer with nothing queued gets the frame written now.
             if (
                 not viewer.sending
                 and not viewer.closing
                 and not outbox.items
                 and outbox.partial is None
-                # Asked each time, never cached: once the socket is closed its number can be
-                # handed to a new connection, and fileno() is then -1.
-                and (fd := viewer.sock.fileno()) >= 0
-                and try_write_now(fd, viewer.lock, outbox, wire)
             ):
-                viewer.last_sent = stored.id
-                stats.direct_writes += 1
-                stats.messages_sent += 1
-                stats.bytes_sent += len(wire)
-            elif not outbox.put(item):
-                overflowed.append(viewer)
+                # The direct path. The frames the viewer wants: shared by every viewer with
+                # the same filter, unless it is already past some of them (after a replay).
+                if first_id > viewer.last_sent:
+                    wire, count = joined.get(viewer.types) or joined.setdefault(
+                        viewer.types, _join(fresh, viewer.types, 0)
+                    )
+                else:
+                    wire, count = _join(fresh, viewer.types, viewer.last_sent)
+                if not count:
+                    continue
+                # fileno() is asked each time, never cached: once the socket is closed its
+                # number can be handed to a new connection, and fileno() is then -1.
+                if (fd := viewer.sock.fileno()) >= 0 and try_write_now(
+                    fd, viewer.lock, outbox, wire
+                ):
+                    viewer.last_sent = last_id
+                    stats.direct_writes += 1
+                    stats.messages_sent += count
+                    stats.bytes_sent += len(wire)
+                    continue
+            for item in fresh:
+                if viewer.wants(item[1]) and not outbox.put(item):
+                    overflowed.append(viewer)
+                    break
         for viewer in overflowed:
             self._overflowed(viewer)
 

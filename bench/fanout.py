@@ -65,7 +65,7 @@ def _say(**fields: Any) -> None:
     print(json.dumps(fields), flush=True)
 
 
-async def _trio_driver(publish, drained, port: int) -> None:  # type: ignore[no-untyped-def]
+async def _trio_driver(publish, drained, port: int, stats=dict) -> None:  # type: ignore[no-untyped-def]
     import trio
 
     _say(ready=port)
@@ -100,7 +100,7 @@ async def _trio_driver(publish, drained, port: int) -> None:  # type: ignore[no-
                 await trio.sleep_until(start + n / rate)
                 await publish(next_id, envelope(next_id, time.time()))
                 next_id += 1
-            _say(published=int(rate * seconds), cpu=time.process_time() - cpu)
+            _say(published=int(rate * seconds), cpu=time.process_time() - cpu, stats=stats())
 
 
 async def serve_garden(port: int) -> None:
@@ -133,7 +133,7 @@ async def serve_garden(port: int) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(actor.run)
             await actor.addresses.wait("websocket")
-            await _trio_driver(publish, drained, port)
+            await _trio_driver(publish, drained, port, actor.get_connection_stats)
             nursery.cancel_scope.cancel()
         store.close()
 
@@ -265,6 +265,7 @@ class Viewer(asyncio.Protocol):
         )
 
     def data_received(self, data: bytes) -> None:
+        self.owner.reads += 1
         buf = self.buffer
         buf += data
         if not self.handshaken.done():
@@ -320,6 +321,7 @@ class ClientProcess:
         self.skip_first = skip_first
         self.delivered = 0
         self.bad = 0
+        self.reads = 0
         self.snapshots = 0
         self.target = 0
         self.timing = False
@@ -355,21 +357,43 @@ class ClientProcess:
             if parts[0] == "quit":
                 return
             if parts[0] == "burst":
-                self.delivered, self.target = 0, int(parts[1]) * self.conns
+                self.delivered, self.target, self.reads = 0, int(parts[1]) * self.conns, 0
+                cpu = time.process_time()
                 self.done = loop.create_future()
-                self.check()
-                # websockets.broadcast skips a viewer whose buffer is full: those never come.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.done, 120)
-                _say(delivered=self.delivered, last=self.last, bad=self.bad)
+                _say(armed=True)  # the coordinator starts the server only once every client is
+                # websockets.broadcast skips a viewer whose buffer is full: those never come, so
+                # stop waiting once nothing arrived for a while (`last` is the last arrival).
+                await self._until_done_or_idle(float(parts[2]))
+                _say(
+                    delivered=self.delivered,
+                    last=self.last,
+                    bad=self.bad,
+                    cpu=time.process_time() - cpu,
+                    reads=self.reads,
+                )
             elif parts[0] == "steady":
                 self.delivered, self.target, self.timing = 0, int(parts[1]) * self.conns, True
+                cpu = time.process_time()
                 self.latencies = []
                 self.done = loop.create_future()
+                _say(armed=True)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.done, float(parts[2]))
                 self.timing = False
-                _say(delivered=self.delivered, latencies=self.latencies)
+                _say(
+                    delivered=self.delivered,
+                    latencies=self.latencies,
+                    cpu=time.process_time() - cpu,
+                )
+
+    async def _until_done_or_idle(self, idle: float) -> None:
+        assert self.done is not None
+        self.last = time.time()
+        while not self.done.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.done), idle / 4)
+            if time.time() - self.last > idle:
+                return
 
 
 # -- the coordinator -------------------------------------------------------------------------------
@@ -431,7 +455,9 @@ def measure(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         viewers = per * args.clients
         # burst
         for client in clients:
-            client.send(f"burst {args.burst}")
+            client.send(f"burst {args.burst} {args.idle}")
+        for client in clients:
+            client.read()  # armed: counting from zero before the first frame can arrive
         server.send(f"burst {args.burst}")
         published = server.read()
         reports = [client.read() for client in clients]
@@ -445,6 +471,8 @@ def measure(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         count = int(args.rate * args.seconds)
         for client in clients:
             client.send(f"steady {count} {args.seconds + 5}")
+        for client in clients:
+            client.read()  # armed
         server.send(f"steady {args.rate} {args.seconds}")
         steady_server = server.read()
         steady = [client.read() for client in clients]
@@ -464,11 +492,17 @@ def measure(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             "burst_server_msgs_per_s": handed / drain_seconds,
             "burst_server_cpu_us_per_msg": published["drain_cpu"] / handed * 1e6,
             "burst_cpu_us_per_msg": cpu / delivered * 1e6,
+            # The viewers' side: client CPU per delivery and frames per socket read (a server
+            # that coalesces frames makes the clients wake less often).
+            "burst_client_cpu_us_per_msg": sum(r["cpu"] for r in reports) / delivered * 1e6,
+            "burst_frames_per_read": delivered / max(1, sum(r["reads"] for r in reports)),
             "steady_delivered": sum(r["delivered"] for r in steady),
             "steady_expected": count * viewers,
             "steady_p50_ms": pct(0.50),
             "steady_p99_ms": pct(0.99),
             "steady_server_cpu_s": steady_server["cpu"],
+            "steady_client_cpu_s": sum(r["cpu"] for r in steady),
+            "server_stats": steady_server.get("stats", {}),
         }
     finally:
         for client in clients:
@@ -484,12 +518,18 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--servers", default="garden,bare,websockets")
+    parser.add_argument(
+        "--idle", type=float, default=3.0, help="burst: stop waiting after this long with no frame"
+    )
+    parser.add_argument("--quick", action="store_true", help="a short run: --burst 100 --seconds 4")
     parser.add_argument("--serve")
     parser.add_argument("--client", action="store_true")
     parser.add_argument("--port", type=int)
     parser.add_argument("--conns", type=int)
     parser.add_argument("--skip-first", action="store_true")
     args = parser.parse_args()
+    if args.quick:
+        args.burst, args.seconds = 100, 4.0
     if args.serve:
         if args.serve == "websockets":
             asyncio.run(serve_websockets(args.port))

@@ -22,8 +22,14 @@ from wsproto.events import AcceptConnection, CloseConnection, Request, TextMessa
 
 from actors.persistence import PersistenceActor
 from actors.websocket import ViewerLimits, WebSocketActor
-from greenhouse.messages import CommitPushed, EventStored, GardenEvent, WeatherUpdated
-from greenhouse.runtime import Bus
+from greenhouse.messages import (
+    CommitPushed,
+    EventStored,
+    GardenEvent,
+    SnapshotRequest,
+    WeatherUpdated,
+)
+from greenhouse.runtime import Bus, ask
 from greenhouse.store import Store
 
 
@@ -365,8 +371,16 @@ async def test_a_stalled_viewer_is_closed_1013_and_never_delays_the_others(
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(read, "a", a)
                 nursery.start_soon(read, "b", b)
+                # Published in chunks as fast as the readers take them (they run in this
+                # process and share the shrunken buffers, so an unpaced publisher would
+                # outrun them too): they keep up, while the stalled viewer falls behind for good.
+                chunk = 8
                 for n in range(events):
                     await rig.commit(f"{pad}{n}")
+                    if n % chunk == chunk - 1:
+                        with trio.fail_after(10):
+                            while min(map(len, received.values())) <= n:  # noqa: ASYNC110
+                                await trio.sleep(0.001)
             expected = list(range(1, events + 1))
             assert received["a"] == expected
             assert received["b"] == expected
@@ -471,3 +485,64 @@ async def test_one_connection_failing_never_crashes_the_server(monkeypatch, capl
         await server._handle_connection(Stream())  # returns instead of raising
     assert Stream.closed
     assert "connection failed" in caplog.text
+
+
+def stored_event(event_id: int, event_type: str = "commit_pushed") -> EventStored:
+    """An `EventStored` as the persistence actor publishes it (the envelope bytes it stored)."""
+    frame = json.dumps(
+        {"id": event_id, "type": event_type, "data": {}, "timestamp": "t", "source": "test"}
+    ).encode()
+    event = CommitPushed(repository="r", commit_count=1, author="a", impact_score=0.1)
+    return EventStored(id=event_id, type=event_type, frame=frame, event=event)
+
+
+async def test_events_arriving_together_go_to_each_viewer_in_one_write(tmp_path: Path) -> None:
+    async with (
+        running(tmp_path) as rig,
+        open_websocket_url(rig.url) as everything,
+        open_websocket_url(rig.url) as weather_only,
+        open_websocket_url(rig.url) as behind,
+    ):
+        for conn in (everything, weather_only, behind):
+            await next_frame(conn)  # snapshot
+        await weather_only.send_message(
+            json.dumps({"action": "subscribe", "types": ["weather_updated"]})
+        )
+        assert (await next_frame(weather_only))["type"] == "subscribed"
+        # As after a replay that read the log ahead of the fan-out: already has 1 and 2.
+        list(rig.ws.viewers.values())[2].last_sent = 2  # viewers are kept in connection order
+        before = rig.ws.get_connection_stats()
+        types = ["commit_pushed", "weather_updated", "commit_pushed", "weather_updated"]
+        # Published together, as the persistence actor publishes a group commit.
+        await rig.bus.publish_many(stored_event(n, kind) for n, kind in enumerate(types, start=1))
+        got_all = [f["id"] for f in await frames_until(everything, 4)]
+        got_weather = [(f["id"], f["type"]) for f in await frames_until(weather_only, 4)]
+        got_behind = [f["id"] for f in await frames_until(behind, 4)]
+        assert got_all == [1, 2, 3, 4]
+        assert got_weather == [(2, "weather_updated"), (4, "weather_updated")]
+        assert got_behind == [3, 4]  # nothing twice
+        after = rig.ws.get_connection_stats()
+        assert after["direct_writes"] - before["direct_writes"] == 3  # one write per viewer
+        assert after["messages_sent"] - before["messages_sent"] == 4 + 2 + 2
+        assert after["events_by_type"] == {"commit_pushed": 2, "weather_updated": 2}
+
+
+async def test_an_ask_behind_a_batch_of_events_sees_them_folded(tmp_path: Path) -> None:
+    async with running(tmp_path) as rig:
+        box = rig.ws.inbox
+        assert box is not None
+        for n in range(1, 6):
+            assert box.put_nowait(stored_event(n))
+        snapshot = await ask(box, SnapshotRequest(), timeout=5.0)
+        assert snapshot["last_event_id"] == 5
+        await rig.bus.publish(stored_event(6))  # and the actor goes on folding
+        await wait_folded(rig, 6)
+
+
+async def test_a_lone_event_is_not_held_back_for_a_batch(tmp_path: Path) -> None:
+    async with running(tmp_path) as rig, open_websocket_url(rig.url) as conn:
+        await next_frame(conn)
+        for n in range(1, 4):
+            await rig.bus.publish(stored_event(n))
+            # Delivered before anything else is published: a batch waits for nothing.
+            assert (await next_frame(conn))["id"] == n

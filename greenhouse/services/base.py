@@ -459,6 +459,11 @@ class BaseIntegration:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
+    def server_wait(self) -> float:
+        """Seconds before the server allows another request (its `Retry-After`, or an exhausted
+        limit's reset), 0 when it set no wait: what a poller tells the scheduler to hold off."""
+        return max(0.0, self._blocked_until - self._monotonic())
+
     # ---- helpers ----------------------------------------------------------------------------
 
     def redact(self, text: str) -> str:

@@ -84,7 +84,8 @@ class ViewerOutbox:
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.items: deque[Any] = deque()
-        self.partial: bytes | None = None  # the unwritten rest of a directly written frame
+        # The unwritten rest of a direct write (a view into frames shared with other viewers).
+        self.partial: bytes | memoryview | None = None
         self.overflowed = False
         self._lot = trio.lowlevel.ParkingLot()
 
@@ -146,6 +147,7 @@ def try_write_now(fd: int, lock: HandoffLock, outbox: ViewerOutbox, frame: bytes
     if written == len(frame):
         lock.release()
     else:
-        outbox.partial = frame[written:]
+        # A view, not a copy: the same joined frames may be pending for many viewers.
+        outbox.partial = memoryview(frame)[written:]
         outbox.poke()
     return True
