@@ -594,7 +594,9 @@ class BaseIntegration:
                     cached,
                 )
             outcome.attempts = attempt
-            if store is not None and (store.etag or store.last_modified):
+            # Kept only for revalidation: an unconditional request (Spotify's player, WakaTime's
+            # stats, the weather) never reads it back, so it is not written either.
+            if conditional and store is not None and (store.etag or store.last_modified):
                 await self.cache.set(key, store, self.cache_ttl)
             if retry_in is None or attempt > self.retry.max_retries:
                 return outcome
