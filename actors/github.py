@@ -1,10 +1,15 @@
 """The GitHub poller: keeps the garden's view of GitHub fresh for almost no rate limit.
 
-On its schedule (`github_sync`, every `GITHUB_SYNC_INTERVAL`, or when the scheduler sends
-`RunTask(task_id="github_sync")`) it lists the repositories (conditional GETs: an unchanged
-garden costs zero points), and only for repositories whose `pushed_at` moved it asks for commits
-and languages, and for the details (line counts) of a few new commits. The public events feed is
-read as often as GitHub's `X-Poll-Interval` allows; a new push there triggers a sync early.
+When the scheduler sends `RunTask(task_id="github_sync")` (every `GITHUB_SYNC_INTERVAL`; in the
+tree the poller has no loop of its own, `own_schedule=False`) it lists the repositories
+(conditional GETs: an unchanged garden costs zero points), and only for repositories whose
+`pushed_at` moved it asks for commits and languages, and for the details (line counts) of a few
+new commits. Its `TaskFinished.retry_after` passes on a wait GitHub asked for (`Retry-After`, an
+exhausted limit's reset), so the scheduler runs no sync before it. The public events feed is read
+on `RunTask(task_id="github_events")` (when a username is configured), whose `retry_after` is
+GitHub's `X-Poll-Interval`: the scheduler asks again no sooner than GitHub allows. A new push
+there triggers a sync early (through the scheduler's `ExecuteTaskNow`, so that sync too keeps to
+the scheduler's rules). A standalone poller (`own_schedule=True`) runs both on loops of its own.
 Verified webhook deliveries (`WebhookReceived`) become the same messages, de-duplicated by
 delivery id and by commit sha, so the garden does not care how a commit arrived.
 
@@ -23,6 +28,7 @@ from greenhouse.messages import (
     CommitPushed,
     CommitSnapshot,
     CommitsObserved,
+    ExecuteTaskNow,
     GitHubActivity,
     Message,
     RepositoriesObserved,
@@ -33,7 +39,19 @@ from greenhouse.messages import (
     WebhookReceived,
 )
 from greenhouse.models import GitHubCommit, GitHubEvent, GitHubRepository, parse_github_time
-from greenhouse.runtime import Actor, Bus, ChildSpec, Clock, Mailbox, Restart
+from greenhouse.polling import SCHEDULED_RATE_LIMIT_WAIT
+from greenhouse.runtime import (
+    Actor,
+    AskError,
+    AskTimeout,
+    Bus,
+    ChildSpec,
+    Clock,
+    Mailbox,
+    Restart,
+    ask,
+)
+from greenhouse.services.base import RetryPolicy
 from greenhouse.services.github import GitHubService, impact_score
 from greenhouse.services.github_webhooks import (
     SUPPORTED_EVENTS,
@@ -43,9 +61,10 @@ from greenhouse.services.github_webhooks import (
     observations,
 )
 
-__all__ = ["TASK_ID", "GitHubPoller", "GitHubState", "add_github"]
+__all__ = ["EVENTS_TASK_ID", "TASK_ID", "GitHubPoller", "GitHubState", "add_github"]
 
 TASK_ID = "github_sync"
+EVENTS_TASK_ID = "github_events"
 SOURCE = "github_sync"
 KNOWN_SHAS_PER_REPO = 500
 
@@ -143,6 +162,7 @@ class GitHubPoller(Actor):
         clock: Clock | None = None,
         interval: float = 1800.0,
         own_schedule: bool = True,
+        scheduler: Mailbox | None = None,
         watch_events: bool = True,
         commit_limit: int = 30,
         detail_limit: int = 5,
@@ -152,7 +172,10 @@ class GitHubPoller(Actor):
         self.state = state
         self.service = state.service
         self.interval = interval
+        # True: a standalone poller syncs every `interval` by itself. False (the tree): the
+        # scheduler decides, and a push seen in the events feed asks `scheduler` for a run.
         self.own_schedule = own_schedule
+        self.scheduler = scheduler
         self.watch_events = watch_events and bool(self.service.config.username)
         self.commit_limit = commit_limit
         self.detail_limit = detail_limit
@@ -165,8 +188,8 @@ class GitHubPoller(Actor):
         async with trio.open_nursery() as nursery:
             if self.own_schedule:
                 nursery.start_soon(self._schedule_loop)
-            if self.watch_events:
-                nursery.start_soon(self._events_loop)
+                if self.watch_events:
+                    nursery.start_soon(self._events_loop)
             await super().run()
             nursery.cancel_scope.cancel()
 
@@ -183,21 +206,24 @@ class GitHubPoller(Actor):
             await self.clock.sleep(max(self.service.events_poll_interval, 1.0))
 
     async def handle(self, message: Any) -> Any:
+        if isinstance(message, RunTask) and message.task_id == EVENTS_TASK_ID:
+            return await self._events_task(message)
         if isinstance(message, RunTask):
             if message.task_id != TASK_ID:
                 return None
             started = self.clock.monotonic()
             ok = await self.sync()
-            await self.publish(
-                TaskFinished(
-                    task_id=TASK_ID,
-                    execution_id=message.execution_id,
-                    ok=ok,
-                    error=None if ok else self.state.last_error,
-                    duration=self.clock.monotonic() - started,
-                )
+            wait = self.service.server_wait()
+            finished = TaskFinished(
+                task_id=TASK_ID,
+                execution_id=message.execution_id,
+                ok=ok,
+                error=None if ok else self.state.last_error,
+                duration=self.clock.monotonic() - started,
+                retry_after=wait if wait > 0 else None,
             )
-            return ok
+            await self.publish(finished)
+            return finished
         if isinstance(message, WebhookReceived):
             return await self.on_webhook(message)
         if isinstance(message, CommitsObserved) and message.via == "webhook":
@@ -206,6 +232,22 @@ class GitHubPoller(Actor):
             self.state.remember(message.repository, [c.sha for c in message.commits])
             return None
         return None
+
+    async def _events_task(self, message: RunTask) -> TaskFinished | None:
+        if not self.watch_events:
+            return None
+        started = self.clock.monotonic()
+        await self.poll_events()
+        elapsed = self.clock.monotonic() - started
+        # GitHub's X-Poll-Interval (or a Retry-After) is when the feed may be read again.
+        wait = max(self.service.server_wait(), self.service.events_poll_interval - elapsed)
+        return TaskFinished(
+            task_id=EVENTS_TASK_ID,
+            execution_id=message.execution_id,
+            ok=True,  # a feed that did not answer is read again next time; syncs carry status
+            duration=elapsed,
+            retry_after=wait if wait > 0 else None,
+        )
 
     # ---- polling ------------------------------------------------------------------------------
 
@@ -345,7 +387,20 @@ class GitHubPoller(Actor):
                 )
             )
         if pushed:
+            await self._sync_early()
+
+    async def _sync_early(self) -> None:
+        if self.own_schedule:
             self._wake.set()
+            return
+        if self.scheduler is None:
+            return  # nothing schedules syncs here (a test tree without the scheduler)
+        try:
+            await ask(self.scheduler, ExecuteTaskNow(task_id=TASK_ID),
+                      timeout=self.clock.to_trio(30.0))
+        except (AskError, AskTimeout) as error:
+            # The next scheduled sync picks the push up all the same.
+            self.log.warning("early github sync not queued: %s", type(error).__name__)
 
     # ---- webhooks -----------------------------------------------------------------------------
 
@@ -439,6 +494,8 @@ def add_github(garden: Any, children: list[ChildSpec]) -> None:
         settings.github,
         transport=transport,
         clock=garden.clock,
+        # A longer wait fails the sync and holds github_sync in the scheduler (retry_after).
+        retry=RetryPolicy(max_rate_limit_wait=SCHEDULED_RATE_LIMIT_WAIT),
         gate=garden.extras.get("request_gates", {}).get("github"),
         cache=garden.extras.get("response_caches", {}).get("github"),
     )
@@ -446,6 +503,10 @@ def add_github(garden: Any, children: list[ChildSpec]) -> None:
     garden.extras.setdefault("github", state)
     box = garden.bus.subscribe("github", (RunTask, WebhookReceived, CommitsObserved), capacity=256)
     garden.mailboxes["github"] = box
+    if settings.github.username:
+        # The owner of `github_events` (the scheduler finds owners by mailbox name): only a
+        # poller that knows whose feed to read has that task.
+        garden.mailboxes[EVENTS_TASK_ID] = box
     children.append(
         ChildSpec(
             "github",
@@ -454,7 +515,9 @@ def add_github(garden: Any, children: list[ChildSpec]) -> None:
                 garden.bus,
                 state,
                 clock=garden.clock,
-                interval=settings.github.sync_interval,
+                # The scheduler runs `github_sync` every GITHUB_SYNC_INTERVAL.
+                own_schedule=False,
+                scheduler=garden.mailboxes.get("scheduler"),
             ),
             Restart.PERMANENT,
         )

@@ -1,9 +1,10 @@
 """The mood actor: keeps the latest music, weather and coding signals and sets the atmosphere.
 
 It synthesises on `RunTask("mood_synthesis")` (every 3 minutes by default) and whenever a signal
-arrives; each synthesis is a `MoodSynthesized` row for `mood_history`. `AtmosphereChanged` is
-published only when the atmosphere changes or the energy moved more than the configured
-threshold since the last announcement.
+arrives that changes an input (one that only repeats it with a newer time waits for the task);
+each synthesis is a `MoodSynthesized` row for `mood_history`. `AtmosphereChanged` is published
+only when the atmosphere changes or the energy moved more than the configured threshold since
+the last announcement.
 
 Signals: `MusicSignal`, `WeatherSignal`, `ProductivitySignal` (engine inputs any source can
 publish), plus the service observations that `greenhouse.signals` translates into them.
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+import msgspec
 
 from greenhouse.config import MoodConfig
 from greenhouse.engines.mood import (
@@ -26,7 +29,7 @@ from greenhouse.engines.mood import (
 )
 from greenhouse.messages import AtmosphereChanged, HistoryTrimmed, MoodSynthesized, RunTask
 from greenhouse.runtime import Bus, Clock, Mailbox
-from greenhouse.signals import OBSERVATION_TYPES, mood_signal
+from greenhouse.signals import OBSERVATION_TYPES, MoodSignal, mood_signal
 from greenhouse.task_actor import TaskActor
 
 __all__ = ["MOOD_INPUTS", "MoodActor"]
@@ -82,6 +85,7 @@ class MoodActor(TaskActor):
         signal = mood_signal(message)
         if signal is None:
             return None
+        news = _says_something_new(self.inputs, signal)
         if isinstance(signal, MusicSignal):
             self.inputs = MoodInputs(
                 music=signal, weather=self.inputs.weather, productivity=self.inputs.productivity
@@ -94,7 +98,9 @@ class MoodActor(TaskActor):
             self.inputs = MoodInputs(
                 music=self.inputs.music, weather=self.inputs.weather, productivity=signal
             )
-        await self.synthesize()
+        if news:
+            await self.synthesize()
+        # Otherwise only fresher: the scheduled synthesis takes it in.
         return None
 
     async def synthesize(self) -> MoodSynthesis:
@@ -143,3 +149,20 @@ class MoodActor(TaskActor):
             )
             self.announced = mood
         return mood
+
+
+def _says_something_new(inputs: MoodInputs, signal: MoodSignal) -> bool:
+    """False when `signal` repeats the current input of its kind with only a newer time.
+
+    A Spotify poll that finds the same track, or a weather reading that did not move, then costs
+    no synthesis of its own (and no `mood_history` row); a change is synthesised at once.
+    """
+    if isinstance(signal, MusicSignal):
+        current: MoodSignal | None = inputs.music
+    elif isinstance(signal, WeatherSignal):
+        current = inputs.weather
+    else:
+        current = inputs.productivity
+    if current is None or type(current) is not type(signal):
+        return True
+    return msgspec.structs.replace(current, at=signal.at) != signal

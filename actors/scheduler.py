@@ -19,6 +19,13 @@ Rules it keeps (the pure parts live in `greenhouse.scheduling`):
 * Coalescing: after a long sleep or a wall-clock jump, missed occurrences become one run.
 * Timeouts cancel the run (for an actor target the scheduler stops waiting and the late answer is
   dropped); failures retry after `retry_backoff * 2**(n-1)` seconds, up to `max_retries`.
+* Not before: an owner's `TaskFinished.retry_after` (a server's `Retry-After`, a rate limit's
+  reset) holds the task: no retry and no scheduled or manual run starts before it (it waits,
+  `waiting_for=("retry_after",)`, and is counted in `deferred`). A retry that would have to wait
+  a whole period is dropped: the next scheduled run comes after the hold anyway. Holds are kept
+  on the monotonic clock (a wall-clock jump neither shortens nor stretches them) in a dict the
+  tree passes to every incarnation, so neither a restarted owner (whose new client forgot the
+  server's answer) nor a restarted scheduler sends a request inside the window.
 * At most `max_concurrent` executions at once; when more are due, higher priority starts first
   (with aging, so low priority is late under load but never starved). Jitter spreads tasks
   that share an interval.
@@ -36,7 +43,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,7 +88,7 @@ from greenhouse.scheduling import (
     retry_delay,
 )
 
-__all__ = ["SELF_TIMED_OWNERS", "SchedulerActor", "UnknownTask", "resolve_owner"]
+__all__ = ["SchedulerActor", "UnknownTask", "resolve_owner"]
 
 log = logging.getLogger("greenhouse.scheduler")
 
@@ -90,12 +97,6 @@ DAY = 86400.0
 _EPSILON = 1e-6
 # Mailbox names tried for an owner "x", so `github` finds a poller registered as `github_poller`.
 _OWNER_SUFFIXES = ("", "_poller", ".poller", "_engine", ".engine", "_actor")
-
-
-# The pollers (issues 3 and 4) keep their own interval loop (PollerActor `interval`, GitHubPoller
-# `own_schedule`) and also answer RunTask. Until the tree builds them with `interval=None` /
-# `own_schedule=False`, the scheduler must not drive them too; it only runs them on request.
-SELF_TIMED_OWNERS = frozenset({"github", "spotify", "weather", "wakatime", "social"})
 
 
 class UnknownTask(LookupError):
@@ -126,6 +127,7 @@ class _Execution:
     duration: float | None = None
     error: str | None = None
     waiting_for: tuple[str, ...] = ()
+    held: bool = False  # counted once in `deferred` while a retry_after holds it
 
     def snapshot(self) -> TaskExecutionStatus:
         return TaskExecutionStatus(
@@ -162,6 +164,7 @@ class _TaskState:
     retries: int = 0
     skipped_overlaps: int = 0
     coalesced: int = 0
+    deferred: int = 0
     last_run: float | None = None
     last_status: str | None = None
     attempts_timed: int = 0
@@ -190,6 +193,7 @@ class SchedulerActor(Actor):
         retention_days: float = 14.0,
         history_size: int = 1024,
         seed: int | None = None,
+        not_before: dict[str, float] | None = None,
         name: str = "scheduler",
     ) -> None:
         super().__init__(name, inbox, bus, clock)
@@ -212,6 +216,9 @@ class SchedulerActor(Actor):
         self._last_wall: float | None = None
         self._last_mono: float | None = None
         self._last_prune: float | None = None
+        # task id -> monotonic time before which it must not run (owners' `retry_after`). Passed
+        # in by the tree so it outlives a restart of this actor.
+        self._not_before = not_before if not_before is not None else {}
 
     # -- the public face -------------------------------------------------------------------------
 
@@ -285,16 +292,12 @@ class SchedulerActor(Actor):
         self,
         settings: IntegrationSettings,
         targets: Mapping[str, Mailbox | TaskFunction],
-        *,
-        self_timed: Collection[str] = (),
     ) -> list[str]:
         """Register and schedule the built-in tasks whose owner is in `targets`; returns them.
 
         `targets` maps owner names (mailbox names such as `github`, `mood`) to mailboxes or
         functions. Owners that are not there are skipped with a debug log: that part of the
-        garden is not running. Tasks of owners in `self_timed` (pollers that keep their own
-        interval loop) are registered, so `execute_task_now` and stats work, but not scheduled:
-        two clocks driving one poller would poll twice.
+        garden is not running.
         """
         registered = []
         for task in default_tasks(settings):
@@ -306,8 +309,7 @@ class SchedulerActor(Actor):
                 log.debug("no %s actor in the tree; %s not scheduled", task.owner, task.task_id)
                 continue
             self.register_task(task.definition(target))
-            if task.owner not in self_timed:
-                self.set_schedule(task.task_id, task.schedule)
+            self.set_schedule(task.task_id, task.schedule)
             registered.append(task.task_id)
         return registered
 
@@ -349,7 +351,8 @@ class SchedulerActor(Actor):
             self._wake = trio.Event()
             now = self._tick()
             await self._maybe_prune(now)
-            with trio.move_on_after(self.clock.to_trio(self._sleep_for(now))):
+            delay = self._sleep_for(now, self.clock.monotonic())
+            with trio.move_on_after(self.clock.to_trio(delay)):
                 await self._wake.wait()
 
     def _poke(self) -> None:
@@ -366,8 +369,8 @@ class SchedulerActor(Actor):
             if schedule is None:
                 continue
             if state.due is None:
-                state.due = schedule.first(now)
-                state.offset = jitter_offset(self._rng, state.definition.jitter, schedule.period)
+                # The first occurrence is not jittered: a freshly started garden syncs at once.
+                state.due, state.offset = schedule.first(now), 0.0
             if now + _EPSILON >= state.due + state.offset:
                 state.due, skipped = schedule.advance(state.due, now)
                 state.coalesced += skipped
@@ -431,6 +434,11 @@ class SchedulerActor(Actor):
                 run.execution_id, run.task_id, run.trigger, self.clock.time()
             )
             waiting = self._unmet(state) if run.trigger == "schedule" else ()
+            if self._hold_left(run.task_id, mono) > 0:
+                waiting += ("retry_after",)
+                if not execution.held:
+                    execution.held = True
+                    state.deferred += 1
             execution.waiting_for = waiting
             if waiting:
                 execution.status = "waiting"
@@ -454,12 +462,27 @@ class SchedulerActor(Actor):
                 unmet.append(dep)
         return tuple(unmet)
 
-    def _sleep_for(self, now: float) -> float:
+    def _sleep_for(self, now: float, mono: float) -> float:
         delay = self.max_sleep
-        for state in self._tasks.values():
+        for task_id, state in self._tasks.items():
             if state.schedule is not None and state.due is not None:
                 delay = min(delay, state.due + state.offset - now)
+            hold = self._hold_left(task_id, mono)
+            if state.pending is not None and hold > 0:
+                delay = min(delay, hold)
         return max(0.0, delay)
+
+    def _hold_left(self, task_id: str, mono: float) -> float:
+        """Seconds until the owner's last `retry_after` for `task_id` ends (0: not held)."""
+        until = self._not_before.get(task_id)
+        return until - mono if until is not None and until > mono else 0.0
+
+    def _hold(self, task_id: str, retry_after: float | None) -> None:
+        """Remember an owner's `retry_after` (the later of it and any hold already running)."""
+        if retry_after is None or not retry_after > 0:
+            return
+        until = self.clock.monotonic() + retry_after
+        self._not_before[task_id] = max(self._not_before.get(task_id, until), until)
 
     # -- one execution ---------------------------------------------------------------------------
 
@@ -476,8 +499,9 @@ class SchedulerActor(Actor):
                 execution.attempts = attempt
                 if attempt > 1:
                     started = self.clock.monotonic()
-                status, error = await self._attempt(definition, execution)
+                status, error, retry_after = await self._attempt(definition, execution)
                 ended = self.clock.monotonic()
+                self._hold(definition.task_id, retry_after)
                 duration = ended - started
                 state.note_duration(duration)
                 if status == "succeeded":
@@ -486,9 +510,17 @@ class SchedulerActor(Actor):
                     state.timeouts += 1
                 if attempt > definition.max_retries:
                     break
+                delay = retry_delay(attempt, definition.retry_backoff)
+                hold = self._hold_left(definition.task_id, ended)
+                if hold > delay:
+                    state.deferred += 1
+                    if state.schedule is not None and hold >= state.schedule.period:
+                        log.info("%s: the service asked for %.0fs; no retry before the next "
+                                 "scheduled run", definition.task_id, hold)
+                        break
+                    delay = hold
                 state.retries += 1
                 execution.status, execution.error = "retrying", error
-                delay = retry_delay(attempt, definition.retry_backoff)
                 log.info("%s attempt %d %s (%s); retrying in %gs", definition.task_id, attempt,
                          status, error, delay)
                 await self.clock.sleep(delay)
@@ -530,7 +562,8 @@ class SchedulerActor(Actor):
 
     async def _attempt(
         self, definition: TaskDefinition, execution: _Execution
-    ) -> tuple[str, str | None]:
+    ) -> tuple[str, str | None, float | None]:
+        """One attempt: its status, error, and the owner's `retry_after` (None: none given)."""
         target = definition.target
         try:
             if isinstance(target, Mailbox):
@@ -540,19 +573,20 @@ class SchedulerActor(Actor):
                 with trio.fail_after(self.clock.to_trio(definition.timeout)):
                     reply = await target()
         except (AskTimeout, trio.TooSlowError):
-            return "timed_out", f"timed out after {definition.timeout:g}s"
+            return "timed_out", f"timed out after {definition.timeout:g}s", None
         except AskError as error:
             cause = error.__cause__
-            return "failed", f"{type(cause).__name__}: {cause}" if cause else str(error)
+            return "failed", f"{type(cause).__name__}: {cause}" if cause else str(error), None
         except MailboxClosed:
-            return "failed", f"the owner's mailbox ({definition.task_id}) is closed"
+            return "failed", f"the owner's mailbox ({definition.task_id}) is closed", None
         except Exception as error:  # a failing task must never take the scheduler down
-            return "failed", f"{type(error).__name__}: {error}"
+            return "failed", f"{type(error).__name__}: {error}", None
+        retry_after = reply.retry_after if isinstance(reply, TaskFinished) else None
         if isinstance(reply, TaskFinished) and not reply.ok:
-            return "failed", reply.error or "the owner reported a failure"
+            return "failed", reply.error or "the owner reported a failure", retry_after
         if reply is False:
-            return "failed", "the owner reported a failure"
-        return "succeeded", None
+            return "failed", "the owner reported a failure", None
+        return "succeeded", None, retry_after
 
     # -- retention and stats ---------------------------------------------------------------------
 
@@ -567,6 +601,9 @@ class SchedulerActor(Actor):
         next_run = None
         if state.schedule is not None and state.due is not None:
             next_run = state.due + state.offset
+        task_id = state.definition.task_id
+        # Read the clock only for a held task (stats are also read after the run, in tests).
+        hold = self._hold_left(task_id, self.clock.monotonic()) if task_id in self._not_before else 0
         waiting: tuple[str, ...] = ()
         if state.pending is not None:
             execution = self._history.get(state.pending.execution_id)
@@ -590,6 +627,8 @@ class SchedulerActor(Actor):
             running=state.running is not None,
             pending=state.pending is not None,
             waiting_for=waiting,
+            not_before=self.clock.time() + hold if hold > 0 else None,
+            deferred=state.deferred,
         )
 
     def _state(self, task_id: str) -> _TaskState:

@@ -56,6 +56,11 @@ SERVICES = ("github", "spotify", "weather", "wakatime", "social")
 # paths, a fraction of the requests, so a simulated month fits in seconds.
 SIMULATION_ENV = {"SPOTIFY_POLL_INTERVAL": "240"}
 SIMULATION_EVENTS_POLL_INTERVAL = 900
+# Printed with every summary: where the simulated garden runs differently from production.
+SIMULATION_DIFFERENCES = (
+    ("Spotify poll", "240 s", "30 s, SPOTIFY_POLL_INTERVAL"),
+    ("GitHub events feed", "900 s", "60 s, GitHub's X-Poll-Interval"),
+)
 
 
 def world_settings(
@@ -136,6 +141,11 @@ class SimulationSummary:
                 f"{self.limit_violations.get(name, 0):>10}"
             )
         lines.append(f"  GitHub points spent: {self.github_points} (5000 per hour allowed)")
+        lines += ["", "simulation intervals that differ from production"]
+        lines += [
+            f"  {what:<20} {sim:>6}  (production: {prod})"
+            for what, sim, prod in SIMULATION_DIFFERENCES
+        ]
         restarts = sum(self.restarts.values())
         lines += ["", f"actor restarts: {restarts} {self.restarts if restarts else ''}".rstrip()]
         lines += ["", f"event log sha256: {self.event_hash}"]

@@ -43,10 +43,14 @@ class SocialPoller(PollerActor):
         summary_days: int = 30,
         sync_timeout: float = 600.0,
         seen: OrderedDict[tuple[str, str], None] | None = None,
+        news_window: float | None = None,
         name: str = "social",
     ) -> None:
         super().__init__(name, inbox, bus, clock, interval=interval, sync_timeout=sync_timeout)
         self.service = service
+        # On a fresh start, posts older than this are not news: the poll interval (the tree,
+        # where the scheduler keeps it, passes it in).
+        self.news_window = news_window or interval or 3600.0
         self.trend_days = trend_days
         self.summary_days = summary_days
         self.repo_languages: set[str] = set()
@@ -84,8 +88,7 @@ class SocialPoller(PollerActor):
             return True
         # With nothing remembered (a fresh start and no stored history), only what appeared
         # within the last poll interval is news, so a start does not announce old posts.
-        window = self.interval or 3600.0
-        return published <= 0 or published >= now - window
+        return published <= 0 or published >= now - self.news_window
 
     async def poll(self) -> str | None:
         collection = await self.service.collect()
@@ -132,6 +135,9 @@ class SocialPoller(PollerActor):
                 )
             )
         return None
+
+    def server_wait(self) -> float:
+        return self.service.server_wait()
 
     async def close(self) -> None:
         await self.service.aclose()

@@ -58,6 +58,9 @@ class SpotifyPoller(PollerActor):
             await self.publish(music_changed(mood, now))
         return None
 
+    def server_wait(self) -> float:
+        return self.service.server_wait()
+
     async def close(self) -> None:
         await self.service.aclose()
 

@@ -55,6 +55,7 @@ from greenhouse.messages import (
     VisitorDataErased,
     WeatherObserved,
 )
+from greenhouse.polling import SCHEDULED_RATE_LIMIT_WAIT
 from greenhouse.privacy import (
     PrivacyManager,
     TrustedProxies,
@@ -79,7 +80,7 @@ from .health import HealthActor
 from .persistence import PersistenceActor
 from .privacy import PrivacyActor
 from .rate_limit import RateLimitActor
-from .scheduler import SELF_TIMED_OWNERS, SchedulerActor
+from .scheduler import SchedulerActor
 from .social import SEEN_LIMIT, SocialPoller
 from .spotify import SpotifyPoller
 from .wakatime import WakaTimePoller
@@ -304,8 +305,8 @@ def _add_spotify(garden: Garden, children: list[ChildSpec]) -> None:
     # Track starts become `track_plays` rows in the persistence actor's batches.
     garden.store.register_writer(TrackChanged, write_track_plays)
     bus.subscribe("persistence.spotify", (TrackChanged,), mailbox=garden.mailbox("persistence"))
-    # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
-    retry = RetryPolicy(max_rate_limit_wait=120.0)
+    # A longer Retry-After fails the sync and holds the task in the scheduler instead.
+    retry = RetryPolicy(max_rate_limit_wait=SCHEDULED_RATE_LIMIT_WAIT)
 
     hooks: dict[str, Any] = _client_hooks(garden, "spotify")
     # A refresh token that Spotify rotates is kept encrypted by the privacy actor (nothing is
@@ -332,7 +333,8 @@ def _add_spotify(garden: Garden, children: list[ChildSpec]) -> None:
         if stored:
             current = msgspec.structs.replace(config, refresh_token=stored)
         service = SpotifyService(current, transport=transport, clock=clock, retry=retry, **hooks)
-        return SpotifyPoller(box, bus, service, clock, interval=config.poll_interval)
+        # No loop of its own: the scheduler runs `spotify_sync` every SPOTIFY_POLL_INTERVAL.
+        return SpotifyPoller(box, bus, service, clock, interval=None)
 
     children.append(ChildSpec("spotify", make, Restart.PERMANENT))
 
@@ -356,13 +358,13 @@ def _add_weather(garden: Garden, children: list[ChildSpec]) -> None:
     garden.mailboxes["weather"] = box
     garden.store.register_writer(WeatherObserved, write_weather_readings)
     bus.subscribe("persistence.weather", (WeatherObserved,), mailbox=garden.mailbox("persistence"))
-    retry = RetryPolicy(max_rate_limit_wait=600.0)
+    retry = RetryPolicy(max_rate_limit_wait=SCHEDULED_RATE_LIMIT_WAIT)
 
     hooks = _client_hooks(garden, "weather")
 
     def make() -> WeatherPoller:
         service = WeatherService(config, transport=transport, clock=clock, retry=retry, **hooks)
-        return WeatherPoller(box, bus, service, clock, interval=config.poll_interval)
+        return WeatherPoller(box, bus, service, clock, interval=None)
 
     children.append(ChildSpec("weather", make, Restart.PERMANENT))
 
@@ -370,9 +372,9 @@ def _add_weather(garden: Garden, children: list[ChildSpec]) -> None:
 def _add_scheduler(garden: Garden, children: list[ChildSpec]) -> None:
     """The scheduler: runs the built-in tasks for the owners that are in the tree.
 
-    `extras={"scheduler": False}` leaves it out, for tests that send `RunTask` themselves;
-    `extras={"self_timed_owners": {...}}` names the owners that keep their own interval loop
-    (default: the pollers), whose tasks are registered but not scheduled.
+    It decides when every sync runs: the pollers have no loop of their own. `extras=
+    {"scheduler": False}` leaves it out, for tests that send `RunTask` themselves (and then
+    nothing polls on its own).
     """
     if garden.extras.get("scheduler", True) is False:
         return
@@ -384,6 +386,9 @@ def _add_scheduler(garden: Garden, children: list[ChildSpec]) -> None:
     box = bus.mailbox("scheduler", capacity=256)  # ask-only: ExecuteTaskNow, stats, status
     garden.mailboxes["scheduler"] = box
     register_task_run_writers(garden.store)
+    # The owners' `retry_after` holds (task id -> monotonic deadline), shared by every
+    # incarnation: a restarted scheduler still sends no run inside a server's Retry-After.
+    holds: dict[str, float] = {}
     bus.subscribe("persistence.task_runs", (TaskRun, TaskRunRetention),
                   mailbox=garden.mailbox("persistence"))
 
@@ -392,11 +397,10 @@ def _add_scheduler(garden: Garden, children: list[ChildSpec]) -> None:
         # mailboxes, so the order of SUBSYSTEMS does not matter.
         scheduler = SchedulerActor(
             box, bus, clock=clock, timezone=settings.scheduler.timezone,
-            retention_days=settings.privacy.retention_task_runs_days,
+            retention_days=settings.privacy.retention_task_runs_days, not_before=holds,
         )
         owners = {name: mb for name, mb in garden.mailboxes.items() if name != "scheduler"}
-        self_timed = garden.extras.get("self_timed_owners", SELF_TIMED_OWNERS)
-        scheduler.schedule_default_tasks(settings, owners, self_timed=self_timed)
+        scheduler.schedule_default_tasks(settings, owners)
         return scheduler
 
     children.append(ChildSpec("scheduler", make, Restart.PERMANENT))
@@ -422,8 +426,7 @@ def _add_wakatime(garden: Garden, children: list[ChildSpec]) -> None:
     bus.subscribe(
         "persistence.wakatime", (CodingActivityObserved,), mailbox=garden.mailbox("persistence")
     )
-    # A long Retry-After becomes an error (service unavailable) instead of a poller asleep.
-    retry = RetryPolicy(max_rate_limit_wait=600.0)
+    retry = RetryPolicy(max_rate_limit_wait=SCHEDULED_RATE_LIMIT_WAIT)
 
     # The rate-limit and cache owners' hooks (issue 5), when present; else the base defaults.
     gate = garden.extras.get("request_gates", {}).get("wakatime")
@@ -433,7 +436,7 @@ def _add_wakatime(garden: Garden, children: list[ChildSpec]) -> None:
         service = WakaTimeService(
             config, transport=transport, clock=clock, retry=retry, gate=gate, cache=cache
         )
-        return WakaTimePoller(box, bus, service, clock, interval=config.poll_interval)
+        return WakaTimePoller(box, bus, service, clock, interval=None)
 
     children.append(ChildSpec("wakatime", make, Restart.PERMANENT))
 
@@ -476,7 +479,7 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
     # Read once, synchronously, while the tree is built: reading it later from inside the
     # running tree would let virtual time move during the read and break determinism.
     seen = garden.extras.setdefault("social_seen", _stored_post_keys(garden.store))
-    retry = RetryPolicy(max_rate_limit_wait=600.0)
+    retry = RetryPolicy(max_rate_limit_wait=SCHEDULED_RATE_LIMIT_WAIT)
 
     gate = garden.extras.get("request_gates", {}).get("social")
     cache = garden.extras.get("response_caches", {}).get("social")
@@ -486,7 +489,7 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
             config, transport=transport, clock=clock, retry=retry, gate=gate, cache=cache
         )
         return SocialPoller(
-            box, bus, service, clock, interval=config.poll_interval, seen=seen
+            box, bus, service, clock, interval=None, seen=seen, news_window=config.poll_interval
         )
 
     children.append(ChildSpec("social", make, Restart.PERMANENT))

@@ -107,6 +107,9 @@ class WakaTimePoller(PollerActor):
             await self.publish(event)
         return None
 
+    def server_wait(self) -> float:
+        return self.service.server_wait()
+
     async def close(self) -> None:
         await self.service.aclose()
 

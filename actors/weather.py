@@ -68,6 +68,9 @@ class WeatherPoller(PollerActor):
             await self.publish(weather_updated(data, location, now))
         return None
 
+    def server_wait(self) -> float:
+        return self.service.server_wait()
+
     async def close(self) -> None:
         await self.service.aclose()
 

@@ -334,13 +334,19 @@ class RunTask(Message, frozen=True, kw_only=True):
 
 
 class TaskFinished(Message, frozen=True, kw_only=True):
-    """The owner's answer to `RunTask`."""
+    """The owner's answer to `RunTask`.
+
+    `retry_after`: seconds (from the answer) before which the task must not run again, neither
+    as a retry nor as its next scheduled run; an owner fills it from what the service said
+    (`Retry-After`, an exhausted rate limit's reset, GitHub's `X-Poll-Interval`).
+    """
 
     task_id: str
     execution_id: str
     ok: bool
     error: str | None = None
     duration: float = 0.0
+    retry_after: float | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -830,6 +836,8 @@ class TaskStats(Message, frozen=True, kw_only=True):
     running: bool = False
     pending: bool = False  # due (or asked for) and waiting for a slot or its dependencies
     waiting_for: tuple[str, ...] = ()
+    not_before: float | None = None  # epoch seconds: the owner's last `retry_after` runs until
+    deferred: int = 0  # runs held back (retries or scheduled runs) by the owner's `retry_after`
 
 
 class SchedulerStats(Message, frozen=True, kw_only=True):

@@ -1,12 +1,16 @@
 """`PollerActor`: one poller per external source (after Home Assistant's DataUpdateCoordinator).
 
-A poller owns one service client and runs `poll()` on an interval through the injected clock,
-and on `RunTask(task_id)` from the scheduler. It keeps a single request in flight, bounds every
-sync with a timeout, and turns failures into an *unavailable* service instead of a crash: it
-publishes `ServiceStatusChanged(available=False, error=...)` once, keeps its last good data, keeps
-its schedule, and publishes `available=True` when the source answers again.
+A poller owns one service client and runs `poll()` on `RunTask(task_id)` from the scheduler,
+which decides when every sync runs (in the tree pollers are built with `interval=None`; an
+`interval` gives a standalone poller, e.g. in a benchmark, a loop of its own). It keeps a single
+request in flight, bounds every sync with a timeout, and turns failures into an *unavailable*
+service instead of a crash: it publishes `ServiceStatusChanged(available=False, error=...)` once,
+keeps its last good data, and publishes `available=True` when the source answers again. Its
+`TaskFinished` carries `retry_after` when the source asked for a wait (`Retry-After`, an
+exhausted limit), so the scheduler sends no run before it, even to a restarted poller whose new
+client never heard the answer.
 
-Subclasses implement `poll()`, returning None on success or a one-line error.
+Subclasses implement `poll()`, returning None on success or a one-line error, and `server_wait()`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,15 @@ import trio
 from greenhouse.messages import RunTask, ServiceStatusChanged, TaskFinished
 from greenhouse.runtime import Actor, Bus, Clock, Mailbox
 
-__all__ = ["PollerActor"]
+__all__ = ["SCHEDULED_RATE_LIMIT_WAIT", "PollerActor"]
+
+# The longest server-imposed wait (`Retry-After`, an exhausted limit) a scheduled poller's client
+# sleeps through inside one sync. A longer one fails the sync at once and goes back to the
+# scheduler as `retry_after`: an answer that slept past the task's timeout would be dropped, and
+# with it the wait, which a restarted poller's new client never heard. It is no longer than the
+# shortest retry backoff of a poller task (Spotify's 5 s), so even a wait lost with a poller that
+# crashed mid-sleep ends before the scheduler's retry.
+SCHEDULED_RATE_LIMIT_WAIT = 5.0
 
 
 class PollerActor(Actor):
@@ -39,7 +51,7 @@ class PollerActor(Actor):
         sync_timeout: float = 120.0,
     ) -> None:
         super().__init__(name, inbox, bus, clock)
-        self.interval = interval  # None: only the scheduler's RunTask drives this poller
+        self.interval = interval  # None (the tree): only the scheduler's RunTask drives it
         self.sync_timeout = sync_timeout
         self.available: bool | None = None  # None until the first sync finished
         self.last_error: str | None = None
@@ -54,6 +66,10 @@ class PollerActor(Actor):
 
     async def close(self) -> None:
         """Release the client (called when the actor stops)."""
+
+    def server_wait(self) -> float:
+        """Seconds before the source allows another request (0: it asked for no wait)."""
+        return 0.0
 
     async def run(self) -> None:
         async with trio.open_nursery() as nursery:
@@ -125,11 +141,13 @@ class PollerActor(Actor):
                 return None  # another owner's task, seen on the bus
             started = self.clock.monotonic()
             error = await self.sync()
+            wait = self.server_wait()
             return TaskFinished(
                 task_id=message.task_id,
                 execution_id=message.execution_id,
                 ok=error is None,
                 error=error,
                 duration=self.clock.monotonic() - started,
+                retry_after=wait if wait > 0 else None,
             )
         return None

@@ -279,6 +279,8 @@ def dispatch_order(
 # --------------------------------------------------------------------------------------------
 # The built-in schedule.
 
+GITHUB_EVENTS_INTERVAL = 60.0  # GitHub's default X-Poll-Interval for the events feed
+
 
 @dataclass(frozen=True)
 class DefaultTask:
@@ -326,6 +328,10 @@ def default_tasks(settings: IntegrationSettings) -> list[DefaultTask]:
                     P.HIGH, timeout=60.0, max_retries=1, retry_backoff=10.0, jitter=5.0),
         DefaultTask("github_sync", "github", IntervalSchedule(settings.github.sync_interval),
                     P.HIGH, timeout=120.0, max_retries=2, retry_backoff=30.0, jitter=60.0),
+        # Every 60 s at most (GitHub's usual X-Poll-Interval); the owner's retry_after holds
+        # it to whatever interval GitHub's feed actually asks for.
+        DefaultTask("github_events", "github_events", IntervalSchedule(GITHUB_EVENTS_INTERVAL),
+                    P.NORMAL, timeout=60.0, max_retries=0),
         DefaultTask("wakatime_sync", "wakatime", IntervalSchedule(settings.wakatime.poll_interval),
                     P.NORMAL, timeout=120.0, max_retries=2, retry_backoff=30.0, jitter=60.0),
         DefaultTask("weather_sync", "weather", IntervalSchedule(settings.weather.poll_interval),

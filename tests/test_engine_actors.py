@@ -284,6 +284,26 @@ async def test_atmosphere_changes_are_announced_once(clock: Any, tmp_path: Path)
     assert '"new_atmosphere":"serene_morning"' in stored[2][0]
 
 
+async def test_a_repeated_signal_waits_for_the_scheduled_synthesis(
+    clock: Any, tmp_path: Path
+) -> None:
+    db = tmp_path / "garden.db"
+    song = MusicSignal(at=T0, energy=0.7, tempo=120, valence=0.6, track="t1")
+    async with running_garden(db) as (garden, _watcher):
+        await garden.bus.publish(song)
+        await settle(garden)
+        # The same track seen by three more polls: only fresher, nothing to synthesise.
+        for minutes in (1, 2, 3):
+            await garden.bus.publish(msgspec.structs.replace(song, at=T0 + 60 * minutes))
+        await settle(garden)
+        assert len(query(db, "SELECT at FROM mood_history")) == 1
+        # The scheduled synthesis takes the freshest copy in; a new track is news at once.
+        await garden.bus.publish(RunTask(task_id="mood_synthesis", execution_id="m1"))
+        await garden.bus.publish(msgspec.structs.replace(song, at=T0 + 240, track="t2"))
+        await settle(garden)
+    assert len(query(db, "SELECT at FROM mood_history")) == 3
+
+
 async def test_weather_observation_from_a_real_payload(clock: Any, tmp_path: Path) -> None:
     raw = (FIXTURES / "openweathermap" / "weather.current.rain.captured.json").read_bytes()
     current = msgspec.json.decode(raw, type=CurrentWeather)

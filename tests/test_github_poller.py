@@ -182,10 +182,11 @@ async def test_webhook_activity_and_bad_payload(autojump_clock: Any) -> None:
 
 async def test_run_task_reports_task_finished(autojump_clock: Any) -> None:
     poller, fake, watch = setup()
-    assert await poller.handle(RunTask(task_id="github_sync", execution_id="e1")) is True
+    reply = await poller.handle(RunTask(task_id="github_sync", execution_id="e1"))
+    assert isinstance(reply, TaskFinished) and reply.ok and reply.retry_after is None
     assert await poller.handle(RunTask(task_id="weather_sync", execution_id="e2")) is None
     finished = of(TaskFinished, drain(watch))
-    assert len(finished) == 1 and finished[0].ok and finished[0].execution_id == "e1"
+    assert finished == [reply] and finished[0].execution_id == "e1"
 
 
 async def test_events_feed_publishes_activity_and_wakes_sync(autojump_clock: Any) -> None:

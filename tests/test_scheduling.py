@@ -175,6 +175,7 @@ def test_default_tasks_follow_settings() -> None:
         "mood_synthesis": 180.0, "health_checks": 300.0, "weather_sync": 900.0,
         "github_sync": 1800.0, "wakatime_sync": 1800.0, "growth_calculation": 3600.0,
         "analytics_processing": 3600.0, "spotify_sync": 30.0, "social_sync": 3600.0,
+        "github_events": 60.0,  # at most; GitHub's X-Poll-Interval (retry_after) stretches it
     }
     assert tasks["cache_maintenance"].schedule == CronSchedule("0 2 * * *", ZoneInfo("UTC"))
     assert tasks["data_cleanup"].schedule == CronSchedule("0 3 * * *", ZoneInfo("UTC"))

@@ -270,6 +270,19 @@ async def test_etag_round_trip_serves_304_from_cache_for_free() -> None:
     assert gate.admissions["fake"] == 2  # but it was still admitted through the gate
 
 
+async def test_only_a_conditional_get_keeps_its_answer_for_revalidation() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"id": 1, "name": "x"}, headers={"etag": '"v1"'})
+
+    service, _ = make(handler)
+    cache = service.cache
+    assert isinstance(cache, MemoryResponseCache)
+    assert (await service.make_request("GET", "/now", response_type=Item, conditional=False)).ok
+    assert len(cache) == 0  # never read back by an unconditional request: not written
+    assert (await service.get("/thing", Item)).ok
+    assert len(cache) == 1
+
+
 async def test_gate_denial_is_an_error_not_an_exception() -> None:
     class Closed:
         async def acquire(self, service: str, endpoint: str, tokens: int = 1) -> None:

@@ -95,6 +95,30 @@ async def test_feed_conditional_get_uses_etag_and_serves_304_from_cache() -> Non
     assert third.ok and not third.data.not_modified and third.data.etag == '"v2"'
 
 
+async def test_an_unchanged_feed_is_not_parsed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from greenhouse.services import social_sources
+
+    parsed: list[str] = []
+    real = social_sources.parse_feed
+
+    def counting(body: bytes, url: str = "", **kw: Any) -> Any:
+        parsed.append(url)
+        return real(body, url, **kw)
+
+    monkeypatch.setattr(social_sources, "parse_feed", counting)
+    world = FakeSocialWorld()
+    service, _ = make(world, mastodon_base_url="", mastodon_account="", bluesky_handle="",
+                      hackernews_enabled=False, twitter_bearer_token=Secret(""),
+                      twitter_user_id="", linkedin_access_token=Secret(""))
+    first = await service.get_feed("https://blog.test/rss")
+    second = await service.get_feed("https://blog.test/rss")  # a 304: the same document
+    assert second.data.not_modified and second.data.entries == first.data.entries
+    assert len(parsed) == 1
+    world.feed_etag = '"v2"'
+    third = await service.get_feed("https://blog.test/rss")
+    assert third.ok and third.data.etag == '"v2"' and len(parsed) == 2
+
+
 async def test_empty_sources_are_normal() -> None:
     world = FakeSocialWorld()
     world.overrides[("blog.test", "/rss")] = httpx.Response(

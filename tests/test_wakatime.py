@@ -190,3 +190,37 @@ async def test_health_check() -> None:
     service, _ = make(routes())
     health = await service.health_check()
     assert health.available and health.service == "wakatime"
+
+
+async def test_finished_days_and_ready_stats_are_not_asked_for_on_every_poll(
+    autojump_clock: Any,
+) -> None:
+    from greenhouse.services.wakatime import PAST_DAY_REFRESH, STATS_REFRESH
+
+    handler = routes()
+    service, _ = make(handler)
+
+    def asked(path: str) -> list[str]:
+        return [r.url.params.get("date", "") for r in handler.seen if r.url.path.endswith(path)]
+
+    for _ in range(2):  # two 30-minute polls
+        assert (await service.get_productivity_metrics(days=3, duration_days=3)).ok
+        assert (await service.get_stats("last_7_days")).data.stats is not None
+        await trio.sleep(1800)
+    # Today's durations on every poll, the two finished days once; stats once an hour.
+    assert sorted(asked("/durations")) == ["2023-01-27", "2023-01-28", "2023-01-29", "2023-01-29"]
+    assert len(asked("/stats/last_7_days")) == 1
+    await trio.sleep(max(PAST_DAY_REFRESH, STATS_REFRESH))  # 19:00 UTC, the same day
+    assert (await service.get_productivity_metrics(days=3, duration_days=3)).ok
+    assert (await service.get_stats("last_7_days")).ok
+    assert len(asked("/stats/last_7_days")) == 2
+    assert len(asked("/durations")) == 7  # three more: the finished days were due again
+
+
+async def test_pending_stats_are_asked_for_again(autojump_clock: Any) -> None:
+    body = json.dumps({"data": {"status": "pending_update", "is_up_to_date": False}}).encode()
+    handler = routes({"/api/v1/users/current/stats/last_7_days": (202, body)})
+    service, _ = make(handler)
+    assert (await service.get_stats()).data.pending
+    assert (await service.get_stats()).data.pending
+    assert len([r for r in handler.seen if "stats" in r.url.path]) == 2

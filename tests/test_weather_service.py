@@ -12,7 +12,7 @@ import trio
 from greenhouse.config import Secret, WeatherConfig
 from greenhouse.runtime import Clock
 from greenhouse.services.base import ErrorKind
-from greenhouse.services.weather import MIN_INTERVAL, WeatherService
+from greenhouse.services.weather import FORECAST_MIN_INTERVAL, MIN_INTERVAL, WeatherService
 from tests.fake_weather import API_KEY, FakeOpenWeatherMap
 
 CITY = WeatherConfig(api_key=Secret(API_KEY), city="Lisbon", api_base_url="https://owm.test")
@@ -95,6 +95,21 @@ async def test_forecast_asks_for_eight_steps_a_day(autojump_clock) -> None:
             await weather.get_weather_forecast(days=6)
     assert forecast.ok and len(forecast.data.entries) == 16
     assert fake.requests[0].url.params["cnt"] == "16"
+
+
+async def test_the_forecast_is_asked_for_once_an_hour(autojump_clock) -> None:
+    fake = FakeOpenWeatherMap()
+    async with service(fake) as weather:
+        # Four 15-minute polls: the current weather each time, the forecast only on the first.
+        for _ in range(4):
+            data = await weather.get_comprehensive_weather_data()
+            assert data.ok and len(data.data.forecast) == 5
+            await trio.sleep(900)
+        assert fake.count("/data/2.5/weather") == 4
+        assert fake.count("/data/2.5/forecast") == 1
+        await trio.sleep(FORECAST_MIN_INTERVAL - 4 * 900)
+        assert (await weather.get_comprehensive_weather_data()).ok
+    assert fake.count("/data/2.5/forecast") == 2
 
 
 async def test_comprehensive_data(autojump_clock) -> None:

@@ -459,6 +459,11 @@ class BaseIntegration:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
+    def server_wait(self) -> float:
+        """Seconds before the server allows another request (its `Retry-After`, or an exhausted
+        limit's reset), 0 when it set no wait: what a poller tells the scheduler to hold off."""
+        return max(0.0, self._blocked_until - self._monotonic())
+
     # ---- helpers ----------------------------------------------------------------------------
 
     def redact(self, text: str) -> str:
@@ -589,7 +594,9 @@ class BaseIntegration:
                     cached,
                 )
             outcome.attempts = attempt
-            if store is not None and (store.etag or store.last_modified):
+            # Kept only for revalidation: an unconditional request (Spotify's player, WakaTime's
+            # stats, the weather) never reads it back, so it is not written either.
+            if conditional and store is not None and (store.etag or store.last_modified):
                 await self.cache.set(key, store, self.cache_ttl)
             if retry_in is None or attempt > self.retry.max_retries:
                 return outcome

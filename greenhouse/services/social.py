@@ -112,6 +112,10 @@ class SocialService:
         """Names of the configured sources."""
         return tuple(self.clients)
 
+    def server_wait(self) -> float:
+        """The longest wait any source's server asked for (0: none): one poll reads them all."""
+        return max((client.server_wait() for client in self.clients.values()), default=0.0)
+
     async def aclose(self) -> None:
         """Close every client."""
         for client in self.clients.values():

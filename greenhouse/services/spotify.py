@@ -40,7 +40,15 @@ from greenhouse.models import (
     TrackMood,
 )
 
-from .base import APIResponse, BaseIntegration, ErrorKind, HealthStatus, _TooLarge
+from .base import (
+    APIResponse,
+    BaseIntegration,
+    ErrorKind,
+    HealthStatus,
+    RateLimitInfo,
+    _TooLarge,
+    server_block_until,
+)
 from .music_mood import estimate_track_mood, listening_trends, mood_from_features, music_mood
 
 __all__ = ["SpotifyAuthError", "SpotifyService"]
@@ -134,6 +142,11 @@ class SpotifyService(BaseIntegration):
     async def _refresh(self) -> None:
         if not self._refresh_token or not self.settings.client_id:
             raise SpotifyAuthError("spotify: no client id or refresh token configured")
+        wait = self.server_wait()
+        if wait > 0:
+            # Spotify said "wait" (to this or the API host): no token request before it ends.
+            raise SpotifyAuthError(f"spotify: token refresh held back {wait:.0f}s by Retry-After",
+                                   429)
         headers = {
             "Authorization": f"Basic {self._basic_credentials()}",
             "Content-Type": "application/x-www-form-urlencoded",
@@ -152,6 +165,10 @@ class SpotifyService(BaseIntegration):
                     content = await self._read_capped(response)
                 finally:
                     await response.aclose()
+                now = self._time()
+                until = server_block_until(RateLimitInfo.from_headers(response.headers, now), now)
+                if until is not None:  # a 429 from the token endpoint binds the next refresh
+                    self._blocked_until = max(self._blocked_until, self._monotonic() + until - now)
         except trio.TooSlowError:
             raise SpotifyAuthError("spotify: token refresh timed out") from None
         except _TooLarge:

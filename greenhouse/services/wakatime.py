@@ -7,7 +7,9 @@
 Auth is HTTP Basic with the base64 of the API key (WakaTime's documented scheme). Stats for a
 range are computed in the background by WakaTime: while they are, the API answers 202 (or 200
 with `is_up_to_date: false` and no totals). That is not an error: `get_stats` returns
-`CodingStats(pending=True, retry_after=...)` and the poller asks again later.
+`CodingStats(pending=True, retry_after=...)` and the poller asks again later. Ready stats are
+kept for `STATS_REFRESH` (an hour) and a finished day's durations for `PAST_DAY_REFRESH` (six
+hours): a 30-minute poll then costs two requests (summaries, today's durations), not five.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ __all__ = ["STATS_RANGES", "WakaTimeService"]
 STATS_RANGES = ("last_7_days", "last_30_days", "last_6_months", "last_year", "all_time")
 PENDING_RETRY_SECONDS = 120.0  # when WakaTime gives no hint, ask again in two minutes
 MAX_SUMMARY_DAYS = 366
+# A finished day's durations only change when an offline editor syncs late: asked again every
+# few hours, not on every 30-minute poll (today's are always asked).
+PAST_DAY_REFRESH = 6 * 3600.0
+# Range stats are a background computation over days of data; hourly is fresh enough.
+STATS_REFRESH = 3600.0
 
 
 class WakaTimeService(BaseIntegration):
@@ -79,6 +86,12 @@ class WakaTimeService(BaseIntegration):
             sleep=sleep,
             **kwargs,
         )
+        self.past_day_refresh = PAST_DAY_REFRESH
+        self.stats_refresh = STATS_REFRESH
+        # Answers kept between polls, with the monotonic time they were fetched: finished
+        # days' durations (by date) and ready range stats (by range).
+        self._past_durations: dict[date, tuple[float, APIResponse[WakaDurations]]] = {}
+        self._ready_stats: dict[str, tuple[float, APIResponse[CodingStats]]] = {}
 
     # ---- auth ---------------------------------------------------------------------------------
 
@@ -126,6 +139,10 @@ class WakaTimeService(BaseIntegration):
         """GET /users/current/stats/{range}; "still computing" is `pending`, not an error."""
         if range not in STATS_RANGES:
             return self._fail(ErrorKind.HTTP, f"stats: unknown range {range!r}")
+        kept = self._ready_stats.get(range)
+        if kept is not None and self._monotonic() - kept[0] < self.stats_refresh:
+            return kept[1]
+        fetched = self._monotonic()
         # Not conditional: a cached 202 body must never be served as if it were fresh stats.
         response = await self.make_request(
             "GET",
@@ -155,12 +172,15 @@ class WakaTimeService(BaseIntegration):
             stats=None if pending else stats,
             retry_after=(hint if hint is not None else PENDING_RETRY_SECONDS) if pending else None,
         )
-        return APIResponse(
+        answer = APIResponse(
             data=result,
             status_code=response.status_code,
             rate_limit=response.rate_limit,
             attempts=response.attempts,
         )
+        if not pending:
+            self._ready_stats[range] = (fetched, answer)
+        return answer
 
     # ---- derived -------------------------------------------------------------------------------
 
@@ -189,8 +209,9 @@ class WakaTimeService(BaseIntegration):
         today = self.today()
         durations: list[WakaDuration] = []
         timezone: str | None = None
-        for back in range(max(0, min(duration_days, days))):
-            day = await self.get_durations(today - timedelta(days=back))
+        wanted = max(0, min(duration_days, days))
+        for back in range(wanted):
+            day = await self._durations_of(today - timedelta(days=back), today)
             if day.ok and day.data is not None:
                 durations.extend(day.data.data)
                 timezone = timezone or day.data.timezone
@@ -198,6 +219,22 @@ class WakaTimeService(BaseIntegration):
             coding_days(summaries.data.data), durations, timezone=timezone
         )
         return APIResponse(data=metrics, status_code=summaries.status_code)
+
+    async def _durations_of(self, day: date, today: date) -> APIResponse[WakaDurations]:
+        """A day's durations; a finished day's are kept for `past_day_refresh` seconds."""
+        if day >= today:
+            return await self.get_durations(day)
+        now = self._monotonic()
+        kept = self._past_durations.get(day)
+        if kept is not None and now - kept[0] < self.past_day_refresh:
+            return kept[1]
+        response = await self.get_durations(day)
+        if response.ok:
+            # Only the last few days are ever asked for: forget older ones.
+            for old in [d for d in self._past_durations if (today - d).days > 7]:
+                del self._past_durations[old]
+            self._past_durations[day] = (now, response)
+        return response
 
     async def _recent_summaries(self, days: int) -> APIResponse[WakaSummaries]:
         if days < 1:

@@ -8,6 +8,8 @@ when both are set); units are metric, imperial or standard (Kelvin). The API key
 `appid` query parameter, so it is scrubbed from every error text. OpenWeatherMap's model updates
 no faster than every 10 minutes, so one place is never asked more often than that: a second call
 within `min_interval` (600 s) answers from the last reading (`from_cache=True`), request-free.
+The forecast, which moves in 3-hour steps, is asked for at most once per `forecast_min_interval`
+(an hour).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from .base import APIResponse, BaseIntegration, HealthStatus
 __all__ = ["MIN_INTERVAL", "WeatherService"]
 
 MIN_INTERVAL = 600.0  # seconds; OpenWeatherMap's data for one place changes no faster
+# The 5-day forecast comes in 3-hour steps and is recomputed a few times a day: asking for it
+# once an hour keeps it fresh at a quarter of the requests of a 15-minute weather poll.
+FORECAST_MIN_INTERVAL = 3600.0
 
 # httpx logs every request URL at INFO, and OpenWeatherMap's key is in the URL: every key in use
 # is registered with one redacting filter on the httpx logger, whatever handlers are installed.
@@ -44,7 +49,12 @@ class WeatherService(BaseIntegration):
     health_path = "/data/2.5/weather"
 
     def __init__(
-        self, settings: WeatherConfig, *, min_interval: float = MIN_INTERVAL, **kwargs: Any
+        self,
+        settings: WeatherConfig,
+        *,
+        min_interval: float = MIN_INTERVAL,
+        forecast_min_interval: float = FORECAST_MIN_INTERVAL,
+        **kwargs: Any,
     ) -> None:
         if not settings.city and (settings.latitude is None or settings.longitude is None):
             raise ValueError("weather: set WEATHER_CITY or both WEATHER_LAT and WEATHER_LON")
@@ -53,6 +63,7 @@ class WeatherService(BaseIntegration):
         _redact_in_httpx_logs(settings.api_key.get())
         self.units = settings.units
         self.min_interval = min_interval
+        self.forecast_min_interval = max(min_interval, forecast_min_interval)
         # path -> (monotonic time of the fetch, the successful response): the 10-minute floor.
         self._recent: dict[str, tuple[float, APIResponse[Any]]] = {}
         self.requests_sent = 0
@@ -75,13 +86,16 @@ class WeatherService(BaseIntegration):
         key = self.settings.api_key.get()
         return [key] if key else []
 
-    async def _fetch(self, path: str, response_type: Any, **extra: Any) -> APIResponse[Any]:
-        """A GET for the configured place, answered from memory within `min_interval`."""
+    async def _fetch(
+        self, path: str, response_type: Any, *, floor: float | None = None, **extra: Any
+    ) -> APIResponse[Any]:
+        """A GET for the configured place, answered from memory within `floor` seconds
+        (`min_interval` unless given)."""
         params = {**self._place_params(), **extra}
         key = self.cache_key("GET", path, params)  # no appid in it: keys may be logged
         now = self._monotonic()
         recent = self._recent.get(key)
-        if recent is not None and now - recent[0] < self.min_interval:
+        if recent is not None and now - recent[0] < (floor or self.min_interval):
             kept = recent[1]
             return APIResponse(
                 data=kept.data,
@@ -112,7 +126,9 @@ class WeatherService(BaseIntegration):
         """`/data/2.5/forecast`: 3-hour steps for `days` days (1 to 5; 8 steps a day)."""
         if not 1 <= days <= 5:
             raise ValueError(f"days must be within [1, 5], got {days}")
-        return await self._fetch("/data/2.5/forecast", Forecast, cnt=days * 8)
+        return await self._fetch(
+            "/data/2.5/forecast", Forecast, floor=self.forecast_min_interval, cnt=days * 8
+        )
 
     def analyze_atmospheric_mood(self, current: CurrentWeather) -> AtmosphericMood:
         """The weather's mood components (pure; see `atmosphere.analyze_atmospheric_mood`)."""

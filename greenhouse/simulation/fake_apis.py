@@ -58,6 +58,18 @@ def _template(name: str) -> Any:
     return msgspec.json.decode(_template_bytes(name))
 
 
+@cache
+def _shared(name: str) -> Any:
+    """One decoded example payload, shared: read it, copy it (`dict(...)`), never change it."""
+    return _template(name)
+
+
+def _roll(key: str) -> float:
+    """A uniform number in [0, 1) that is a pure function of `key` (stable across runs)."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
 def _clone(value: Any) -> Any:
     return msgspec.json.decode(msgspec.json.encode(value))
 
@@ -121,6 +133,9 @@ class WorldAPI:
         self._fault_counts: Counter[str] = Counter()
         self._tokens_issued = 0
         self.events_poll_interval = events_poll_interval
+        # Encoded answers keyed by the world state they show (see `_json_for`): polls that
+        # find the world unchanged cost a dictionary look-up, not a payload build.
+        self._encoded: dict[Any, tuple[bytes, str]] = {}
 
     def transport(self) -> httpx.MockTransport:
         """An httpx transport that answers every world host."""
@@ -133,7 +148,7 @@ class WorldAPI:
         # requests whatever order concurrent pollers send them in.
         key = f"{request.url.host}{request.url.path}"
         self._fault_counts[key] += 1
-        return random.Random(f"{self.world.seed}:fault:{key}:{self._fault_counts[key]}").random()
+        return _roll(f"{self.world.seed}:fault:{key}:{self._fault_counts[key]}")
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
@@ -184,6 +199,25 @@ class WorldAPI:
     ) -> httpx.Response:
         body = msgspec.json.encode(payload)
         etag = 'W/"' + hashlib.sha1(body).hexdigest()[:20] + '"'
+        return self._answer(request, body, etag, headers, service)
+
+    def _json_for(
+        self, request: httpx.Request, key: Any, build: Callable[[], Any],
+        headers: dict[str, str] | None = None, service: str = "",
+    ) -> httpx.Response:
+        """`_json` of `build()`, built and encoded once per `key` (the world state it shows)."""
+        found = self._encoded.get(key)
+        if found is None:
+            if len(self._encoded) >= 512:
+                self._encoded.clear()  # keys move on with time; old ones are never asked again
+            body = msgspec.json.encode(build())
+            found = self._encoded[key] = (body, 'W/"' + hashlib.sha1(body).hexdigest()[:20] + '"')
+        return self._answer(request, found[0], found[1], headers, service)
+
+    def _answer(
+        self, request: httpx.Request, body: bytes, etag: str,
+        headers: dict[str, str] | None, service: str,
+    ) -> httpx.Response:
         all_headers = {"ETag": etag, "Content-Type": "application/json; charset=utf-8"}
         all_headers.update(headers or {})
         if request.headers.get("if-none-match") == etag:
@@ -228,7 +262,7 @@ class WorldAPI:
 
     def _repo_json(self, repo: SimRepo, at: float, full: bool = False) -> dict[str, Any]:
         owner = self.world.owner
-        item = (_template("users.repos.list.json")[0])
+        item = dict(_shared("users.repos.list.json")[0])
         stars = self.world.stars(repo, at)
         item.update(
             id=repo.id,
@@ -262,7 +296,7 @@ class WorldAPI:
 
     def _commit_json(self, commit: SimCommit, detail: bool = False) -> dict[str, Any]:
         owner = self.world.owner
-        item = (_template("repos.commits.list.json")[0])
+        item = dict(_shared("repos.commits.list.json")[0])
         person = {"name": "Gardener", "email": "gardener@example.org", "date": _iso(commit.at)}
         item.update(
             sha=commit.sha,
@@ -332,13 +366,25 @@ class WorldAPI:
             payload["rate"] = core
             return self._github_charge(self._json(request, payload, service="github"))
         if parts[:1] == ["users"] and parts[2:] == ["repos"] or parts == ["user", "repos"]:
-            repos = [self._repo_json(r, at) for r in reversed(world.repositories(at))]
-            chunk, headers = self._page(request, repos)
-            return self._github_charge(self._json(request, chunk, headers, "github"))
+            listed = list(reversed(world.repositories(at)))
+            # What a repository shows changes with its stars and its last push, not every second.
+            state = tuple((r.id, world.stars(r, at), world.pushed_at(r, at)) for r in listed)
+            chunk, headers = self._page(request, listed)
+            key = ("repos", state, tuple(r.id for r in chunk))
+            return self._github_charge(self._json_for(
+                request, key, lambda: [self._repo_json(r, at) for r in chunk], headers, "github"
+            ))
         if parts[:1] == ["users"] and parts[2:] == ["events", "public"]:
-            return self._github_charge(
-                self._json(request, self._events(at), {"X-Poll-Interval": str(self.events_poll_interval)}, "github")
+            hour = int(at // HOUR)
+            # The feed changes when a commit lands: keyed by the commits visible this hour.
+            visible = tuple(
+                sum(1 for c in world.commits_in_hour(r.name, hour) if c.at <= at)
+                for r in world.repositories(at)
             )
+            return self._github_charge(self._json_for(
+                request, ("events", hour, visible), lambda: self._events(at),
+                {"X-Poll-Interval": str(self.events_poll_interval)}, "github",
+            ))
         if parts[:1] == ["repos"] and len(parts) >= 3:
             repo = world.repo(parts[2])
             if repo is None or repo.created_at > at:
@@ -401,12 +447,16 @@ class WorldAPI:
         events: list[dict[str, Any]] = []
         back = hour - 1
         while len(events) < 30 and back > hour - 14 * 24:
-            events.extend(self._push_events(back, (back + 1) * HOUR - 1e-6))
+            events.extend(self._hour_events(back))
             back -= 1
         return events
 
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - a finished hour's events never change
+    def _hour_events(self, hour: int) -> list[dict[str, Any]]:
+        return self._push_events(hour, (hour + 1) * HOUR - 1e-6)
+
     def _push_events(self, hour: int, at: float) -> list[dict[str, Any]]:
-        template = next(e for e in _template("users.events.public.json") if e["type"] == "PushEvent")
+        template = next(e for e in _shared("users.events.public.json") if e["type"] == "PushEvent")
         owner = self.world.owner
         events = []
         for repo in self.world.repositories(at):
@@ -461,8 +511,9 @@ class WorldAPI:
             },
         )
 
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - a track's JSON never changes; read-only
     def _track_json(self, track: SimTrack) -> dict[str, Any]:
-        item = (_template("currently-playing.spotify-web-api-js.json")["item"])
+        item = dict(_shared("currently-playing.spotify-web-api-js.json")["item"])
         item.update(
             id=track.id,
             name=track.name,
@@ -489,7 +540,7 @@ class WorldAPI:
             if playing is None:
                 return httpx.Response(204)
             track, progress, _ = playing
-            payload = (_template("currently-playing.spotify-web-api-js.json"))
+            payload = dict(_shared("currently-playing.spotify-web-api-js.json"))
             payload.update(
                 timestamp=int(at * 1000), progress_ms=progress, is_playing=True,
                 item=self._track_json(track),
@@ -555,7 +606,7 @@ class WorldAPI:
 
     def _weather_json(self, at: float) -> dict[str, Any]:
         state = self.world.weather(at)
-        payload = (_template("weather.current.lisbon.captured.json"))
+        payload = dict(_shared("weather.current.lisbon.captured.json"))
         payload.update(
             coord={"lon": self.world.longitude, "lat": self.world.latitude},
             weather=[{"id": state.condition_id, "main": state.main,
@@ -590,33 +641,39 @@ class WorldAPI:
             return self._json(request, self._weather_json(model_time), service="weather")
         if path == "/data/2.5/forecast":
             count = max(1, min(40, int(request.url.params.get("cnt", 40))))
-            template = _template("forecast.5day3h.lisbon.captured.json")
+            # The forecast moves on in 3-hour steps: one build per step, whoever asks.
             start = model_time - model_time % (3 * HOUR) + 3 * HOUR
-            entries = []
-            for n in range(count):
-                moment = start + n * 3 * HOUR
-                now_json = self._weather_json(moment)
-                entry = _clone(template["list"][0])
-                entry.update(
-                    dt=int(moment),
-                    main=dict(entry["main"], **{k: now_json["main"][k] for k in ("temp", "feels_like", "temp_min", "temp_max", "pressure", "humidity")}),
-                    weather=now_json["weather"],
-                    clouds=now_json["clouds"],
-                    wind=dict(entry.get("wind", {}), speed=now_json["wind"]["speed"], deg=now_json["wind"]["deg"]),
-                    dt_txt=datetime.fromtimestamp(moment, tz=UTC).strftime("%Y-%m-%d %H:%M:%S"),
-                    sys={"pod": "d" if now_json["weather"][0]["icon"].endswith("d") else "n"},
-                )
-                entry.pop("rain", None)
-                if "rain" in now_json:
-                    entry["rain"] = {"3h": now_json["rain"]["1h"] * 3}
-                entries.append(entry)
-            city = dict(
-                template["city"], name=self.world.city,
-                coord={"lat": self.world.latitude, "lon": self.world.longitude},
+            return self._json_for(
+                request, ("forecast", start, count), lambda: self._forecast(start, count),
+                service="weather",
             )
-            payload = {"cod": "200", "message": 0, "cnt": count, "list": entries, "city": city}
-            return self._json(request, payload, service="weather")
         raise LookupError(path)
+
+    def _forecast(self, start: float, count: int) -> dict[str, Any]:
+        template = _shared("forecast.5day3h.lisbon.captured.json")
+        entries = []
+        for n in range(count):
+            moment = start + n * 3 * HOUR
+            now_json = self._weather_json(moment)
+            entry = dict(template["list"][0])
+            entry.update(
+                dt=int(moment),
+                main=dict(entry["main"], **{k: now_json["main"][k] for k in ("temp", "feels_like", "temp_min", "temp_max", "pressure", "humidity")}),
+                weather=now_json["weather"],
+                clouds=now_json["clouds"],
+                wind=dict(entry.get("wind", {}), speed=now_json["wind"]["speed"], deg=now_json["wind"]["deg"]),
+                dt_txt=datetime.fromtimestamp(moment, tz=UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                sys={"pod": "d" if now_json["weather"][0]["icon"].endswith("d") else "n"},
+            )
+            entry.pop("rain", None)
+            if "rain" in now_json:
+                entry["rain"] = {"3h": now_json["rain"]["1h"] * 3}
+            entries.append(entry)
+        city = dict(
+            template["city"], name=self.world.city,
+            coord={"lat": self.world.latitude, "lon": self.world.longitude},
+        )
+        return {"cod": "200", "message": 0, "cnt": count, "list": entries, "city": city}
 
     # -- WakaTime ----------------------------------------------------------------------------
 
@@ -630,6 +687,15 @@ class WorldAPI:
         ]
 
     def _day_summary(self, day: int, until: float) -> dict[str, Any]:
+        if (day + 1) * DAY <= until:
+            return self._past_day_summary(day)  # a finished day no longer changes
+        return self._summary_of(day, until)
+
+    @functools.lru_cache(maxsize=512)  # noqa: B019 - read-only, shared by every answer
+    def _past_day_summary(self, day: int) -> dict[str, Any]:
+        return self._summary_of(day, (day + 1) * DAY)
+
+    def _summary_of(self, day: int, until: float) -> dict[str, Any]:
         projects = self.world.coding_seconds(day)
         if (day + 1) * DAY > until:  # today: only what has been coded so far
             done = max(0.0, min(1.0, (until - day * DAY) / DAY))
@@ -724,26 +790,37 @@ class WorldAPI:
             return self._json(request, account, service="social")
         if path == "/api/v1/accounts/1/statuses":
             limit = max(1, min(40, int(request.url.params.get("limit", 20))))
-            template = _template("mastodon.statuses.json")[0]
             posts = self.world.posts_between(at - 30 * DAY, at)[-limit:][::-1]
             statuses = []
             for post_id, when, text in posts:
-                status = _clone(template)
-                rng = random.Random(f"{self.world.seed}:likes:{post_id}")
-                age_days = (at - when) / DAY
+                status = dict(self._status_json(post_id, when, text))
+                likes, boosts, replies = self._engagement(post_id)
+                grown = min(1.0, (at - when) / DAY + 0.1)  # engagement arrives over a day
                 status.update(
-                    id=post_id, created_at=_iso(when), content=f"<p>{text}</p>",
-                    url=f"https://mastodon.sim/@{self.world.owner}/{post_id}",
-                    uri=f"https://mastodon.sim/users/{self.world.owner}/statuses/{post_id}",
-                    favourites_count=int(rng.uniform(0, 20) * min(1.0, age_days + 0.1)),
-                    reblogs_count=int(rng.uniform(0, 5) * min(1.0, age_days + 0.1)),
-                    replies_count=int(rng.uniform(0, 4)),
-                    tags=[{"name": w[1:], "url": f"https://mastodon.sim/tags/{w[1:]}"}
-                          for w in text.split() if w.startswith("#")],
+                    favourites_count=int(likes * grown),
+                    reblogs_count=int(boosts * grown),
+                    replies_count=int(replies),
                 )
                 statuses.append(status)
             return self._json(request, statuses, service="social")
         raise LookupError(path)
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - a post's JSON never changes; read-only
+    def _status_json(self, post_id: str, when: float, text: str) -> dict[str, Any]:
+        status = dict(_shared("mastodon.statuses.json")[0])
+        status.update(
+            id=post_id, created_at=_iso(when), content=f"<p>{text}</p>",
+            url=f"https://mastodon.sim/@{self.world.owner}/{post_id}",
+            uri=f"https://mastodon.sim/users/{self.world.owner}/statuses/{post_id}",
+            tags=[{"name": w[1:], "url": f"https://mastodon.sim/tags/{w[1:]}"}
+                  for w in text.split() if w.startswith("#")],
+        )
+        return status
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019
+    def _engagement(self, post_id: str) -> tuple[float, float, float]:
+        rng = random.Random(f"{self.world.seed}:likes:{post_id}")
+        return rng.uniform(0, 20), rng.uniform(0, 5), rng.uniform(0, 4)
 
     def _feed(self, request: httpx.Request, path: str) -> httpx.Response:
         if path != "/blog.xml":

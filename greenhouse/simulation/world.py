@@ -174,6 +174,9 @@ class World:
     weather_block_hours: int = 3
     repos: list[SimRepo] = field(init=False)
     tracks: list[SimTrack] = field(init=False)
+    _before: dict[str, tuple[int, tuple[SimCommit, ...]]] = field(
+        init=False, default_factory=dict, repr=False
+    )
 
     def __post_init__(self) -> None:
         rng = _rng(self.seed, "repos")
@@ -299,14 +302,39 @@ class World:
         repo = self.repo(name)
         if repo is None:
             return []
-        found: list[SimCommit] = []
         hour = int(until // HOUR)
-        stop = max(int(repo.created_at // HOUR), hour - 120 * 24)
-        while hour >= stop and len(found) < limit:
-            batch = [c for c in self.commits_in_hour(name, hour) if c.at <= until]
-            found.extend(reversed(batch))
-            hour -= 1
+        found = [c for c in reversed(self.commits_in_hour(name, hour)) if c.at <= until]
+        if len(found) < limit:
+            found.extend(self._commits_before(name, hour)[: limit - len(found)])
         return found[:limit]
+
+    def _commits_before(self, name: str, hour: int) -> tuple[SimCommit, ...]:
+        """Up to 300 newest commits before hour `hour` (looking back 120 days), newest first.
+
+        Built from the last answer for this repository when it was for an earlier hour, adding
+        only the hours in between: a poll does not walk back through weeks of dormancy again.
+        """
+        repo = self.repo(name)
+        assert repo is not None
+        stop = max(int(repo.created_at // HOUR), hour - 120 * 24)
+        known = self._before.get(name)
+        if known is not None and known[0] == hour:
+            return known[1]
+        found: list[SimCommit] = []
+        if known is not None and known[0] < hour:
+            for back in range(hour - 1, max(known[0], stop) - 1, -1):
+                found.extend(reversed(self.commits_in_hour(name, back)))
+            # The last answer, less what fell out of the 120-day window.
+            found.extend(c for c in known[1] if c.at >= stop * HOUR)
+        else:
+            back = hour - 1
+            while back >= stop and len(found) < 300:
+                found.extend(reversed(self.commits_in_hour(name, back)))
+                back -= 1
+        answer = tuple(found[:300])
+        if known is None or known[0] < hour:
+            self._before[name] = (hour, answer)
+        return answer
 
     def stars(self, repo: SimRepo, at: float) -> int:
         """Stars of `repo` at `at` (never decreases)."""
@@ -352,14 +380,23 @@ class World:
         block = int(at // (2 * HOUR))
         if not self._listening(block):
             return None
+        for started, end, track in self._playlist(block):
+            if at < end:
+                return track, int((at - started) * 1000), started
+        raise AssertionError("a block's playlist covers the whole block")
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - Spotify polls ask about the same block
+    def _playlist(self, block: int) -> tuple[tuple[float, float, SimTrack], ...]:
+        # (start, end, track) back to back from the block's start past its end.
         rng = _rng(self.seed, "playlist", block)
         moment: float = block * 2 * HOUR
-        while True:
+        plays = []
+        while moment < (block + 1) * 2 * HOUR:
             track = rng.choice(self.tracks)
             end = moment + track.duration_ms / 1000
-            if at < end:
-                return track, int((at - moment) * 1000), moment
+            plays.append((moment, end, track))
             moment = end
+        return tuple(plays)
 
     def played_between(self, since: float, until: float) -> list[tuple[SimTrack, float]]:
         """(track, played_at) for tracks that finished in (since, until], oldest first."""
@@ -482,14 +519,22 @@ class World:
 
     def posts_between(self, since: float, until: float) -> list[tuple[str, float, str]]:
         """(post id, posted_at, text) for social posts in (since, until], oldest first."""
-        posts = []
-        for day in range(int(since // DAY), int(until // DAY) + 1):
-            rng = _rng(self.seed, "posts", day)
-            for i in range(_poisson(rng, 2.0)):
-                at = day * DAY + rng.uniform(7 * HOUR, 23 * HOUR)
-                repo = rng.choice(self.repos)
-                topic = rng.choice(list(repo.topics) or [repo.language.lower()])
-                text = f"Working on {repo.name} today: {rng.choice(_AREAS)} and #{topic}"
-                if since < at <= until:
-                    posts.append((f"{day}{i:02d}", at, text))
+        posts = [
+            post
+            for day in range(int(since // DAY), int(until // DAY) + 1)
+            for post in self._posts_on(day)
+            if since < post[1] <= until
+        ]
         return sorted(posts, key=lambda p: p[1])
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019 - feeds ask about the same weeks again
+    def _posts_on(self, day: int) -> tuple[tuple[str, float, str], ...]:
+        rng = _rng(self.seed, "posts", day)
+        posts = []
+        for i in range(_poisson(rng, 2.0)):
+            at = day * DAY + rng.uniform(7 * HOUR, 23 * HOUR)
+            repo = rng.choice(self.repos)
+            topic = rng.choice(list(repo.topics) or [repo.language.lower()])
+            text = f"Working on {repo.name} today: {rng.choice(_AREAS)} and #{topic}"
+            posts.append((f"{day}{i:02d}", at, text))
+        return tuple(posts)
