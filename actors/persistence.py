@@ -11,15 +11,20 @@ thread never waits on the disk. Batching rule (group commit, after Home Assistan
   `max_batch` (default 500) messages are pending, so a quiet garden makes few small writes on
   an SD card.
 
-After a commit it publishes `EventStored` for each event, in id order, with the envelope encoded
-once. On shutdown it flushes what is pending and what is still queued in its mailbox, and announces
-it (shielded, bounded by `shutdown_timeout`); whoever
+It is a two-stage pipeline: messages are encoded on the trio thread as they are taken
+(`Store.prepare`: ids, rows, envelopes), and while the worker thread commits one batch (SQLite
+releases the GIL while it works) the actor takes and encodes what queued up meanwhile, the next
+batch. Only one batch is written at a time, so ids and commits stay in order. After a commit it
+answers the asks of that batch, then publishes `EventStored` for each event, in id order, with
+the envelope encoded once. On shutdown it flushes what is pending and what is still
+queued in its mailbox, and announces it (shielded, bounded by `shutdown_timeout`); whoever
 opened the `Store` closes it (which checkpoints the WAL).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import trio
@@ -27,7 +32,7 @@ import trio
 from greenhouse.messages import EventStored, GardenEvent
 from greenhouse.runtime import Actor, AskRequest, Bus, Clock, Mailbox
 from greenhouse.runtime.mailbox import MailboxClosed
-from greenhouse.store import Store
+from greenhouse.store import PreparedBatch, Store
 
 __all__ = ["PersistenceActor"]
 
@@ -58,40 +63,66 @@ class PersistenceActor(Actor):
         self.in_thread = in_thread
         self.commits = 0
         self.rows_written = 0
-        self._pending: list[Any] = []  # messages, asked ones unwrapped
-        self._asks: list[AskRequest] = []  # the asks among them, answered after the commit
+        # The batch being gathered (already encoded), the asks in it, and whether an event or
+        # an ask makes it due at once.
+        self._batch: PreparedBatch | None = None
+        self._asks: list[AskRequest] = []
         self._urgent = False
+        self._writing: PreparedBatch | None = None  # the batch in the worker thread
+        self._returned: list[tuple[PreparedBatch, list[AskRequest]]] = []  # cancelled writes
 
-    def _take(self, item: Any) -> None:
-        if isinstance(item, AskRequest):
-            self._asks.append(item)
-            self._pending.append(item.message)
-            self._urgent = True
-        else:
-            self._pending.append(item)
-            if isinstance(item, GardenEvent):
+    # -- gathering -----------------------------------------------------------------------------
+
+    def _pending(self) -> int:
+        return len(self._batch.messages) if self._batch is not None else 0
+
+    def _take_queued(self, items: list[Any] | None = None, room: float | None = None) -> None:
+        """Take what is queued (up to `max_batch` pending) and encode it into the batch."""
+        assert self.inbox is not None
+        items = items if items is not None else []
+        if room is None:
+            room = self.max_batch - self._pending()
+        while len(items) < room:
+            try:
+                items.append(self.inbox.get_nowait())
+            except (trio.WouldBlock, MailboxClosed):  # a closed mailbox: `get` raises it next
+                break
+        if not items:
+            return
+        messages = []
+        for item in items:
+            if isinstance(item, AskRequest):
+                self._asks.append(item)
+                messages.append(item.message)
                 self._urgent = True
+            else:
+                messages.append(item)
+                if not self._urgent and isinstance(item, GardenEvent):
+                    self._urgent = True
+        writing = self._writing
+        self._batch = self.store.prepare(
+            messages,
+            self.clock.time(),
+            into=self._batch,
+            first_id=writing.next_id if writing is not None else None,
+        )
 
     async def run(self) -> None:
         assert self.inbox is not None
         deadline = math.inf
         try:
             while True:
-                with trio.move_on_at(deadline):
-                    self._take(await self.inbox.get())
-                    while len(self._pending) < self.max_batch:
-                        try:
-                            self._take(self.inbox.get_nowait())
-                        except trio.WouldBlock:
-                            break
+                self._take_queued()
                 now = trio.current_time()
-                if self._pending and (
-                    self._urgent or len(self._pending) >= self.max_batch or now >= deadline
-                ):
-                    await self.flush()
-                    deadline = math.inf
-                elif self._pending and deadline == math.inf:
-                    deadline = now + self.flush_interval
+                if not self._due(now, deadline):
+                    if self._pending() and deadline == math.inf:
+                        deadline = now + self.flush_interval
+                    with trio.move_on_at(deadline):
+                        self._take_queued([await self.inbox.get()])
+                    if not self._due(trio.current_time(), deadline):
+                        continue
+                await self.flush(gather_next=True)
+                deadline = math.inf
         except trio.Cancelled:
             # Shutting down: what was published before the stop is written too, not only what
             # had been taken from the mailbox (a crash leaves it queued for the restart).
@@ -104,35 +135,57 @@ class PersistenceActor(Actor):
                 # committed event never announced is one that live viewers never see.
                 await self.flush()
 
-    def _drain(self) -> None:
-        assert self.inbox is not None
-        while True:
-            try:
-                self._take(self.inbox.get_nowait())
-            except (trio.WouldBlock, MailboxClosed):
-                return
+    def _due(self, now: float, deadline: float) -> bool:
+        pending = self._pending()
+        return pending > 0 and (self._urgent or pending >= self.max_batch or now >= deadline)
 
-    async def flush(self, *, publish: bool = True) -> None:
-        """Commit everything pending in one transaction, then answer asks and publish events."""
-        batch, asks = self._pending, self._asks
-        self._pending, self._asks, self._urgent = [], [], False
-        if not batch:
+    def _drain(self) -> None:
+        self._take_queued(room=math.inf)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    async def flush(self, *, publish: bool = True, gather_next: bool = False) -> None:
+        """Commit the gathered batch in one transaction, then answer its asks and announce it.
+
+        With `gather_next`, what is queued in the mailbox is taken and encoded while the worker
+        writes (the next batch, which the caller flushes in turn).
+        """
+        batch, asks = self._batch, self._asks
+        self._batch, self._asks, self._urgent = None, [], False
+        if self._returned:
+            # Writes cancelled before they began (a shutdown): written now, with this batch.
+            returned, self._returned = self._returned, []
+            messages = [m for b, _ in returned for m in b.messages]
+            asks = [a for _, a_list in returned for a in a_list] + asks
+            if batch is not None:
+                messages.extend(batch.messages)
+            batch = self.store.prepare(messages, self.clock.time())
+        if batch is None:
             return
         try:
-            # Encoding happens here, on the trio thread; the worker thread only runs SQLite,
-            # which releases the GIL, so the trio thread goes on (taking the next messages,
-            # publishing) while the batch is written.
-            prepared = self.store.prepare(batch, self.clock.time())
-            if self.in_thread:
-                await self.clock.run_sync(self.store.commit, prepared)
+            if batch.first_id != self.store.next_id:
+                # Gathered behind a batch whose write failed: its ids are handed out again.
+                batch = self.store.prepare(batch.messages, self.clock.time())
+            self._writing = batch
+            if self.in_thread and self.clock.uses_threads():
+                batch.encoded_rows()  # here, where holding the GIL stalls no one
+                entering = threading.Event()
+                job = _ThreadJob(self.store.commit, batch, entering.set)
+                if gather_next and len(self.inbox or ()):
+                    # Encode what queued up meanwhile (the next batch) while SQLite writes this
+                    # one. First let the worker reach SQLite: it needs the GIL to get there, and
+                    # a busy trio thread would hold it for up to the switch interval (5 ms).
+                    entering.wait(0.005)
+                    self._take_queued()
+                await job.wait()
+            elif self.in_thread:
+                await self.clock.run_sync(self.store.commit, batch)
             else:
-                self.store.commit(prepared)
+                self.store.commit(batch)
         except trio.Cancelled:
             # Cancelled on the way into the (uncancellable) worker thread: nothing was written,
             # so the batch goes back for the shutdown flush instead of being dropped.
-            self._pending[:0] = batch
-            self._asks[:0] = asks
-            self._urgent = True
+            self._returned.append((batch, asks))
             raise
         except Exception as error:
             # Nothing of the batch is stored (one transaction); the askers learn it, and the
@@ -140,19 +193,49 @@ class PersistenceActor(Actor):
             for item in asks:
                 item.fail(error)
             raise
+        finally:
+            self._writing = None
         self.commits += 1
-        self.rows_written += len(batch)
-        first = prepared.first_id
+        self.rows_written += len(batch.messages)
         if asks:
-            ids = {id(event): first + i for i, event in enumerate(prepared.events)}
+            first = batch.first_id
+            ids = {id(event): first + i for i, event in enumerate(batch.events)}
             for item in asks:
                 item.answer(ids.get(id(item.message)))
-        if publish and prepared.events and self.bus is not None:
+        if publish and batch.events and self.bus is not None:
             await self.bus.publish_many(
                 [
                     EventStored(id=row[0], type=row[1], frame=frame, event=event)
-                    for row, frame, event in zip(
-                        prepared.rows, prepared.frames, prepared.events, strict=True
-                    )
+                    for row, frame, event in zip(batch.rows, batch.frames, batch.events, strict=True)
                 ]
             )
+
+
+class _ThreadJob:
+    """`fn(*args)` started in a worker thread at once; `wait()` for its result.
+
+    `trio.to_thread.run_sync` starts the thread only once the calling task yields, and returns
+    only when it is done; this lets the caller work on the trio thread meanwhile. Like
+    `run_sync` (without abandon_on_cancel) the wait cannot be cancelled: the work is finished,
+    never abandoned half done.
+    """
+
+    def __init__(self, fn: Any, *args: Any) -> None:
+        self._done = trio.Event()
+        self._result: Any = None  # an outcome.Outcome (trio's own result type)
+        token = trio.lowlevel.current_trio_token()
+
+        def deliver(result: Any) -> None:
+            token.run_sync_soon(self._finish, result)
+
+        trio.lowlevel.start_thread_soon(lambda: fn(*args), deliver)
+
+    def _finish(self, result: Any) -> None:
+        self._result = result
+        self._done.set()
+
+    async def wait(self) -> Any:
+        with trio.CancelScope(shield=True):
+            await self._done.wait()
+        assert self._result is not None
+        return self._result.unwrap()

@@ -146,11 +146,29 @@ class PreparedBatch:
     """A batch encoded by `Store.prepare`, ready for `Store.commit`."""
 
     first_id: int
-    next_id: int = 0
+    next_id: int = -1  # the id after the last event (`first_id` while there is none)
+    messages: list[Any] = field(default_factory=list)  # everything, in order, as given
     events: list[GardenEvent] = field(default_factory=list)
     rows: list[tuple[int, str, str, str, str]] = field(default_factory=list)
     frames: list[bytes] = field(default_factory=list)  # the envelopes, in id order
     groups: dict[Writer, list[Any]] = field(default_factory=dict)
+    _blob: bytes | None = None  # `encoded_rows`, once asked for
+
+    def __post_init__(self) -> None:
+        if self.next_id < 0:
+            self.next_id = self.first_id
+
+    def encoded_rows(self) -> bytes | None:
+        """The event rows as one JSON array for `_INSERT_JSON`, or None if they cannot be.
+
+        SQLite's JSON functions end a string at NUL (and SQLite before 3.38 lacks `->>`): such
+        a rare batch is bound row by row instead. Call it where the GIL is cheap to hold (the
+        persistence actor does, on the trio thread); the result is kept.
+        """
+        if self._blob is None and self.rows and _JSON_ROWS:
+            blob = _rows_encoder.encode(self.rows)
+            self._blob = b"" if b"\\u0000" in blob else blob
+        return self._blob or None
 
 
 _INSERT_ROWS = "INSERT INTO events(id, type, data, timestamp, source) VALUES (?, ?, ?, ?, ?)"
@@ -159,21 +177,11 @@ _INSERT_ROWS = "INSERT INTO events(id, type, data, timestamp, source) VALUES (?,
 # row as executemany does. The trio thread then keeps running while the batch is written.
 _INSERT_JSON = (
     "INSERT INTO events(id, type, data, timestamp, source) "
-    "SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?)"
-)
+    "SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(CAST(? AS TEXT))"
+)  # bound as bytes, a BLOB: the CAST keeps SQLite >= 3.45 from reading it as binary JSONB
 _JSON_ROWS = sqlite3.sqlite_version_info >= (3, 38, 0)  # the ->> operator
-_rows_encoder = msgspec.json.Encoder()  # worker thread
-_payload_encoder = msgspec.json.Encoder()  # `prepare`, on the caller's thread
-
-
-def _insert_events(conn: sqlite3.Connection, rows: list[tuple[int, str, str, str, str]]) -> None:
-    blob = _rows_encoder.encode(rows) if _JSON_ROWS else b"\\u0000"
-    if b"\\u0000" in blob:
-        # SQLite's JSON functions end a string at NUL (and old SQLite lacks ->>): such a
-        # rare batch is bound row by row.
-        conn.executemany(_INSERT_ROWS, rows)
-    else:
-        conn.execute(_INSERT_JSON, (blob,))
+_rows_encoder = msgspec.json.Encoder()
+_payload_encoder = msgspec.json.Encoder()
 
 
 class Store:
@@ -267,18 +275,36 @@ class Store:
         """Route messages of `message_type` in a batch to `writer(db, messages)`."""
         self.writers[message_type] = writer
 
-    def prepare(self, messages: Sequence[Any], now: float) -> PreparedBatch:
-        """Encode a batch for `commit`: event ids, rows and envelopes, table rows by writer.
+    @property
+    def next_id(self) -> int:
+        """The id the next committed event gets."""
+        return self._next_id
+
+    def prepare(
+        self,
+        messages: Sequence[Any],
+        now: float,
+        *,
+        into: PreparedBatch | None = None,
+        first_id: int | None = None,
+    ) -> PreparedBatch:
+        """Encode messages for `commit`: event ids, rows and envelopes, table rows by writer.
 
         Pure Python and no I/O, so the persistence actor runs it on the trio thread and the
         worker thread that commits holds the GIL only briefly (SQLite releases it while it
-        works). Ids continue from the last commit; a batch that is never committed burns none.
+        works). `into` extends a batch still being gathered; a new batch's ids start at
+        `first_id` (default: right after the last commit; the actor passes the end of the
+        batch being written). A batch that is never committed burns no ids.
         """
-        batch = PreparedBatch(self._next_id)
+        batch = into if into is not None else PreparedBatch(
+            self._next_id if first_id is None else first_id
+        )
+        batch.messages.extend(messages)
+        batch._blob = None
         events, rows, frames, groups = batch.events, batch.rows, batch.frames, batch.groups
         encode = _payload_encoder.encode
         stamp = iso_timestamp(now)
-        next_id = batch.first_id
+        next_id = batch.next_id
         for message in messages:
             if not isinstance(message, GardenEvent):
                 writer = self._writer_for(type(message))
@@ -303,17 +329,39 @@ class Store:
         batch.next_id = next_id
         return batch
 
-    def commit(self, batch: PreparedBatch) -> None:
-        """Write a prepared batch in ONE transaction (runs in the worker thread)."""
+    def commit(self, batch: PreparedBatch, entering: Callable[[], None] | None = None) -> None:
+        """Write a prepared batch in ONE transaction (runs in the worker thread).
+
+        `entering` is called just before SQLite starts on the batch, i.e. just before the
+        sqlite3 module lets go of the GIL.
+        """
         if batch.first_id != self._next_id:
             raise RuntimeError(
                 f"batch prepared for id {batch.first_id} but the next id is {self._next_id}"
             )
-        with self._lock, self.db.atomic():
-            if batch.rows:
-                _insert_events(self.conn, batch.rows)
-            for writer, group in batch.groups.items():
-                writer(self.db, group)
+        blob = batch.encoded_rows()
+        with self._lock:
+            if blob is not None and not batch.groups and not self.conn.in_transaction:
+                # Events only: one statement is one transaction (autocommit), so SQLite does
+                # the whole write, commit included, in one step without the GIL. The legacy
+                # isolation level would spend a step (and a GIL round trip) on BEGIN first.
+                level, self.conn.isolation_level = self.conn.isolation_level, None
+                try:
+                    if entering is not None:
+                        entering()
+                    self.conn.execute(_INSERT_JSON, (blob,))
+                finally:
+                    self.conn.isolation_level = level
+            else:
+                if entering is not None:
+                    entering()
+                with self.db.atomic():
+                    if blob is not None:
+                        self.conn.execute(_INSERT_JSON, (blob,))
+                    elif batch.rows:
+                        self.conn.executemany(_INSERT_ROWS, batch.rows)
+                    for writer, group in batch.groups.items():
+                        writer(self.db, group)
         self._next_id = batch.next_id
 
     def write_batch(

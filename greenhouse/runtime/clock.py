@@ -76,17 +76,18 @@ class Clock:
         """A garden-time duration in trio seconds (for `trio.move_on_after` and friends)."""
         return seconds / self.scale
 
+    def uses_threads(self) -> bool:
+        """Whether `run_sync` sends work to a worker thread now (False under a MockClock)."""
+        if self.threads is not None:
+            return self.threads
+        # trio.testing is only looked up, never imported here: it pulls in pytest (about
+        # 10 MB), and a MockClock cannot exist unless someone imported it already.
+        testing = sys.modules.get("trio.testing")
+        return testing is None or not isinstance(trio.lowlevel.current_clock(), testing.MockClock)
+
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking `fn(*args)` in a worker thread, or inline when threads are off."""
-        threads = self.threads
-        if threads is None:
-            # trio.testing is only looked up, never imported here: it pulls in pytest (about
-            # 10 MB), and a MockClock cannot exist unless someone imported it already.
-            testing = sys.modules.get("trio.testing")
-            threads = testing is None or not isinstance(
-                trio.lowlevel.current_clock(), testing.MockClock
-            )
-        if threads:
+        if self.uses_threads():
             return await trio.to_thread.run_sync(fn, *args)
         await trio.lowlevel.checkpoint()
         return fn(*args)
