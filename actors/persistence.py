@@ -23,6 +23,7 @@ opened the `Store` closes it (which checkpoints the WAL).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from typing import Any
@@ -82,11 +83,8 @@ class PersistenceActor(Actor):
         items = items if items is not None else []
         if room is None:
             room = self.max_batch - self._pending()
-        while len(items) < room:
-            try:
-                items.append(self.inbox.get_nowait())
-            except (trio.WouldBlock, MailboxClosed):  # a closed mailbox: `get` raises it next
-                break
+        with contextlib.suppress(MailboxClosed):  # closed and empty: `get` raises it next
+            items.extend(self.inbox.get_many_nowait(room - len(items)))
         if not items:
             return
         messages = []
