@@ -15,6 +15,7 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 
 from greenhouse.runtime import Actor, Clock
+from greenhouse.web import h11_coalesce
 from greenhouse.web.app import create_app
 from greenhouse.web.context import WebContext
 
@@ -54,6 +55,7 @@ class HttpActor(Actor):
         return config
 
     async def run(self) -> None:
+        h11_coalesce.install()  # a response head leaves with its body: one write, not two
         app = create_app(self.ctx)
         try:
             while True:

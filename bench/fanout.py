@@ -1,22 +1,29 @@
 """WebSocket fan-out: the garden's actor against a bare trio-websocket loop and websockets.broadcast.
 
 Each server runs in its own process; the viewers are raw WebSocket clients spread over several
-client processes (cheap readers: they parse frame headers, not JSON, so they are not the
-bottleneck). For each server, in the same run:
+client processes (`--clients`; by default one bare epoll loop each, `--client-impl asyncio` for
+the first version's asyncio protocols, which spent more CPU per frame than the servers). The
+clients are told what to expect and answer before the server starts. For each server:
 
 * burst: the server publishes `--burst` events as fast as it can; delivered messages per second
-  (viewers x events / time until the last viewer has them all) and the server's CPU microseconds
-  per delivered message (process CPU time over the burst).
+  (viewers x events / time until the last viewer has them all; "to kernel": until the server's
+  own buffers are empty), the server's CPU microseconds per delivered message (process CPU time
+  over the burst), the clients' CPU per message and frames per socket read.
 * steady: `--rate` events per second for `--seconds`; p50/p99 publish-to-receive latency over
   every delivery (wall clock, same machine).
 
 Servers:
-* garden: the real `WebSocketActor` fed `EventStored` messages on its bus mailbox (the fan-out
-  only: storage is bench/store.py's subject).
+* garden: the real `WebSocketActor` fed `EventStored` messages on its bus mailbox, one
+  `publish` each (the fan-out only: storage is bench/store.py's subject). Events that arrive
+  while it works go out together, one write per viewer.
+* garden-unbatched: the same with `max_batch_events=1` (each event written on its own).
 * bare: trio-websocket with a memory channel and a send task per viewer, `send_message` each.
-* websockets: the `websockets` library (asyncio) with `broadcast()`, compression off.
+* websockets: the `websockets` library (asyncio) with `broadcast()` per event, compression off.
 
-    python bench/fanout.py [--viewers 1000] [--clients 4] [--burst 200] [--rate 20] [--seconds 10]
+The servers run in interleaved rounds (`--rounds`, best of each figure; the machine is shared).
+
+    python bench/fanout.py [--quick] [--viewers 1000] [--clients 4] [--burst 200] [--rate 20]
+                           [--seconds 10] [--rounds 3] [--servers garden,websockets]
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import json
 import os
 import subprocess
@@ -103,7 +112,7 @@ async def _trio_driver(publish, drained, port: int, stats=dict) -> None:  # type
             _say(published=int(rate * seconds), cpu=time.process_time() - cpu, stats=stats())
 
 
-async def serve_garden(port: int) -> None:
+async def serve_garden(port: int, batch: bool = True) -> None:
     import trio
 
     from actors.websocket import ViewerLimits, WebSocketActor
@@ -116,6 +125,8 @@ async def serve_garden(port: int) -> None:
         store = Store(Path(directory) / "bench.db")
         box = bus.subscribe("websocket", (EventStored,), capacity=4096)
         limits = ViewerLimits(max_viewers=100_000, ping_interval=3600, queue_capacity=1024)
+        if not batch:  # every event on its own, as it comes: what the batching saves
+            limits = dataclasses.replace(limits, max_batch_events=1)
         actor = WebSocketActor(box, bus, store, port=port, limits=limits)
         event = CommitPushed(repository="r", commit_count=1, author="a", impact_score=0.1)
 
@@ -396,6 +407,169 @@ class ClientProcess:
                 return
 
 
+class LeanClient:
+    """The viewers of one client process on a bare epoll loop: same protocol, less client CPU.
+
+    The asyncio clients spent 25-35 us of CPU per received frame (more than any server), and
+    four of them share the 2 cores with the server under test, so they measured mostly
+    themselves. This loop reads each socket with one `recv` and walks the frame headers.
+    """
+
+    def __init__(self, port: int, conns: int, skip_first: bool) -> None:
+        self.port = port
+        self.conns = conns
+        self.skip_first = skip_first
+        self.delivered = self.bad = self.reads = 0
+        self.last = 0.0
+        self.timing = False
+        self.latencies: list[float] = []
+
+    def _connect(self) -> tuple[Any, bytearray]:
+        import socket
+
+        sock = socket.create_connection(("127.0.0.1", self.port))
+        sock.sendall(
+            b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        buf = bytearray()
+        while (end := buf.find(b"\r\n\r\n")) < 0:
+            buf += sock.recv(65536)
+        del buf[: end + 4]
+        sock.setblocking(False)
+        return sock, buf
+
+    def _frames(self, buf: bytearray, now: float) -> int:
+        """Count the complete frames at the head of `buf` (and time them); drop them."""
+        pos, size, count = 0, len(buf), 0
+        timing = self.timing
+        while size - pos >= 2:
+            length = buf[pos + 1] & 0x7F
+            head = 2
+            if length == 126:
+                if size - pos < 4:
+                    break
+                length = (buf[pos + 2] << 8) | buf[pos + 3]
+                head = 4
+            elif length == 127:
+                if size - pos < 10:
+                    break
+                length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+                head = 10
+            if size - pos < head + length:
+                break
+            if buf[pos] != 0x81:  # not a final text frame: a corrupt stream would show here
+                self.bad += 1
+            if timing:
+                t_at = buf.find(b'"t":', pos + head, pos + head + length)
+                end = buf.find(b",", t_at)
+                self.latencies.append(now - float(buf[t_at + 4 : end]))
+            count += 1
+            pos += head + length
+        del buf[:pos]
+        return count
+
+    def run(self) -> None:
+        import selectors
+
+        selector = selectors.EpollSelector()
+        buffers: dict[int, bytearray] = {}
+        socks = []
+        first: dict[int, bool] = {}
+        for _ in range(self.conns):
+            sock, buf = self._connect()
+            socks.append(sock)
+            buffers[sock.fileno()] = buf
+            first[sock.fileno()] = self.skip_first
+            selector.register(sock, selectors.EVENT_READ, sock)
+        selector.register(sys.stdin, selectors.EVENT_READ, None)
+        snapshots = 0
+        for fd, buf in buffers.items():  # a snapshot may have come with the handshake
+            if first[fd] and self._frames_one(buf):
+                first[fd] = False
+                snapshots += 1
+        pending = b""
+        mode, target, until, idle, cpu = "", 0, 0.0, 0.0, 0.0
+        if snapshots == (self.conns if self.skip_first else 0):
+            _say(ready=self.conns)
+        while True:
+            events = selector.select(0.05)
+            now = time.time()
+            for key, _ in events:
+                sock = key.data
+                if sock is None:  # a command
+                    chunk = os.read(0, 4096)
+                    if not chunk:
+                        return
+                    pending += chunk
+                    while b"\n" in pending:
+                        line, pending = pending.split(b"\n", 1)
+                        parts = line.decode().split()
+                        if not parts or parts[0] == "quit":
+                            return
+                        mode, target = parts[0], int(parts[1]) * self.conns
+                        self.delivered = self.reads = 0
+                        self.latencies = []
+                        self.timing = mode == "steady"
+                        cpu = time.process_time()
+                        idle = float(parts[2])
+                        until = now + idle
+                        self.last = now
+                        _say(armed=True)
+                    continue
+                data = sock.recv(262144)
+                if not data:
+                    selector.unregister(sock)
+                    continue
+                self.reads += 1
+                buf = buffers[sock.fileno()]
+                buf += data
+                # The garden's snapshot comes first: it is not timed or counted.
+                if first[sock.fileno()] and self._frames_one(buf):
+                    first[sock.fileno()] = False
+                    snapshots += 1
+                    if snapshots == self.conns:
+                        _say(ready=self.conns)
+                self.delivered += self._frames(buf, now)
+                self.last = now
+            if mode == "burst" and (self.delivered >= target or now - self.last > idle):
+                _say(
+                    delivered=self.delivered,
+                    last=self.last,
+                    bad=self.bad,
+                    cpu=time.process_time() - cpu,
+                    reads=self.reads,
+                )
+                mode = ""
+            elif mode == "steady" and (self.delivered >= target or now > until):
+                self.timing = False
+                _say(
+                    delivered=self.delivered,
+                    latencies=self.latencies,
+                    cpu=time.process_time() - cpu,
+                )
+                mode = ""
+
+    def _frames_one(self, buf: bytearray) -> bool:
+        """Drop the first complete frame of `buf` if it is there."""
+        if len(buf) < 2:
+            return False
+        length, head = buf[1] & 0x7F, 2
+        if length == 126:
+            if len(buf) < 4:
+                return False
+            length, head = (buf[2] << 8) | buf[3], 4
+        elif length == 127:
+            if len(buf) < 10:
+                return False
+            length, head = int.from_bytes(buf[2:10], "big"), 10
+        if len(buf) < head + length:
+            return False
+        del buf[: head + length]
+        return True
+
+
 # -- the coordinator -------------------------------------------------------------------------------
 
 
@@ -445,7 +619,8 @@ def measure(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     clients = [
         Proc(
             ["--client", "--port", str(port), "--conns", str(per)]
-            + (["--skip-first"] if kind == "garden" else [])
+            + (["--skip-first"] if kind.startswith("garden") else [])
+            + ["--client-impl", args.client_impl]
         )
         for _ in range(args.clients)
     ]
@@ -470,7 +645,7 @@ def measure(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         # steady
         count = int(args.rate * args.seconds)
         for client in clients:
-            client.send(f"steady {count} {args.seconds + 5}")
+            client.send(f"steady {count} {2 * args.seconds + 5}")
         for client in clients:
             client.read()  # armed
         server.send(f"steady {args.rate} {args.seconds}")
@@ -517,37 +692,61 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--servers", default="garden,bare,websockets")
+    parser.add_argument("--servers", default="garden,garden-unbatched,bare,websockets")
     parser.add_argument(
         "--idle", type=float, default=3.0, help="burst: stop waiting after this long with no frame"
     )
-    parser.add_argument("--quick", action="store_true", help="a short run: --burst 100 --seconds 4")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds, best of (default 3)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a short run: --burst 100 --seconds 4 --rounds 1"
+    )
     parser.add_argument("--serve")
     parser.add_argument("--client", action="store_true")
+    parser.add_argument(
+        "--client-impl",
+        choices=("lean", "asyncio"),
+        default="lean",
+        help="viewer processes: one epoll loop (lean) or asyncio protocols (the first version)",
+    )
     parser.add_argument("--port", type=int)
     parser.add_argument("--conns", type=int)
     parser.add_argument("--skip-first", action="store_true")
     args = parser.parse_args()
     if args.quick:
         args.burst, args.seconds = 100, 4.0
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 3
     if args.serve:
         if args.serve == "websockets":
             asyncio.run(serve_websockets(args.port))
         else:
             import trio
 
-            trio.run(serve_garden if args.serve == "garden" else serve_bare, args.port)
+            servers = {
+                "garden": serve_garden,
+                "garden-unbatched": functools.partial(serve_garden, batch=False),
+                "bare": serve_bare,
+            }
+            trio.run(servers[args.serve], args.port)
         return
     if args.client:
-        asyncio.run(ClientProcess(args.port, args.conns, args.skip_first).run())
+        if args.client_impl == "lean":
+            LeanClient(args.port, args.conns, args.skip_first).run()
+        else:
+            asyncio.run(ClientProcess(args.port, args.conns, args.skip_first).run())
         return
 
     from bench._report import report
 
-    results = []
-    for kind in args.servers.split(","):
-        results.append(measure(kind, args))
-        print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    # Interleaved rounds (the machine is shared): each server once per round, the best of each
+    # figure over the rounds is reported, and every run is kept in the JSON.
+    kinds = args.servers.split(",")
+    runs: list[dict[str, Any]] = []
+    for _ in range(args.rounds):
+        for kind in kinds:
+            runs.append(measure(kind, args))
+            print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
+    results = [_best([r for r in runs if r["server"] == kind]) for kind in kinds]
     by = {r["server"]: r for r in results}
     columns = [
         "server",
@@ -555,6 +754,8 @@ def main() -> None:
         "to kernel msgs/s",
         "received msgs/s",
         "CPU us/msg",
+        "client CPU us/msg",
+        "frames/read",
         "burst delivered",
         "steady p50 ms",
         "steady p99 ms",
@@ -567,6 +768,8 @@ def main() -> None:
             r["burst_server_msgs_per_s"],
             r["burst_msgs_per_s"],
             r["burst_cpu_us_per_msg"],
+            r["burst_client_cpu_us_per_msg"],
+            r["burst_frames_per_read"],
             f"{r['burst_delivered']}/{r['burst_expected']}",
             r["steady_p50_ms"],
             r["steady_p99_ms"],
@@ -575,21 +778,42 @@ def main() -> None:
         for r in results
     ]
     ratios = {}
-    if "garden" in by:
+    for mine in ("garden", "garden-unbatched"):
         for other in ("bare", "websockets"):
-            if other in by:
-                ratios[f"garden/{other} throughput (to kernel)"] = (
-                    by["garden"]["burst_server_msgs_per_s"] / by[other]["burst_server_msgs_per_s"]
-                )
-                ratios[f"garden/{other} throughput (received)"] = (
-                    by["garden"]["burst_msgs_per_s"] / by[other]["burst_msgs_per_s"]
-                )
-                ratios[f"garden/{other} CPU per msg"] = (
-                    by["garden"]["burst_cpu_us_per_msg"] / by[other]["burst_cpu_us_per_msg"]
-                )
-    report("fanout", columns, rows, {"results": results, "ratios": ratios, "args": vars(args)})
+            if mine not in by or other not in by:
+                continue
+            a, b = by[mine], by[other]
+            ratios[f"{mine}/{other} throughput (to kernel)"] = (
+                a["burst_server_msgs_per_s"] / b["burst_server_msgs_per_s"]
+            )
+            ratios[f"{mine}/{other} throughput (received)"] = (
+                a["burst_msgs_per_s"] / b["burst_msgs_per_s"]
+            )
+            ratios[f"{mine}/{other} CPU per msg"] = (
+                a["burst_cpu_us_per_msg"] / b["burst_cpu_us_per_msg"]
+            )
+            ratios[f"{mine}/{other} steady p99"] = a["steady_p99_ms"] / b["steady_p99_ms"]
+    load = os.getloadavg()
+    report(
+        "fanout",
+        columns,
+        rows,
+        {"results": results, "ratios": ratios, "runs": runs, "load": load, "args": vars(args)},
+    )
     for name, value in ratios.items():
         print(f"{name}: {value:.2f}")
+    print(f"best of {args.rounds} interleaved rounds; load average at the end: {load}")
+
+
+def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One server's best figures over the rounds (each figure on its own)."""
+    best = dict(max(runs, key=lambda r: r["burst_msgs_per_s"]))
+    steady = min(runs, key=lambda r: r["steady_p99_ms"])
+    for key in steady:
+        if key.startswith("steady_"):
+            best[key] = steady[key]
+    best["rounds"] = len(runs)
+    return best
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import trio
 from trio_websocket import open_websocket_url
 
@@ -209,6 +210,31 @@ async def test_webhook_error_codes(tmp_path: Path) -> None:
             assert set(response.json()) == {"error", "detail"}
             assert SECRET not in response.text
         assert await stored_pushes(run) == 0
+
+
+async def test_a_failing_webhook_is_a_json_500_and_other_methods_still_route(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The webhook's short way past the router keeps the JSON 500, the counts and the 405."""
+    import greenhouse.web.app as web_app
+
+    async def broken(request: Any) -> Any:
+        raise RuntimeError("a bug with a secret: " + SECRET)
+
+    async with garden_running(tmp_path / "g.db") as run:
+        monkeypatch.setattr(web_app, "github_webhook", broken)
+        failed = await run.deliver()
+        assert failed.status_code == 500
+        assert failed.json()["error"] == "internal_error"
+        assert SECRET not in failed.text and "Traceback" not in failed.text
+        wrong_method = await run.http.get("/webhooks/github")
+        assert wrong_method.status_code == 405
+        assert wrong_method.json()["error"] == "method_not_allowed"
+        metrics = (await run.http.get("/metrics")).text
+        assert (
+            'greenhouse_http_requests_total{route="/webhooks/github",method="POST",status="500"} 1'
+            in metrics
+        )
 
 
 async def test_read_api_answers_or_says_503(tmp_path: Path) -> None:
