@@ -15,6 +15,7 @@ from greenhouse.runtime import (
     AskTimeout,
     Bus,
     Mailbox,
+    MailboxClosed,
     MailboxOverflow,
     OverflowPolicy,
     ask,
@@ -218,3 +219,28 @@ async def test_two_actors_publishing_to_each_other_do_not_deadlock(autojump):
     # 1 + 3 + 9 + ... + 3**6 messages were handled: none lost despite full mailboxes.
     assert a.handled + b.handled == sum(3**i for i in range(7))
     assert box_a.stats.overdraft + box_b.stats.overdraft > 0
+
+
+async def test_get_many_nowait_takes_in_order_and_wakes_blocked_senders():
+    bus = Bus()
+    box = bus.subscribe("reader", (Ping,), capacity=3)
+    sent: list[int] = []
+
+    async def send(n: int) -> None:
+        await bus.publish(Ping(publisher=0, seq=n))
+        sent.append(n)
+
+    async with trio.open_nursery() as nursery:
+        for n in range(5):
+            nursery.start_soon(send, n)
+            await trio.testing.wait_all_tasks_blocked()
+        assert len(box) == 3 and sent == [0, 1, 2]  # two senders wait for room
+        assert [m.seq for m in box.get_many_nowait(2)] == [0, 1]
+        await trio.testing.wait_all_tasks_blocked()
+        assert sorted(sent) == [0, 1, 2, 3, 4]  # both woken by the one call
+        # Both woken in one scheduler batch, in trio's (randomised) order.
+        assert sorted(m.seq for m in box.get_many_nowait(10)) == [2, 3, 4]
+        assert box.get_many_nowait(10) == []
+    box.close()
+    with pytest.raises(MailboxClosed):
+        box.get_many_nowait(1)  # closed and empty, as get_nowait
