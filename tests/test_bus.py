@@ -156,6 +156,27 @@ async def test_ask_times_out_cleanly(autojump):
     assert trio.current_time() - start == pytest.approx(2)
 
 
+async def test_a_late_answer_after_a_timeout_is_dropped(autojump):
+    box = Mailbox("slow")
+    with pytest.raises(AskTimeout):
+        await ask(box, Other(value=1), timeout=1)
+    request = box.get_nowait()  # the actor gets to it only now
+    request.answer(2)  # nobody waits any more: dropped, no error
+    request.answer(3)  # and a second answer neither
+
+
+async def test_a_request_closed_without_an_answer_ends_the_ask():
+    box = Mailbox("closer")
+    async with trio.open_nursery() as nursery:
+
+        async def close_it() -> None:
+            (await box.get())._reply.close()
+
+        nursery.start_soon(close_it)
+        with pytest.raises(trio.EndOfChannel):
+            await ask(box, Other(value=1))
+
+
 class Relay(Actor):
     """Publishes one message to its peer for each message it gets, until a hop limit."""
 
