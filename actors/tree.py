@@ -436,7 +436,9 @@ def _add_wakatime(garden: Garden, children: list[ChildSpec]) -> None:
         service = WakaTimeService(
             config, transport=transport, clock=clock, retry=retry, gate=gate, cache=cache
         )
-        return WakaTimePoller(box, bus, service, clock, interval=None)
+        return WakaTimePoller(
+            box, bus, service, clock, interval=None, scheduler=garden.mailboxes.get("scheduler")
+        )
 
     children.append(ChildSpec("wakatime", make, Restart.PERMANENT))
 

@@ -4,15 +4,20 @@ Each successful poll publishes `CodingActivityObserved` (per-project time for th
 intensity and focus for the mood engine). Viewers get `CodingActivity` only when today's coding
 moved by `CHANGE_SECONDS` or more, or the top project or the streak changed. While WakaTime is
 still computing the range stats (202), the poller asks again after its hint instead of waiting
-the full interval. A failing API marks the service unavailable and keeps `last_data`.
+the full interval (in the tree by asking the scheduler, `ExecuteTaskNow`, which keeps any
+Retry-After hold; a standalone poller on its own loop). A failing API marks the service unavailable and keeps `last_data`.
 """
 
 from __future__ import annotations
 
-from greenhouse.messages import CodingActivity, CodingActivityObserved
+from typing import Any
+
+import trio
+
+from greenhouse.messages import CodingActivity, CodingActivityObserved, ExecuteTaskNow, RunTask
 from greenhouse.models import WakaStats
 from greenhouse.polling import PollerActor
-from greenhouse.runtime import Bus, Clock, Mailbox
+from greenhouse.runtime import AskError, AskTimeout, Bus, Clock, Mailbox, ask
 from greenhouse.services.wakatime import WakaTimeService
 
 __all__ = ["CHANGE_SECONDS", "WakaTimePoller"]
@@ -38,6 +43,7 @@ class WakaTimePoller(PollerActor):
         days: int = 7,
         stats_range: str = "last_7_days",
         sync_timeout: float = 300.0,
+        scheduler: Mailbox | None = None,
         name: str = "wakatime",
     ) -> None:
         super().__init__(name, inbox, bus, clock, interval=interval, sync_timeout=sync_timeout)
@@ -48,6 +54,40 @@ class WakaTimePoller(PollerActor):
         self.last_stats: WakaStats | None = None
         self.last_published: CodingActivity | None = None
         self.stats_retry_in: float | None = None  # set while WakaTime computes the stats
+        self.scheduler = scheduler  # scheduled (interval None): where to ask for the early run
+        self._nursery: trio.Nursery | None = None
+        self._asking = False  # an early run is already being waited for
+
+    async def run(self) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            await super().run()
+            nursery.cancel_scope.cancel()
+
+    async def handle(self, message: Any) -> Any:
+        reply = await super().handle(message)
+        if (
+            isinstance(message, RunTask)
+            and message.task_id == self.task_id
+            and self.stats_retry_in is not None
+            and self.scheduler is not None
+            and self._nursery is not None
+            and not self._asking
+        ):
+            self._asking = True
+            self._nursery.start_soon(self._run_again, self.stats_retry_in)
+        return reply
+
+    async def _run_again(self, delay: float) -> None:
+        assert self.scheduler is not None
+        try:
+            await self.clock.sleep(delay)
+            await ask(self.scheduler, ExecuteTaskNow(task_id=self.task_id),
+                      timeout=self.clock.to_trio(30.0))
+        except (AskError, AskTimeout) as error:  # the next interval run asks all the same
+            self.log.warning("early wakatime sync not queued: %s", type(error).__name__)
+        finally:
+            self._asking = False
 
     async def _poll_loop(self) -> None:
         # The base loop, except that "still computing" stats are asked for again sooner.

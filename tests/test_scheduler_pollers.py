@@ -9,8 +9,15 @@ import httpx
 import trio
 
 from actors.tree import DEMO_CREDENTIAL, Garden, build_garden, run_garden
-from greenhouse.config import GitHubConfig, IntegrationSettings, Secret, WeatherConfig
+from greenhouse.config import (
+    GitHubConfig,
+    IntegrationSettings,
+    Secret,
+    WakaTimeConfig,
+    WeatherConfig,
+)
 from greenhouse.messages import (
+    CodingActivityObserved,
     CommitPushed,
     RunTask,
     SchedulerStats,
@@ -20,6 +27,7 @@ from greenhouse.messages import (
 )
 from greenhouse.runtime import Clock, Runnable, ask
 from greenhouse.simulation.github import FakeGitHub
+from tests.fake_wakatime import FakeWakaTime
 from tests.fake_weather import FakeOpenWeatherMap
 
 EPOCH = 1_785_573_885.0
@@ -163,3 +171,35 @@ async def test_the_github_poller_passes_on_a_retry_after(autojump_clock: Any, tm
         nursery.cancel_scope.cancel()
     assert isinstance(reply, TaskFinished) and not reply.ok
     assert reply.retry_after is not None and 899 <= reply.retry_after <= 900
+
+
+async def test_wakatime_still_computing_asks_the_scheduler_for_an_early_run(
+    autojump_clock: Any, tmp_path: Path
+) -> None:
+    clock = Clock(start_epoch=EPOCH)
+    fake = FakeWakaTime()
+    fake.stats_pending = True  # 202: WakaTime is still computing the range stats
+    config = WakaTimeConfig(api_key=Secret("waka_key_1234"), api_base_url="https://waka.test/api/v1")
+    garden = build_garden(
+        IntegrationSettings(wakatime=config),  # syncs every 30 min
+        clock=clock,
+        db_path=str(tmp_path / "garden.db"),
+        extras={"transports": {"wakatime": fake.transport()}, "web": False,
+                "persistence_in_thread": False},
+    )
+    seen = garden.bus.subscribe("watch", (CodingActivityObserved,), capacity=64)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(run_garden, garden)
+        await clock.sleep(150)
+        fake.stats_pending = False
+        await clock.sleep(25 * 60)
+        stats = task(await scheduler_stats(garden), "wakatime_sync")
+        nursery.cancel_scope.cancel()
+    observed = []
+    while len(seen):
+        observed.append(seen.get_nowait())
+    # At start-up, again after WakaTime's 120 s hint (twice), then the stats are in: back to
+    # the 30-minute schedule.
+    assert [round(m.observed_at - EPOCH) for m in observed] == [0, 120, 240]
+    assert [m.stats_pending for m in observed] == [True, True, False]
+    assert stats.runs == 3 and stats.successes == 3

@@ -311,17 +311,18 @@ def predict_growth(
         return GrowthPrediction(status="fully_grown", confidence=1.0)
     next_stage = STAGES[STAGES.index(stage) + 1]
     since = now - config.history_days * DAY
-    points = [(t, s) for t, s in history if since <= t <= now and math.isfinite(s)]
-    points.append((now, score))
-    times = sorted({t for t, _ in points})
-    if len(points) < config.min_history_points or len(times) < 2:
+    # A month of points for every plant several times an hour: one pass each, no sorting.
+    xs = [(t - now) / DAY for t, s in history if since <= t <= now and math.isfinite(s)]
+    ys = [s for t, s in history if since <= t <= now and math.isfinite(s)]
+    xs.append(0.0)
+    ys.append(score)
+    if len(xs) < config.min_history_points or all(x == 0.0 for x in xs):
         return GrowthPrediction(status="insufficient_history", next_stage=next_stage)
-    xs = [(t - now) / DAY for t, _ in points]
-    ys = [s for _, s in points]
     slope, correlation = _least_squares(xs, ys)
     # A perfectly flat history is perfectly explained by a flat line.
-    r_squared = correlation**2 if len(set(ys)) > 1 else 1.0
-    confidence = _clamp(r_squared * min(1.0, len(points) / 10.0))
+    first = ys[0]
+    r_squared = correlation**2 if any(y != first for y in ys) else 1.0
+    confidence = _clamp(r_squared * min(1.0, len(xs) / 10.0))
     if slope <= 1e-9:
         return GrowthPrediction(
             status="not_growing",
