@@ -23,8 +23,10 @@ opened the `Store` closes it (which checkpoints the WAL).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import trio
@@ -35,6 +37,10 @@ from greenhouse.runtime.mailbox import MailboxClosed
 from greenhouse.store import PreparedBatch, Store
 
 __all__ = ["PersistenceActor"]
+
+# Below this many queued messages, encoding them takes less time than handing the GIL to the
+# worker thread and back, so the actor does not wait for the worker to reach SQLite first.
+_OVERLAP_MIN = 32
 
 
 class PersistenceActor(Actor):
@@ -68,7 +74,7 @@ class PersistenceActor(Actor):
         self._batch: PreparedBatch | None = None
         self._asks: list[AskRequest] = []
         self._urgent = False
-        self._writing: PreparedBatch | None = None  # the batch in the worker thread
+        self._in_flight: _Write | None = None  # the batch in the worker thread
         self._returned: list[tuple[PreparedBatch, list[AskRequest]]] = []  # cancelled writes
 
     # -- gathering -----------------------------------------------------------------------------
@@ -82,11 +88,8 @@ class PersistenceActor(Actor):
         items = items if items is not None else []
         if room is None:
             room = self.max_batch - self._pending()
-        while len(items) < room:
-            try:
-                items.append(self.inbox.get_nowait())
-            except (trio.WouldBlock, MailboxClosed):  # a closed mailbox: `get` raises it next
-                break
+        with contextlib.suppress(MailboxClosed):  # closed and empty: `get` raises it next
+            items.extend(self.inbox.get_many_nowait(room - len(items)))
         if not items:
             return
         messages = []
@@ -99,12 +102,12 @@ class PersistenceActor(Actor):
                 messages.append(item)
                 if not self._urgent and isinstance(item, GardenEvent):
                     self._urgent = True
-        writing = self._writing
+        writing = self._in_flight
         self._batch = self.store.prepare(
             messages,
             self.clock.time(),
             into=self._batch,
-            first_id=writing.next_id if writing is not None else None,
+            first_id=writing.batch.next_id if writing is not None else None,
         )
 
     async def run(self) -> None:
@@ -147,9 +150,49 @@ class PersistenceActor(Actor):
     async def flush(self, *, publish: bool = True, gather_next: bool = False) -> None:
         """Commit the gathered batch in one transaction, then answer its asks and announce it.
 
-        With `gather_next`, what is queued in the mailbox is taken and encoded while the worker
-        writes (the next batch, which the caller flushes in turn).
+        With `gather_next` (the actor's own loop), what queues up in the mailbox meanwhile is
+        taken and encoded while the worker writes, and if it is due it is handed to the worker
+        as soon as the write before it is committed, before that one is announced.
         """
+        if self._in_flight is not None:  # left by a cancelled announcement: finish it first
+            write, self._in_flight = self._in_flight, None
+            await self._finish(write.batch, write.asks, write.job)
+            await self._announce(write.batch, write.asks, publish)
+        claimed = self._claim()
+        if claimed is None:
+            return
+        batch, asks = claimed
+        if not (self.in_thread and self.clock.uses_threads()):
+            await self._write_inline(batch, asks, publish)
+            return
+        write: _Write | None = self._start(batch, asks)
+        while write is not None:
+            self._in_flight = write
+            if gather_next and len(self.inbox or ()):
+                # Encode what queued up meanwhile while SQLite writes. For more than a few
+                # messages, first let the worker reach SQLite: it needs the GIL to get there,
+                # and a busy trio thread would hold it for up to the switch interval (5 ms).
+                if len(self.inbox or ()) >= _OVERLAP_MIN:
+                    write.entering.wait(0.005)
+                self._take_queued()
+            try:
+                await self._finish(write.batch, write.asks, write.job)
+            finally:
+                self._in_flight = None
+            following = None
+            if gather_next:
+                # The next write starts before this one is announced, so the worker does not
+                # sit idle while the trio thread publishes.
+                self._take_queued()
+                if self._urgent or self._pending() >= self.max_batch:
+                    claimed = self._claim()
+                    if claimed is not None:
+                        following = self._in_flight = self._start(*claimed)
+            await self._announce(write.batch, write.asks, publish)
+            write = following
+
+    def _claim(self) -> tuple[PreparedBatch, list[AskRequest]] | None:
+        """Take the gathered batch (and any given back) for writing, with the right ids."""
         batch, asks = self._batch, self._asks
         self._batch, self._asks, self._urgent = None, [], False
         if self._returned:
@@ -161,42 +204,54 @@ class PersistenceActor(Actor):
                 messages.extend(batch.messages)
             batch = self.store.prepare(messages, self.clock.time())
         if batch is None:
-            return
+            return None
+        if batch.first_id != self.store.next_id:
+            # Gathered behind a batch whose write failed: its ids are handed out again.
+            batch = self.store.prepare(batch.messages, self.clock.time())
+        return batch, asks
+
+    def _start(self, batch: PreparedBatch, asks: list[AskRequest]) -> _Write:
+        batch.encoded_rows()  # here, where holding the GIL stalls no one
+        entering = threading.Event()
+        return _Write(batch, asks, _ThreadJob(self.store.commit, batch, entering.set), entering)
+
+    async def _finish(
+        self, batch: PreparedBatch, asks: list[AskRequest], job: _ThreadJob
+    ) -> None:
         try:
-            if batch.first_id != self.store.next_id:
-                # Gathered behind a batch whose write failed: its ids are handed out again.
-                batch = self.store.prepare(batch.messages, self.clock.time())
-            self._writing = batch
-            if self.in_thread and self.clock.uses_threads():
-                batch.encoded_rows()  # here, where holding the GIL stalls no one
-                entering = threading.Event()
-                job = _ThreadJob(self.store.commit, batch, entering.set)
-                if gather_next and len(self.inbox or ()):
-                    # Encode what queued up meanwhile (the next batch) while SQLite writes this
-                    # one. First let the worker reach SQLite: it needs the GIL to get there, and
-                    # a busy trio thread would hold it for up to the switch interval (5 ms).
-                    entering.wait(0.005)
-                    self._take_queued()
-                await job.wait()
-            elif self.in_thread:
-                await self.clock.run_sync(self.store.commit, batch)
-            else:
-                self.store.commit(batch)
-        except trio.Cancelled:
-            # Cancelled on the way into the (uncancellable) worker thread: nothing was written,
-            # so the batch goes back for the shutdown flush instead of being dropped.
-            self._returned.append((batch, asks))
-            raise
+            await job.wait()
         except Exception as error:
             # Nothing of the batch is stored (one transaction); the askers learn it, and the
             # crash restarts the actor under its supervisor.
             for item in asks:
                 item.fail(error)
             raise
-        finally:
-            self._writing = None
         self.commits += 1
         self.rows_written += len(batch.messages)
+
+    async def _write_inline(
+        self, batch: PreparedBatch, asks: list[AskRequest], publish: bool
+    ) -> None:
+        try:
+            if self.in_thread:
+                await self.clock.run_sync(self.store.commit, batch)
+            else:
+                self.store.commit(batch)
+        except trio.Cancelled:
+            # Cancelled on the way in: nothing was written, so the batch goes back for the
+            # shutdown flush instead of being dropped.
+            self._returned.append((batch, asks))
+            raise
+        except Exception as error:
+            for item in asks:
+                item.fail(error)
+            raise
+        self.commits += 1
+        self.rows_written += len(batch.messages)
+        await self._announce(batch, asks, publish)
+
+    async def _announce(self, batch: PreparedBatch, asks: list[AskRequest], publish: bool) -> None:
+        """Answer the asks of a committed batch, then publish `EventStored` in id order."""
         if asks:
             first = batch.first_id
             ids = {id(event): first + i for i, event in enumerate(batch.events)}
@@ -209,6 +264,16 @@ class PersistenceActor(Actor):
                     for row, frame, event in zip(batch.rows, batch.frames, batch.events, strict=True)
                 ]
             )
+
+
+@dataclass(slots=True)
+class _Write:
+    """A batch in the worker thread: what to answer and announce once `job` is done."""
+
+    batch: PreparedBatch
+    asks: list[AskRequest]
+    job: _ThreadJob
+    entering: threading.Event  # set just before SQLite starts on it
 
 
 class _ThreadJob:

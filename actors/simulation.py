@@ -56,10 +56,15 @@ SERVICES = ("github", "spotify", "weather", "wakatime", "social")
 # paths, a fraction of the requests, so a simulated month fits in seconds.
 SIMULATION_ENV = {"SPOTIFY_POLL_INTERVAL": "240"}
 SIMULATION_EVENTS_POLL_INTERVAL = 900
+# History rows (task runs, mood and growth history, observations) are committed in batches of a
+# garden minute instead of a second: the same rows, a fraction of the transactions. Garden
+# events are still committed at once.
+SIMULATION_FLUSH_INTERVAL = 60.0
 # Printed with every summary: where the simulated garden runs differently from production.
 SIMULATION_DIFFERENCES = (
     ("Spotify poll", "240 s", "30 s, SPOTIFY_POLL_INTERVAL"),
     ("GitHub events feed", "900 s", "60 s, GitHub's X-Poll-Interval"),
+    ("history rows batched", "60 s", "1 s, GREENHOUSE_FLUSH_INTERVAL"),
 )
 
 
@@ -266,6 +271,9 @@ def simulate(
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     base = settings if settings is not None else settings_from_mapping({})
+    base = msgspec.structs.replace(
+        base, runtime=msgspec.structs.replace(base.runtime, flush_interval=SIMULATION_FLUSH_INTERVAL)
+    )
     # Determinism: seed everything that draws random numbers (the clients' jitter, the
     # supervisors' backoff jitter, trio's scheduler batch order).
     random.seed(seed)

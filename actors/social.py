@@ -44,9 +44,13 @@ class SocialPoller(PollerActor):
         sync_timeout: float = 600.0,
         seen: OrderedDict[tuple[str, str], None] | None = None,
         news_window: float | None = None,
+        availability: dict[str, bool] | None = None,
         name: str = "social",
     ) -> None:
-        super().__init__(name, inbox, bus, clock, interval=interval, sync_timeout=sync_timeout)
+        super().__init__(
+            name, inbox, bus, clock, interval=interval, sync_timeout=sync_timeout,
+            availability=availability,
+        )
         self.service = service
         # On a fresh start, posts older than this are not news: the poll interval (the tree,
         # where the scheduler keeps it, passes it in).

@@ -32,9 +32,13 @@ class SpotifyPoller(PollerActor):
         *,
         interval: float | None = 30.0,
         sync_timeout: float = 120.0,
+        availability: dict[str, bool] | None = None,
         name: str = "spotify",
     ) -> None:
-        super().__init__(name, inbox, bus, clock, interval=interval, sync_timeout=sync_timeout)
+        super().__init__(
+            name, inbox, bus, clock, interval=interval, sync_timeout=sync_timeout,
+            availability=availability,
+        )
         self.service = service
         self.last_mood: MusicMood | None = None
         self.playing_key: str | None = None  # what plays now (None: nothing)

@@ -102,6 +102,8 @@ class Garden:
     root: Supervisor = field(init=False)
     mailboxes: dict[str, Mailbox] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    # Each service's last announced availability, outliving its poller's restarts.
+    availability: dict[str, bool] = field(default_factory=dict)
 
     def mailbox(self, name: str) -> Mailbox:
         """The mailbox of the actor called `name`."""
@@ -334,7 +336,9 @@ def _add_spotify(garden: Garden, children: list[ChildSpec]) -> None:
             current = msgspec.structs.replace(config, refresh_token=stored)
         service = SpotifyService(current, transport=transport, clock=clock, retry=retry, **hooks)
         # No loop of its own: the scheduler runs `spotify_sync` every SPOTIFY_POLL_INTERVAL.
-        return SpotifyPoller(box, bus, service, clock, interval=None)
+        return SpotifyPoller(
+            box, bus, service, clock, interval=None, availability=garden.availability
+        )
 
     children.append(ChildSpec("spotify", make, Restart.PERMANENT))
 
@@ -364,7 +368,9 @@ def _add_weather(garden: Garden, children: list[ChildSpec]) -> None:
 
     def make() -> WeatherPoller:
         service = WeatherService(config, transport=transport, clock=clock, retry=retry, **hooks)
-        return WeatherPoller(box, bus, service, clock, interval=None)
+        return WeatherPoller(
+            box, bus, service, clock, interval=None, availability=garden.availability
+        )
 
     children.append(ChildSpec("weather", make, Restart.PERMANENT))
 
@@ -437,7 +443,8 @@ def _add_wakatime(garden: Garden, children: list[ChildSpec]) -> None:
             config, transport=transport, clock=clock, retry=retry, gate=gate, cache=cache
         )
         return WakaTimePoller(
-            box, bus, service, clock, interval=None, scheduler=garden.mailboxes.get("scheduler")
+            box, bus, service, clock, interval=None, scheduler=garden.mailboxes.get("scheduler"),
+            availability=garden.availability,
         )
 
     children.append(ChildSpec("wakatime", make, Restart.PERMANENT))
@@ -491,7 +498,8 @@ def _add_social(garden: Garden, children: list[ChildSpec]) -> None:
             config, transport=transport, clock=clock, retry=retry, gate=gate, cache=cache
         )
         return SocialPoller(
-            box, bus, service, clock, interval=None, seen=seen, news_window=config.poll_interval
+            box, bus, service, clock, interval=None, seen=seen, news_window=config.poll_interval,
+            availability=garden.availability,
         )
 
     children.append(ChildSpec("social", make, Restart.PERMANENT))

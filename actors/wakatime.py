@@ -44,9 +44,13 @@ class WakaTimePoller(PollerActor):
         stats_range: str = "last_7_days",
         sync_timeout: float = 300.0,
         scheduler: Mailbox | None = None,
+        availability: dict[str, bool] | None = None,
         name: str = "wakatime",
     ) -> None:
-        super().__init__(name, inbox, bus, clock, interval=interval, sync_timeout=sync_timeout)
+        super().__init__(
+            name, inbox, bus, clock, interval=interval, sync_timeout=sync_timeout,
+            availability=availability,
+        )
         self.service = service
         self.days = days
         self.stats_range = stats_range

@@ -33,9 +33,13 @@ class WeatherPoller(PollerActor):
         *,
         interval: float | None = 15 * 60.0,
         sync_timeout: float = 180.0,
+        availability: dict[str, bool] | None = None,
         name: str = "weather",
     ) -> None:
-        super().__init__(name, inbox, bus, clock, interval=interval, sync_timeout=sync_timeout)
+        super().__init__(
+            name, inbox, bus, clock, interval=interval, sync_timeout=sync_timeout,
+            availability=availability,
+        )
         self.service = service
         self.last_data: ComprehensiveWeather | None = None
         self.last_published: CurrentWeather | None = None  # the conditions viewers last saw

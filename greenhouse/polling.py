@@ -49,16 +49,29 @@ class PollerActor(Actor):
         *,
         interval: float | None = 60.0,
         sync_timeout: float = 120.0,
+        availability: dict[str, bool] | None = None,
     ) -> None:
         super().__init__(name, inbox, bus, clock)
         self.interval = interval  # None (the tree): only the scheduler's RunTask drives it
         self.sync_timeout = sync_timeout
-        self.available: bool | None = None  # None until the first sync finished
+        # Service name -> last announced availability. The tree passes one dict to every
+        # incarnation of a poller, so a poller restarted during an outage still announces the
+        # recovery (a fresh one would start knowing nothing and stay silent).
+        self._availability = {} if availability is None else availability
         self.last_error: str | None = None
         self.polls = 0
         self.failures = 0
         self.last_success: float | None = None  # epoch seconds
         self._in_flight = trio.Lock()
+
+    @property
+    def available(self) -> bool | None:
+        """The last announced availability; None until a first sync finished."""
+        return self._availability.get(self.service_name)
+
+    @available.setter
+    def available(self, value: bool) -> None:
+        self._availability[self.service_name] = value
 
     async def poll(self) -> str | None:
         """Fetch once and publish what was seen; None on success, else the error in one line."""

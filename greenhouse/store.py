@@ -182,6 +182,8 @@ _INSERT_JSON = (
 _JSON_ROWS = sqlite3.sqlite_version_info >= (3, 38, 0)  # the ->> operator
 _rows_encoder = msgspec.json.Encoder()
 _payload_encoder = msgspec.json.Encoder()
+# Garden event class -> (its type, the envelope bytes around it), so the hot loop skips enums.
+_event_kinds: dict[type, tuple[str, bytes]] = {}
 
 
 class Store:
@@ -304,25 +306,31 @@ class Store:
         events, rows, frames, groups = batch.events, batch.rows, batch.frames, batch.groups
         encode = _payload_encoder.encode
         stamp = iso_timestamp(now)
+        tails: dict[tuple[str, str], bytes] = {}
         next_id = batch.next_id
         for message in messages:
-            if not isinstance(message, GardenEvent):
-                writer = self._writer_for(type(message))
-                if writer is None:
-                    log.warning("no table writer for %s; not stored", type(message).__name__)
-                else:
-                    groups.setdefault(writer, []).append(message)
-                continue
+            meta = _event_kinds.get(type(message))
+            if meta is None:
+                if not isinstance(message, GardenEvent):
+                    writer = self._writer_for(type(message))
+                    if writer is None:
+                        log.warning("no table writer for %s; not stored", type(message).__name__)
+                    else:
+                        groups.setdefault(writer, []).append(message)
+                    continue
+                kind = message.event_type.value
+                meta = _event_kinds[type(message)] = (kind, _type_part(kind))
+            kind, type_part = meta
             # `GardenEvent.payload_json`, inlined: this loop is the store's hot path.
             raw = encode(message)
             comma = raw.find(b",", raw.find(b',"timestamp":') + 13)
             data = b"{" + raw[comma + 1 :] if comma != -1 else b"{}"
-            kind = message.event_type.value
             source = message.source
             timestamp = iso_timestamp(message.timestamp) if message.timestamp else stamp
-            frames.append(
-                b'{"id":%d%b%b%b' % (next_id, _type_part(kind), data, _tail_part(timestamp, source))
-            )
+            tail = tails.get((timestamp, source))
+            if tail is None:
+                tail = tails[timestamp, source] = _tail_part(timestamp, source)
+            frames.append(b'{"id":%d%b%b%b' % (next_id, type_part, data, tail))
             rows.append((next_id, kind, data.decode(), timestamp, source))
             events.append(message)
             next_id += 1

@@ -15,6 +15,7 @@ from greenhouse.runtime import (
     AskTimeout,
     Bus,
     Mailbox,
+    MailboxClosed,
     MailboxOverflow,
     OverflowPolicy,
     ask,
@@ -155,6 +156,27 @@ async def test_ask_times_out_cleanly(autojump):
     assert trio.current_time() - start == pytest.approx(2)
 
 
+async def test_a_late_answer_after_a_timeout_is_dropped(autojump):
+    box = Mailbox("slow")
+    with pytest.raises(AskTimeout):
+        await ask(box, Other(value=1), timeout=1)
+    request = box.get_nowait()  # the actor gets to it only now
+    request.answer(2)  # nobody waits any more: dropped, no error
+    request.answer(3)  # and a second answer neither
+
+
+async def test_a_request_closed_without_an_answer_ends_the_ask():
+    box = Mailbox("closer")
+    async with trio.open_nursery() as nursery:
+
+        async def close_it() -> None:
+            (await box.get())._reply.close()
+
+        nursery.start_soon(close_it)
+        with pytest.raises(trio.EndOfChannel):
+            await ask(box, Other(value=1))
+
+
 class Relay(Actor):
     """Publishes one message to its peer for each message it gets, until a hop limit."""
 
@@ -197,3 +219,28 @@ async def test_two_actors_publishing_to_each_other_do_not_deadlock(autojump):
     # 1 + 3 + 9 + ... + 3**6 messages were handled: none lost despite full mailboxes.
     assert a.handled + b.handled == sum(3**i for i in range(7))
     assert box_a.stats.overdraft + box_b.stats.overdraft > 0
+
+
+async def test_get_many_nowait_takes_in_order_and_wakes_blocked_senders():
+    bus = Bus()
+    box = bus.subscribe("reader", (Ping,), capacity=3)
+    sent: list[int] = []
+
+    async def send(n: int) -> None:
+        await bus.publish(Ping(publisher=0, seq=n))
+        sent.append(n)
+
+    async with trio.open_nursery() as nursery:
+        for n in range(5):
+            nursery.start_soon(send, n)
+            await trio.testing.wait_all_tasks_blocked()
+        assert len(box) == 3 and sent == [0, 1, 2]  # two senders wait for room
+        assert [m.seq for m in box.get_many_nowait(2)] == [0, 1]
+        await trio.testing.wait_all_tasks_blocked()
+        assert sorted(sent) == [0, 1, 2, 3, 4]  # both woken by the one call
+        # Both woken in one scheduler batch, in trio's (randomised) order.
+        assert sorted(m.seq for m in box.get_many_nowait(10)) == [2, 3, 4]
+        assert box.get_many_nowait(10) == []
+    box.close()
+    with pytest.raises(MailboxClosed):
+        box.get_many_nowait(1)  # closed and empty, as get_nowait

@@ -118,8 +118,9 @@ async def test_a_restarted_poller_sends_nothing_inside_the_retry_after(
     changes = []
     while len(status):
         changes.append(status.get_nowait())
-    # (The restarted poller starts with no memory of being down, so it announces nothing.)
-    assert [(c.service, c.available) for c in changes] == [("weather", False)]
+    # The restarted poller remembers (through the tree) that weather was down: the recovery
+    # is announced.
+    assert [(c.service, c.available) for c in changes] == [("weather", False), ("weather", True)]
 
 
 async def test_a_push_in_the_events_feed_asks_the_scheduler_for_an_early_sync(

@@ -19,7 +19,13 @@ from typing import Any
 
 from greenhouse.config import WeatherConfig
 from greenhouse.logs import RedactingFilter
-from greenhouse.models import AtmosphericMood, ComprehensiveWeather, CurrentWeather, Forecast
+from greenhouse.models import (
+    AtmosphericMood,
+    ComprehensiveWeather,
+    CurrentWeather,
+    Forecast,
+    ForecastSummary,
+)
 
 from .atmosphere import analyze_atmospheric_mood, seasonal_influence, summarize_forecast
 from .base import APIResponse, BaseIntegration, HealthStatus
@@ -66,6 +72,9 @@ class WeatherService(BaseIntegration):
         self.forecast_min_interval = max(min_interval, forecast_min_interval)
         # path -> (monotonic time of the fetch, the successful response): the 10-minute floor.
         self._recent: dict[str, tuple[float, APIResponse[Any]]] = {}
+        # The last forecast folded into days, and the fold: a forecast kept for an hour is
+        # summarised once, not on every 15-minute poll.
+        self._folded: tuple[Forecast, int, tuple[ForecastSummary, ...]] | None = None
         self.requests_sent = 0
 
     @property
@@ -130,6 +139,12 @@ class WeatherService(BaseIntegration):
             "/data/2.5/forecast", Forecast, floor=self.forecast_min_interval, cnt=days * 8
         )
 
+    def _summary(self, forecast: Forecast, days: int) -> tuple[ForecastSummary, ...]:
+        folded = self._folded
+        if folded is None or folded[0] is not forecast or folded[1] != days:
+            folded = self._folded = (forecast, days, summarize_forecast(forecast, days))
+        return folded[2]
+
     def analyze_atmospheric_mood(self, current: CurrentWeather) -> AtmosphericMood:
         """The weather's mood components (pure; see `atmosphere.analyze_atmospheric_mood`)."""
         return analyze_atmospheric_mood(current, self.units)
@@ -148,7 +163,7 @@ class WeatherService(BaseIntegration):
             current=reading,
             mood=analyze_atmospheric_mood(reading, self.units),
             season=seasonal_influence(reading),
-            forecast=summarize_forecast(days, forecast_days) if days is not None else (),
+            forecast=self._summary(days, forecast_days) if days is not None else (),
             forecast_error=forecast.error,
             units=self.units,
         )
