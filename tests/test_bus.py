@@ -244,3 +244,47 @@ async def test_get_many_nowait_takes_in_order_and_wakes_blocked_senders():
     box.close()
     with pytest.raises(MailboxClosed):
         box.get_many_nowait(1)  # closed and empty, as get_nowait
+
+
+@given(
+    kinds=st.lists(st.booleans(), max_size=40),
+    capacities=st.tuples(*(st.integers(min_value=1, max_value=12) for _ in range(3))),
+    preload=st.integers(min_value=0, max_value=12),
+)
+def test_publish_many_leaves_every_mailbox_as_publishing_one_by_one_would(
+    kinds, capacities, preload
+):
+    """The one-step path for runs of one type is only an optimisation: same contents, stats."""
+
+    def build() -> tuple[Bus, list[Mailbox]]:
+        bus = Bus()
+        boxes = [
+            bus.subscribe("a", (Ping,), capacity=64),  # block, never full here
+            bus.subscribe("b", (Ping, Other), capacity=capacities[0], policy="drop_oldest"),
+            bus.subscribe("c", (Other,), capacity=capacities[1], policy="disconnect"),
+            bus.subscribe("d", (Ping,), capacity=capacities[2], policy="drop_oldest"),
+            bus.subscribe("e", (Ping,), capacity=4),
+        ]
+        boxes[4].close()  # a viewer that went away: unsubscribed on the next publish
+        for i in range(min(preload, capacities[0])):
+            boxes[1].put_nowait(Other(value=-i))
+        return bus, boxes
+
+    messages = [
+        Ping(publisher=0, seq=i) if is_ping else Other(value=i) for i, is_ping in enumerate(kinds)
+    ]
+
+    def state(bus: Bus, boxes: list[Mailbox]) -> object:
+        return (
+            bus.published,
+            [s.name for s in bus.subscribers()],
+            [(list(box._items), box.stats, box.closed) for box in boxes],
+        )
+
+    one_by_one, one_by_one_boxes = build()
+    for message in messages:
+        one_by_one.publish_nowait(message)
+    many, many_boxes = build()
+    delivered = trio.run(many.publish_many, messages)
+    assert state(many, many_boxes) == state(one_by_one, one_by_one_boxes)
+    assert delivered == sum(box.stats.delivered for box in many_boxes) - min(preload, capacities[0])

@@ -158,6 +158,29 @@ class Mailbox:
             return False
         return False
 
+    def put_all_nowait(self, messages: list[Any]) -> bool:
+        """Deliver all of `messages` if they fit as they are (open, room for all); else none.
+
+        The same as `put_nowait` for each in turn when they fit, in one step; a caller gets
+        False and delivers one by one when they do not (waiting, dropping or disconnecting).
+        """
+        items = self._items
+        count = len(messages)
+        if self._closed is not None or len(items) + count > self.capacity:
+            return False
+        items.extend(messages)
+        stats = self.stats
+        stats.delivered += count
+        if len(items) > stats.high_water:
+            stats.high_water = len(items)
+        if self._not_empty:
+            self._not_empty.unpark(count=count)
+        return True
+
+    def fits(self, count: int) -> bool:
+        """Whether `put_all_nowait` of `count` messages would deliver them now."""
+        return self._closed is None and len(self._items) + count <= self.capacity
+
     async def put(self, message: Any) -> None:
         """Deliver, waiting for room under `block` (see the module docstring for cycles)."""
         if self.put_nowait(message) or self.policy is not OverflowPolicy.BLOCK:
