@@ -271,6 +271,22 @@ def main() -> None:
     print(f"best of {args.rounds} interleaved rounds; load average at the end: {load}")
 
 
+def _reply(server: subprocess.Popen[str], key: str) -> Any:
+    """The server's next JSON line holding `key` (anything else on its stdout is passed on)."""
+    assert server.stdout is not None
+    while True:
+        line = server.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the bench server ended before saying {key!r}")
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            reply = None
+        if isinstance(reply, dict) and key in reply:
+            return reply[key]
+        print(line, end="", file=sys.stderr)
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -288,7 +304,7 @@ def run_one(tree: str, args: argparse.Namespace) -> dict[str, object]:
     )
     assert server.stdin is not None and server.stdout is not None
     try:
-        url = json.loads(server.stdout.readline())["url"]
+        url = _reply(server, "url")
         host, port = url.removeprefix("http://").rsplit(":", 1)
         server_cpu, client_cpu, began = _cpu_seconds(server.pid), time.process_time(), time.time()
         result = asyncio.run(load(host, int(port), args.connections, args.seconds))
@@ -301,7 +317,7 @@ def run_one(tree: str, args: argparse.Namespace) -> dict[str, object]:
         result["client_cpu_us"] = client_cpu / done * 1e6
         server.stdin.write("stop\n")
         server.stdin.flush()
-        commits = json.loads(server.stdout.readline())["commits"]
+        commits = _reply(server, "commits")
     finally:
         server.stdin.close()
         server.wait(20)

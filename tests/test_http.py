@@ -203,6 +203,8 @@ async def test_webhook_error_codes(tmp_path: Path) -> None:
         too_large = await run.deliver(big)
         assert too_large.status_code == 413
         assert too_large.json()["error"] == "payload_too_large"
+        # The unread body ends the connection: the client is told not to reuse it.
+        assert too_large.headers["connection"] == "close"
         ping = await run.deliver(PING, "ping")
         assert ping.status_code == 200
         assert ping.json()["status"] == "pong"

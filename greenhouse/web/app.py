@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from . import api
 from .context import WebContext
 from .privacy_routes import privacy_route_name, privacy_routes
-from .responses import json_error
+from .responses import json_error, too_large
 from .viewer import viewer_routes, ws_url_for
 from .webhooks import github_webhook
 
@@ -51,7 +51,7 @@ class Guard:
         if route != "/webhooks/github":
             length = dict(scope["headers"]).get(b"content-length")
             if length is not None and length.isdigit() and int(length) > API_BODY_LIMIT:
-                response = json_error(413, "payload_too_large", "request body is too large")
+                response = too_large("request body is too large")
                 status_holder[0] = 413
                 await response(scope, receive, send)
                 self._count(route, scope["method"], 413, 0.0)

@@ -8,7 +8,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["BodyTooLarge", "json_error", "json_response", "read_limited"]
+__all__ = ["BodyTooLarge", "json_error", "json_response", "read_limited", "too_large"]
 
 _encoder = msgspec.json.Encoder()
 
@@ -25,6 +25,16 @@ def json_error(
 ) -> Response:
     """The one error shape; `detail` is for people and never holds a stack trace or a secret."""
     return json_response({"error": error, "detail": detail}, status, headers)
+
+
+def too_large(detail: str) -> Response:
+    """413 for a body refused before it was read, closing the connection.
+
+    The unread rest of the body cannot be skipped on a keep-alive connection, so the server
+    closes it; `Connection: close` tells the client not to send its next request there (without
+    it a client could reuse the connection just as the close arrives, and lose that request).
+    """
+    return json_error(413, "payload_too_large", detail, headers={"connection": "close"})
 
 
 class BodyTooLarge(Exception):

@@ -29,7 +29,7 @@ from greenhouse.services.github_webhooks import (
 
 from .context import WebContext
 from .deliveries import WebhookDeliveryRecorded, ask_in_order, delivery_recorded
-from .responses import BodyTooLarge, json_error, json_response, read_limited
+from .responses import BodyTooLarge, json_error, json_response, read_limited, too_large
 
 __all__ = ["github_webhook"]
 
@@ -59,7 +59,7 @@ async def github_webhook(request: Request) -> Response:
         body = await read_limited(request, limit)
     except BodyTooLarge as error:
         ctx.stats.webhooks["too_large"] += 1
-        return json_error(413, "payload_too_large", str(error))
+        return too_large(str(error))
     try:
         delivery = parse_delivery(request.headers, body, ctx.settings.github.webhook_secret, limit)
     except WebhookError as error:
