@@ -808,7 +808,9 @@ def main() -> None:
 def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One server's best figures over the rounds (each figure on its own)."""
     best = dict(max(runs, key=lambda r: r["burst_msgs_per_s"]))
-    steady = min(runs, key=lambda r: r["steady_p99_ms"])
+    # A steady run that did not deliver everything has no honest p99: prefer complete ones.
+    complete = [r for r in runs if r["steady_delivered"] == r["steady_expected"]]
+    steady = min(complete or runs, key=lambda r: r["steady_p99_ms"])
     for key in steady:
         if key.startswith("steady_"):
             best[key] = steady[key]
