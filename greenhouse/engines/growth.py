@@ -311,9 +311,11 @@ def predict_growth(
         return GrowthPrediction(status="fully_grown", confidence=1.0)
     next_stage = STAGES[STAGES.index(stage) + 1]
     since = now - config.history_days * DAY
-    # A month of points for every plant several times an hour: one pass each, no sorting.
-    xs = [(t - now) / DAY for t, s in history if since <= t <= now and math.isfinite(s)]
-    ys = [s for t, s in history if since <= t <= now and math.isfinite(s)]
+    # A month of points for every plant several times an hour: one filtering pass, no sorting.
+    isfinite = math.isfinite
+    window = [(t, s) for t, s in history if since <= t <= now and isfinite(s)]
+    xs = [(t - now) / DAY for t, _ in window]
+    ys = [s for _, s in window]
     xs.append(0.0)
     ys.append(score)
     if len(xs) < config.min_history_points or all(x == 0.0 for x in xs):
