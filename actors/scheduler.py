@@ -29,8 +29,9 @@ Rules it keeps (the pure parts live in `greenhouse.scheduling`):
 * At most `max_concurrent` executions at once; when more are due, higher priority starts first
   (with aging, so low priority is late under load but never starved). Jitter spreads tasks
   that share an interval.
-* Wall time (`clock.time()`, which `Clock.jump` moves) decides what is due; the loop never
-  sleeps longer than `max_sleep` seconds of monotonic time, so a jump is noticed within it.
+* Wall time (`clock.time()`, which only `Clock.jump` moves) decides what is due; a jump wakes
+  the loop at once (`Clock.on_jump`), so it sleeps until the next due task and no longer wakes
+  every minute to look (`max_sleep` still caps a sleep, for a clock without `on_jump`).
   Every wait and timeout is in garden time (`clock.sleep`, `clock.to_trio`), so the demo's
   scaled clock runs the whole schedule faster, and durations are `clock.monotonic()` deltas.
 
@@ -41,6 +42,7 @@ once a day it publishes `TaskRunRetention` to drop rows older than the retention
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -95,6 +97,8 @@ log = logging.getLogger("greenhouse.scheduler")
 DAY = 86400.0
 # Float rounding between wall and monotonic time: "due at t" must not miss by a nanosecond.
 _EPSILON = 1e-6
+# A forward drift of wall against monotonic time beyond this is logged as a clock jump.
+_JUMP_NOTICE = 60.0
 # Mailbox names tried for an owner "x", so `github` finds a poller registered as `github_poller`.
 _OWNER_SUFFIXES = ("", "_poller", ".poller", "_engine", ".engine", "_actor")
 
@@ -189,7 +193,7 @@ class SchedulerActor(Actor):
         timezone: str = "UTC",
         max_concurrent: int = 4,
         aging: float = 60.0,
-        max_sleep: float = 60.0,
+        max_sleep: float = math.inf,
         retention_days: float = 14.0,
         history_size: int = 1024,
         seed: int | None = None,
@@ -340,11 +344,17 @@ class SchedulerActor(Actor):
         await super().dispatch(message)
 
     async def run(self) -> None:
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            nursery.start_soon(self._loop)
-            await super().run()
-            nursery.cancel_scope.cancel()
+        on_jump = getattr(self.clock, "on_jump", None)
+        stop_listening = on_jump(self._poke) if on_jump is not None else None
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._loop)
+                await super().run()
+                nursery.cancel_scope.cancel()
+        finally:
+            if stop_listening is not None:
+                stop_listening()
 
     async def _loop(self) -> None:
         while True:
@@ -394,7 +404,7 @@ class SchedulerActor(Actor):
                         state.due += drift
                     elif state.schedule is not None:
                         state.due = None
-            elif drift > self.max_sleep:
+            elif drift > _JUMP_NOTICE:
                 log.info("wall clock moved forward %.0fs; missed runs will coalesce", drift)
         self._last_wall, self._last_mono = now, mono
 

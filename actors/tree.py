@@ -154,7 +154,11 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
     children.append(
         ChildSpec(
             "health",
-            lambda: HealthActor(health_box, bus, garden.root, clock=clock),
+            # With the scheduler in the tree its `health_checks` runs are the heartbeat.
+            lambda: HealthActor(
+                health_box, bus, garden.root, clock=clock,
+                interval=None if garden.extras.get("scheduler", True) is not False else 30.0,
+            ),
             Restart.PERMANENT,
         )
     )

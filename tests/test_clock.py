@@ -41,6 +41,18 @@ async def test_jump_moves_wall_time_but_not_monotonic(autojump):
     assert clock.monotonic() == pytest.approx(10)
 
 
+def test_jump_listeners_hear_every_jump_until_stopped():
+    clock = Clock(start_epoch=0.0)
+    heard: list[str] = []
+    stop_a = clock.on_jump(lambda: heard.append("a"))
+    clock.on_jump(lambda: heard.append("b"))
+    clock.jump(60)
+    stop_a()
+    stop_a()  # stopping twice is harmless
+    clock.jump(-30)
+    assert heard == ["a", "b", "b"]
+
+
 def test_scale_must_be_positive():
     with pytest.raises(ValueError):
         Clock(scale=0)

@@ -211,14 +211,36 @@ async def test_missed_runs_coalesce_after_a_six_hour_clock_jump(autojump_clock: 
         clock.jump(6 * 3600)  # NTP sets the Pi's clock six hours forward
         await trio.sleep(100)
         nursery.cancel_scope.cancel()
-    after = {task: [s - t0 for s in starts if s - t0 > 1000] for task, starts in rec.starts.items()}
-    # The jump is noticed at the next tick (the loop never sleeps more than 60 s, so at 1020):
-    # exactly one catch-up run each, not 120 mood runs at once; then mood goes on at its phase.
-    assert after == {"mood": [1020, 1080], "hourly": [1020]}
+    after = {task: [s - t0 for s in starts if s - t0 >= 1000] for task, starts in rec.starts.items()}
+    # The jump wakes the scheduler at once (Clock.on_jump), at 1000: exactly one catch-up run
+    # each, not 120 mood runs at once; then mood goes on at its phase.
+    assert after == {"mood": [1000, 1080], "hourly": [1000]}
     assert stats_of(scheduler, "mood").coalesced == 119  # 120 occurrences were due, one ran
     assert stats_of(scheduler, "hourly").coalesced == 5
     # The phase is kept: the next mood run is one interval after the coalesced one.
     assert stats_of(scheduler, "mood").next_run == START + 1080 + 6 * 3600 + 180
+
+
+async def test_the_loop_sleeps_until_the_next_due_task(autojump_clock: Any) -> None:
+    ticks: list[float] = []
+
+    class Counting(SchedulerActor):
+        def _tick(self) -> float:
+            ticks.append(trio.current_time())
+            return super()._tick()
+
+    rec = Recorder()
+    scheduler = Counting(clock=Clock(START))
+    scheduler.register_task(TaskDefinition("hourly", rec.target("hourly", 1)))
+    scheduler.schedule_task("hourly", interval_seconds=3600)
+    t0 = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(scheduler.run)
+        await trio.sleep(3 * 3600 + 10)
+        nursery.cancel_scope.cancel()
+    assert [s - t0 for s in rec.starts["hourly"]] == [0, 3600, 7200, 10800]
+    # A wake-up per run (and the start), not one a minute to look for a clock jump.
+    assert len(ticks) <= 2 * 4
 
 
 async def test_a_backward_clock_jump_does_not_stall_intervals(autojump_clock: Any) -> None:

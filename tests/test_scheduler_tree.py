@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import trio
 
+from actors.health import StatusRequest
 from actors.scheduler import resolve_owner
 from actors.tree import build_garden, run_garden
 from greenhouse.config import ConfigError, IntegrationSettings, settings_from_mapping
@@ -43,8 +44,11 @@ async def test_the_tree_schedules_present_owners_and_records_runs(
         await nursery.start(run_garden, garden)
         await trio.sleep(11 * 60)
         stats = await ask(garden.mailbox("scheduler"), SchedulerStatsRequest())
+        status = await ask(garden.mailbox("health"), StatusRequest())
         nursery.cancel_scope.cancel()
 
+    # The heartbeat is the health_checks runs: it shows the scheduler and the health actor turn.
+    assert (status["heartbeat"], status["heartbeat_at"]) == (3, START + 600)
     assert isinstance(stats, SchedulerStats)
     present = {t.task_id for t in default_tasks(settings)
                if resolve_owner(t.owner, garden.mailboxes) is not None}

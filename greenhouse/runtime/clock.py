@@ -6,6 +6,7 @@ Every actor asks the injected `Clock` for time instead of calling `time.time()`;
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable
@@ -45,6 +46,7 @@ class Clock:
         self.scale = scale
         self._origin: float | None = None
         self._jumped = 0.0
+        self._jump_listeners: list[Callable[[], None]] = []
 
     def _elapsed(self) -> float:
         now = trio.current_time()
@@ -71,6 +73,22 @@ class Clock:
     def jump(self, seconds: float) -> None:
         """Move wall time by `seconds` without moving monotonic time (a clock jump)."""
         self._jumped += seconds
+        for listener in list(self._jump_listeners):
+            listener()
+
+    def on_jump(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener()` after every `jump`; returns the function that stops it.
+
+        Wall time moves only through `jump`, so whoever waits for a wall-clock time (the
+        scheduler) can sleep until it instead of waking up now and then to look.
+        """
+        self._jump_listeners.append(listener)
+
+        def stop() -> None:
+            with contextlib.suppress(ValueError):
+                self._jump_listeners.remove(listener)
+
+        return stop
 
     def to_trio(self, seconds: float) -> float:
         """A garden-time duration in trio seconds (for `trio.move_on_after` and friends)."""
