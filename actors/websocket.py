@@ -235,7 +235,10 @@ class WebSocketActor(Actor):
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        await trio.to_thread.run_sync(self._rebuild)
+        # Through the clock, never `trio.to_thread` directly: under a MockClock (the simulation,
+        # the stateful tests) a worker thread lets virtual time jump ahead while it runs, so
+        # keepalives, timeouts and the tests' own deadlines fire while the actor sits in it.
+        await self.clock.run_sync(self._rebuild)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._listen, nursery)
             await super().run()
@@ -652,7 +655,9 @@ class WebSocketActor(Actor):
                 types = sorted(viewer.types) if viewer.types is not None else None
                 if types == []:
                     return  # subscribed to nothing: nothing to replay
-                rows = await trio.to_thread.run_sync(
+                # Through the clock (see `run`): inline under a MockClock, where a slow thread
+                # let virtual time pass and a resumed viewer look stuck at its `since`.
+                rows = await self.clock.run_sync(
                     events_since, conn, viewer.last_sent, self.limits.replay_page, types
                 )
                 if not rows:
