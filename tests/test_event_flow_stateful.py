@@ -26,7 +26,9 @@ Invariants:
   points), no request inside a `Retry-After` window the service announced with a 429, and no more
   requests than the configured client-side token bucket allows;
 * growth scores and factors and the mood components stay in [0, 1];
-* the root supervisor keeps running and no actor crashed except by injection.
+* the root supervisor keeps running and no actor crashed except by injection;
+* nothing hopped to a worker thread (`trio.to_thread`): under the autojumping MockClock virtual
+  time runs on while a thread works, which once made a resumed viewer look stuck.
 
 Budget: CI runs 20 sequences of up to 25 steps; `HYPOTHESIS_PROFILE=thorough` runs 200 of up to
 60 steps (several minutes).
@@ -541,11 +543,26 @@ class Scenario:
 def play(steps: list[Step]) -> Scenario:
     """Run `steps` against a fresh garden in virtual time; raises on a broken invariant."""
     CRASH_LOG.clear()
+    hops: list[str] = []
+    to_thread = trio.to_thread.run_sync
+
+    async def recorded(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(fn, "__qualname__", repr(fn)))
+        return await to_thread(fn, *args, **kwargs)
+
     with tempfile.TemporaryDirectory() as directory:
         scenario = Scenario(steps, directory)
-        trio.run(scenario.main, clock=trio.testing.MockClock(autojump_threshold=0))
+        trio.to_thread.run_sync = recorded  # type: ignore[assignment]
+        try:
+            trio.run(scenario.main, clock=trio.testing.MockClock(autojump_threshold=0))
+        finally:
+            trio.to_thread.run_sync = to_thread
     # A Cancelled leaking out of a library could end the run early without failing it.
     assert scenario.finished, "the scenario stopped before its final checks"
+    # Under the autojumping MockClock virtual time runs on while a worker thread works, so a
+    # thread hop makes the outcome depend on the machine's load (a replay in a thread once made
+    # a live viewer look stuck): blocking work goes through `Clock.run_sync`, inline here.
+    assert not hops, f"worker-thread hops under the MockClock: {sorted(set(hops))}"
     return scenario
 
 
