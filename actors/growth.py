@@ -14,7 +14,6 @@ case-insensitively.
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +26,7 @@ from greenhouse.engines.growth import (
     ProjectSnapshot,
     calculate_project_growth,
 )
+from greenhouse.engines.growth_fit import ScoreHistory
 from greenhouse.engines.mood import ProductivitySignal
 from greenhouse.histories import GrowthState
 from greenhouse.messages import (
@@ -90,7 +90,8 @@ class GrowthActor(TaskActor):
         self.commits: dict[str, dict[str, float]] = {}  # plant -> sha -> time
         self.stages: dict[str, str] = {}
         self.scores: dict[str, float] = {}
-        self.history: dict[str, deque[tuple[float, float]]] = {}
+        # The score history with its trend line's running sums (the prediction's fit).
+        self.history: dict[str, ScoreHistory] = {}
         self.coding_seconds: dict[str, float] = {}  # lower-cased WakaTime project -> seconds
         self.latest: dict[str, GrowthMetrics] = {}
         self.releases_seen: dict[str, set[str]] = {}  # plant -> release urls counted
@@ -112,7 +113,7 @@ class GrowthActor(TaskActor):
             except msgspec.ValidationError:
                 self.projects[name] = ProjectSnapshot(name=name)
         for name, points in state.history.items():
-            self.history[name] = deque(points, maxlen=self._history_cap())
+            self.history[name] = ScoreHistory(points, maxlen=self._history_cap())
 
     def _history_cap(self) -> int:
         return 5000
@@ -245,7 +246,9 @@ class GrowthActor(TaskActor):
     ) -> None:
         """Score the named plants and publish what changed."""
         jobs = [
-            (name, self.projects[name], self.stages.get(name), list(self.history.get(name, ())))
+            # The history itself, not a copy: the thread only reads it (and moves its window)
+            # while this actor waits, and the running sums make the fit cheap.
+            (name, self.projects[name], self.stages.get(name), self.history.get(name, ()))
             for name in dict.fromkeys(names)
             if name in self.projects
         ]
@@ -276,7 +279,9 @@ class GrowthActor(TaskActor):
         now: float,
         record_always: bool,
     ) -> None:
-        history = self.history.setdefault(name, deque(maxlen=self._history_cap()))
+        history = self.history.get(name)
+        if history is None:
+            history = self.history[name] = ScoreHistory(maxlen=self._history_cap())
         old_stage = self.stages.get(name)
         old_score = self.scores.get(name)
         self.latest[name] = metrics

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import msgspec
 
 from greenhouse.config import GROWTH_STAGES, GrowthConfig
+from greenhouse.engines.growth_fit import ScoreHistory
 
 __all__ = [
     "FACTOR_DOCS",
@@ -294,8 +295,43 @@ def _least_squares(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, flo
     return sxy / sxx, correlation
 
 
+def _trend(
+    history: Sequence[tuple[float, float]] | ScoreHistory,
+    score: float,
+    since: float,
+    now: float,
+    config: GrowthConfig,
+) -> tuple[int, float, float] | None:
+    """(points, slope per day, r^2) of the line through the window and (now, score), or None.
+
+    None: too few points, or all at one instant. A `ScoreHistory` answers from its running sums
+    (a few operations); a plain sequence is filtered and fitted point by point.
+    """
+    fit = history.fit(since, now, score) if isinstance(history, ScoreHistory) else None
+    if fit is not None:
+        if fit.n < config.min_history_points or fit.same_times:
+            return None
+        correlation = fit.sxy / math.sqrt(fit.sxx * fit.syy) if fit.syy > 0 else 0.0
+        # A perfectly flat history is perfectly explained by a flat line.
+        r_squared = correlation**2 if not fit.same_scores else 1.0
+        return fit.n, fit.sxy / fit.sxx * DAY, r_squared
+    # One filtering pass, no sorting.
+    isfinite = math.isfinite
+    window = [(t, s) for t, s in history if since <= t <= now and isfinite(s)]
+    xs = [(t - now) / DAY for t, _ in window]
+    ys = [s for _, s in window]
+    xs.append(0.0)
+    ys.append(score)
+    if len(xs) < config.min_history_points or all(x == 0.0 for x in xs):
+        return None
+    slope, correlation = _least_squares(xs, ys)
+    first = ys[0]
+    r_squared = correlation**2 if any(y != first for y in ys) else 1.0
+    return len(xs), slope, r_squared
+
+
 def predict_growth(
-    history: Sequence[tuple[float, float]],
+    history: Sequence[tuple[float, float]] | ScoreHistory,
     score: float,
     stage: str,
     now: float,
@@ -311,20 +347,11 @@ def predict_growth(
         return GrowthPrediction(status="fully_grown", confidence=1.0)
     next_stage = STAGES[STAGES.index(stage) + 1]
     since = now - config.history_days * DAY
-    # A month of points for every plant several times an hour: one filtering pass, no sorting.
-    isfinite = math.isfinite
-    window = [(t, s) for t, s in history if since <= t <= now and isfinite(s)]
-    xs = [(t - now) / DAY for t, _ in window]
-    ys = [s for _, s in window]
-    xs.append(0.0)
-    ys.append(score)
-    if len(xs) < config.min_history_points or all(x == 0.0 for x in xs):
+    line = _trend(history, score, since, now, config)
+    if line is None:
         return GrowthPrediction(status="insufficient_history", next_stage=next_stage)
-    slope, correlation = _least_squares(xs, ys)
-    # A perfectly flat history is perfectly explained by a flat line.
-    first = ys[0]
-    r_squared = correlation**2 if any(y != first for y in ys) else 1.0
-    confidence = _clamp(r_squared * min(1.0, len(xs) / 10.0))
+    count, slope, r_squared = line
+    confidence = _clamp(r_squared * min(1.0, count / 10.0))
     if slope <= 1e-9:
         return GrowthPrediction(
             status="not_growing",
@@ -349,7 +376,7 @@ def calculate_project_growth(
     config: GrowthConfig | None = None,
     *,
     previous_stage: str | None = None,
-    history: Sequence[tuple[float, float]] = (),
+    history: Sequence[tuple[float, float]] | ScoreHistory = (),
     predict: bool = True,
 ) -> GrowthMetrics:
     """Score, stage (with hysteresis against `previous_stage`), factors, health and prediction."""
