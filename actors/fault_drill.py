@@ -161,7 +161,6 @@ def run_drill(
             extras={
                 "transports": {name: hostile for name in SERVICES},
                 "world": api,
-                "persistence_in_thread": False,
                 "web": False,
             },
         )

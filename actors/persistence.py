@@ -56,7 +56,6 @@ class PersistenceActor(Actor):
         flush_interval: float = 1.0,
         max_batch: int = 500,
         shutdown_timeout: float = 3.0,
-        in_thread: bool = True,
         name: str = "persistence",
     ) -> None:
         super().__init__(name, inbox, bus, clock)
@@ -64,9 +63,6 @@ class PersistenceActor(Actor):
         self.flush_interval = flush_interval
         self.max_batch = max_batch
         self.shutdown_timeout = shutdown_timeout
-        # Off the trio thread in production; inline under a MockClock (simulation), where a
-        # thread hop would let virtual time jump while the write is in flight.
-        self.in_thread = in_thread
         self.commits = 0
         self.rows_written = 0
         # The batch being gathered (already encoded), the asks in it, and whether an event or
@@ -162,7 +158,7 @@ class PersistenceActor(Actor):
         if claimed is None:
             return
         batch, asks = claimed
-        if not (self.in_thread and self.clock.uses_threads()):
+        if not self.clock.uses_threads():  # inline under a MockClock (Clock.run_sync)
             await self._write_inline(batch, asks, publish)
             return
         write: _Write | None = self._start(batch, asks)
@@ -233,10 +229,7 @@ class PersistenceActor(Actor):
         self, batch: PreparedBatch, asks: list[AskRequest], publish: bool
     ) -> None:
         try:
-            if self.in_thread:
-                await self.clock.run_sync(self.store.commit, batch)
-            else:
-                self.store.commit(batch)
+            await self.clock.run_sync(self.store.commit, batch)
         except trio.Cancelled:
             # Cancelled on the way in: nothing was written, so the batch goes back for the
             # shutdown flush instead of being dropped.

@@ -70,16 +70,12 @@ class PrivacyActor(Actor):
         clock: Clock | None = None,
         before_erasure: Callable[[str], Awaitable[None]] | None = None,
         flush_writes: Callable[[], Awaitable[None]] | None = None,
-        in_thread: bool = True,
         name: str = "privacy",
     ) -> None:
         super().__init__(name, inbox, bus, clock)
         self.open_manager = open_manager
         self.before_erasure = before_erasure
         self.flush_writes = flush_writes
-        # Off the trio thread in production; inline under a MockClock (simulation), where a
-        # thread hop would let virtual time jump (and timeouts fire) while the call runs.
-        self.in_thread = in_thread
         self.manager: PrivacyManager | None = None
         self._lock = trio.Lock()
         self.visits_recorded = 0
@@ -88,8 +84,6 @@ class PrivacyActor(Actor):
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         # One connection, one thread at a time: the midnight rotation runs beside the mailbox.
         async with self._lock:
-            if not self.in_thread:
-                return fn(*args)
             return await self.clock.run_sync(fn, *args)
 
     async def _call_inline(self, fn: Callable[..., T], *args: Any) -> T:
@@ -99,10 +93,7 @@ class PrivacyActor(Actor):
             return fn(*args)
 
     async def started(self) -> None:
-        if self.in_thread:
-            self.manager = await self.clock.run_sync(self.open_manager)
-        else:
-            self.manager = self.open_manager()
+        self.manager = await self.clock.run_sync(self.open_manager)
         await self._call(self.manager.salts.rotate, self.clock.time())
 
     async def stopped(self) -> None:

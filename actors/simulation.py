@@ -292,7 +292,7 @@ def simulate(
             world_settings(base, SIMULATION_ENV),
             clock=clock,
             db_path=str(path),
-            extras=_extras(api, persistence_in_thread=False, web=False),
+            extras=_extras(api, web=False),
         )
         holder.update(api=api, garden=garden)
         end = DEFAULT_START + days * DAY

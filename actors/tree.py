@@ -146,7 +146,6 @@ def _add_core(garden: Garden, children: list[ChildSpec]) -> None:
                 clock=clock,
                 flush_interval=settings.runtime.flush_interval,
                 max_batch=settings.runtime.flush_max_batch,
-                in_thread=garden.extras.get("persistence_in_thread", True),
             ),
             Restart.PERMANENT,
         )
@@ -198,8 +197,6 @@ def _add_ratecache(garden: Garden, children: list[ChildSpec]) -> None:
             max_bytes=cache_settings.memory_max_bytes,
             default_ttl=cache_settings.default_ttl,
             redis_url=cache_settings.redis_url.get() or None,
-            # Inline in the deterministic simulation, as persistence is.
-            sqlite_in_thread=garden.extras.get("persistence_in_thread", True),
         )
 
     children.append(
@@ -258,9 +255,6 @@ def _add_privacy(garden: Garden, children: list[ChildSpec]) -> None:
                 clock=clock,
                 before_erasure=before_erasure,
                 flush_writes=flush_writes,
-                in_thread=garden.extras.get(
-                    "privacy_in_thread", garden.extras.get("persistence_in_thread", True)
-                ),
             ),
             Restart.PERMANENT,
         )

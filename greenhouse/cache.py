@@ -113,7 +113,6 @@ class MultiLayerCache:
         stale_for: float = 86400.0,
         redis_url: str | None = None,
         redis: RedisLayer | None = None,
-        sqlite_in_thread: bool = True,
     ) -> None:
         self.clock = clock if clock is not None else Clock()
         self.default_ttl = default_ttl
@@ -127,9 +126,6 @@ class MultiLayerCache:
         self.single_flight_joins = 0
         self._flights: dict[str, _Flight] = {}
         self._sqlite_limiter = trio.CapacityLimiter(1)  # one connection: one thread at a time
-        # The simulation runs SQLite inline: a worker thread does not hold MockClock's virtual
-        # time, and a deterministic replay needs every step in the trio thread.
-        self.sqlite_in_thread = sqlite_in_thread
 
     # -- encoding ------------------------------------------------------------------------------
 
@@ -153,10 +149,9 @@ class MultiLayerCache:
         return fn(*args)
 
     async def _sql(self, fn: Callable[..., Any], *args: Any) -> Any:
-        if not self.sqlite_in_thread:
-            await trio.lowlevel.checkpoint()
-            return fn(*args)
-        return await trio.to_thread.run_sync(fn, *args, limiter=self._sqlite_limiter)
+        # Inline under a MockClock (the simulation): a deterministic replay needs every step
+        # in the trio thread.
+        return await self.clock.run_sync(fn, *args, limiter=self._sqlite_limiter)
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -259,7 +259,6 @@ class Scenario:
             db_path=self.db_path,
             extras={
                 "transports": {name: self.guard for name in SERVICES},
-                "persistence_in_thread": False,
             },
         )
         _crashable(self.garden)

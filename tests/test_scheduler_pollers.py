@@ -87,7 +87,7 @@ async def test_a_restarted_poller_sends_nothing_inside_the_retry_after(
         IntegrationSettings(weather=WeatherConfig(api_key=Secret(DEMO_CREDENTIAL), city="Lisbon")),
         clock=clock,
         db_path=str(tmp_path / "garden.db"),
-        extras={"transports": {"weather": api}, "web": False, "persistence_in_thread": False},
+        extras={"transports": {"weather": api}, "web": False},
     )
     spec = next(s for s in garden.root.specs if s.name == "weather")
     make, fused = spec.factory, []
@@ -132,8 +132,7 @@ async def test_a_push_in_the_events_feed_asks_the_scheduler_for_an_early_sync(
         IntegrationSettings(github=GitHubConfig(username="octocat")),  # syncs every 1800 s
         clock=clock,
         db_path=str(tmp_path / "garden.db"),
-        extras={"transports": {"github": fake.transport()}, "web": False,
-                "persistence_in_thread": False},
+        extras={"transports": {"github": fake.transport()}, "web": False},
     )
     pushes = garden.bus.subscribe("watch", (CommitPushed,), capacity=64)
     async with trio.open_nursery() as nursery:
@@ -162,8 +161,7 @@ async def test_the_github_poller_passes_on_a_retry_after(autojump_clock: Any, tm
         IntegrationSettings(github=GitHubConfig(username="octocat")),
         clock=clock,
         db_path=str(tmp_path / "garden.db"),
-        extras={"transports": {"github": fake.transport()}, "scheduler": False, "web": False,
-                "persistence_in_thread": False},
+        extras={"transports": {"github": fake.transport()}, "scheduler": False, "web": False},
     )
     async with trio.open_nursery() as nursery:
         await nursery.start(run_garden, garden)
@@ -185,8 +183,7 @@ async def test_wakatime_still_computing_asks_the_scheduler_for_an_early_run(
         IntegrationSettings(wakatime=config),  # syncs every 30 min
         clock=clock,
         db_path=str(tmp_path / "garden.db"),
-        extras={"transports": {"wakatime": fake.transport()}, "web": False,
-                "persistence_in_thread": False},
+        extras={"transports": {"wakatime": fake.transport()}, "web": False},
     )
     seen = garden.bus.subscribe("watch", (CodingActivityObserved,), capacity=64)
     async with trio.open_nursery() as nursery:

@@ -103,10 +103,16 @@ class Clock:
         testing = sys.modules.get("trio.testing")
         return testing is None or not isinstance(trio.lowlevel.current_clock(), testing.MockClock)
 
-    async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run blocking `fn(*args)` in a worker thread, or inline when threads are off."""
+    async def run_sync(
+        self, fn: Callable[..., T], *args: Any, limiter: trio.CapacityLimiter | None = None
+    ) -> T:
+        """Run blocking `fn(*args)` in a worker thread, or inline when threads are off.
+
+        Inline under a MockClock (and with `threads=False`): a worker thread does not hold
+        virtual time, which would jump (and fire timeouts) while the call runs.
+        """
         if self.uses_threads():
-            return await trio.to_thread.run_sync(fn, *args)
+            return await trio.to_thread.run_sync(fn, *args, limiter=limiter)
         await trio.lowlevel.checkpoint()
         return fn(*args)
 
