@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench._report import report
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._report import report  # noqa: E402
 
 GOAL_SECONDS = 30.0  # for 30 simulated days
 
