@@ -61,7 +61,7 @@ def add_web(garden: Garden, children: list[ChildSpec]) -> None:
             store=garden.store,
             mailboxes=garden.mailboxes,
             addresses=addresses,
-            readers=ReaderPool(garden.store),
+            readers=ReaderPool(garden.store, clock=clock),
             metrics_sources=garden.extras.setdefault("metrics_sources", []),
         )
         return HttpActor(ctx, host=web.host, port=web.http_port, clock=clock)

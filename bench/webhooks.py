@@ -139,6 +139,7 @@ async def load(host: str, port: int, connections: int, seconds: float) -> dict[s
     signature = sign(SECRET, BODY)
     latencies: list[float] = []
     statuses: dict[int, int] = {}
+    reconnects = [0]
     deadline = time.perf_counter() + seconds
 
     async def worker() -> None:
@@ -155,6 +156,13 @@ async def load(host: str, port: int, connections: int, seconds: float) -> dict[s
             started = time.perf_counter()
             writer.write(head + BODY)
             status_line = await reader.readline()
+            if not status_line:
+                # The server closed the connection between requests (hypercorn ends a keep-alive
+                # connection after `keep_alive_max_requests`, 1000): reconnect, send again.
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
+                reconnects[0] += 1
+                continue
             length = 0
             while True:
                 line = await reader.readline()
@@ -184,6 +192,7 @@ async def load(host: str, port: int, connections: int, seconds: float) -> dict[s
         "p99_ms": pct(0.99),
         "max_ms": latencies[-1] * 1000,
         "statuses": statuses,
+        "reconnects": reconnects[0],
     }
 
 

@@ -14,8 +14,6 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import trio
-
 from greenhouse import analytics_store, histories
 from greenhouse.engines.analytics import SESSION_TIMEOUT, EngagementMetrics, VisitorJourney
 from greenhouse.engines.growth import PortfolioOverview
@@ -46,7 +44,8 @@ class GardenInsights:
             finally:
                 conn.close()
 
-        return await trio.to_thread.run_sync(run)
+        # Inline under a MockClock, where a worker thread would let virtual time jump.
+        return await self.clock.run_sync(run)
 
     async def get_portfolio_overview(self) -> PortfolioOverview:
         """Plants per stage, the fastest growing, the dormant, coding time, languages."""

@@ -28,9 +28,12 @@ T = TypeVar("T")
 class ReaderPool:
     """A few read-only connections reused across requests, each used by one thread at a time."""
 
-    def __init__(self, store: Store, size: int = 4) -> None:
+    def __init__(self, store: Store, size: int = 4, *, clock: Clock | None = None) -> None:
         self.store = store
         self.size = size
+        # Through the clock, not `trio.to_thread` directly: inline under a MockClock, where a
+        # worker thread would let virtual time jump while a query runs.
+        self.clock = clock if clock is not None else Clock()
         self._idle: list[sqlite3.Connection] = []
         self._limiter = trio.CapacityLimiter(size)
         self._inline: sqlite3.Connection | None = None
@@ -41,7 +44,7 @@ class ReaderPool:
             conn = self._idle.pop() if self._idle else self.store.reader()
             try:
                 # Not `limiter=self._limiter`: this task already holds one of its tokens.
-                result = await trio.to_thread.run_sync(fn, conn, *args)
+                result = await self.clock.run_sync(fn, conn, *args)
             except BaseException:
                 conn.close()
                 raise
