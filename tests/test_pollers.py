@@ -24,13 +24,15 @@ from greenhouse.messages import (
     WeatherObserved,
     WeatherUpdated,
 )
-from greenhouse.runtime import Bus, ChildSpec, Clock, Mailbox, Supervisor, ask
+from greenhouse.runtime import Bus, Clock, Mailbox, Supervisor, ask
 from greenhouse.services.base import RetryPolicy
 from greenhouse.services.spotify import SpotifyService
 from greenhouse.services.weather import WeatherService
 from greenhouse.store import events_since, open_connection
+from tests import poller_tree
 from tests.fake_spotify import OLD_PLAYBACK, FakeSpotify
 from tests.fake_weather import API_KEY, RAIN, FakeOpenWeatherMap
+from tests.poller_tree import Collector
 from tests.test_spotify_service import SETTINGS as SPOTIFY_SETTINGS
 
 START = 1_785_573_885.0  # 2026-08-01, daytime in Lisbon (the weather fixture's own time)
@@ -41,38 +43,13 @@ WEATHER_SETTINGS = WeatherConfig(
 )
 
 
-class Collector:
-    """Everything of the given types published on the bus, in order."""
-
-    def __init__(self, bus: Bus, types: tuple[type, ...]) -> None:
-        self.box = bus.subscribe("collector", types, capacity=100_000)
-        self.seen: list[Any] = []
-
-    async def run(self) -> None:
-        async for message in self.box:
-            self.seen.append(message)
-
-    def of(self, kind: type) -> list[Any]:
-        return [m for m in self.seen if isinstance(m, kind)]
-
-
 async def run_tree(
     make: Callable[[Bus, Mailbox, Clock], Any],
     types: tuple[type, ...],
     script: Callable[[Collector, Supervisor], Any],
 ) -> None:
     """Run one poller under a supervisor with a collector, then `script`, then stop it all."""
-    clock = Clock(start_epoch=START)
-    bus = Bus()
-    box = bus.subscribe("poller", (RunTask,), capacity=64)
-    collector = Collector(bus, types)
-    root = Supervisor("root", [ChildSpec("poller", lambda: make(bus, box, clock))], clock=clock)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(collector.run)
-        nursery.start_soon(root.run)
-        await trio.sleep(0.001)
-        await script(collector, root)
-        nursery.cancel_scope.cancel()
+    await poller_tree.run_tree(make, START, types, lambda c, root, _bus: script(c, root))
 
 
 def spotify_poller(fake: FakeSpotify, interval: float | None = 30.0):
