@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,9 +152,9 @@ class PersistenceActor(Actor):
         as soon as the write before it is committed, before that one is announced.
         """
         if self._in_flight is not None:  # left by a cancelled announcement: finish it first
-            write, self._in_flight = self._in_flight, None
-            await self._finish(write.batch, write.asks, write.job)
-            await self._announce(write.batch, write.asks, publish)
+            left, self._in_flight = self._in_flight, None
+            await self._finish(left.batch, left.asks, left.job.wait())
+            await self._announce(left.batch, left.asks, publish)
         claimed = self._claim()
         if claimed is None:
             return
@@ -172,7 +173,7 @@ class PersistenceActor(Actor):
                     write.entering.wait(0.005)
                 self._take_queued()
             try:
-                await self._finish(write.batch, write.asks, write.job)
+                await self._finish(write.batch, write.asks, write.job.wait())
             finally:
                 self._in_flight = None
             following = None
@@ -212,10 +213,11 @@ class PersistenceActor(Actor):
         return _Write(batch, asks, _ThreadJob(self.store.commit, batch, entering.set), entering)
 
     async def _finish(
-        self, batch: PreparedBatch, asks: list[AskRequest], job: _ThreadJob
+        self, batch: PreparedBatch, asks: list[AskRequest], commit: Awaitable[Any]
     ) -> None:
+        """Wait for `commit` of `batch`; on failure the askers learn it and it re-raises."""
         try:
-            await job.wait()
+            await commit
         except Exception as error:
             # Nothing of the batch is stored (one transaction); the askers learn it, and the
             # crash restarts the actor under its supervisor.
@@ -229,18 +231,12 @@ class PersistenceActor(Actor):
         self, batch: PreparedBatch, asks: list[AskRequest], publish: bool
     ) -> None:
         try:
-            await self.clock.run_sync(self.store.commit, batch)
+            await self._finish(batch, asks, self.clock.run_sync(self.store.commit, batch))
         except trio.Cancelled:
             # Cancelled on the way in: nothing was written, so the batch goes back for the
             # shutdown flush instead of being dropped.
             self._returned.append((batch, asks))
             raise
-        except Exception as error:
-            for item in asks:
-                item.fail(error)
-            raise
-        self.commits += 1
-        self.rows_written += len(batch.messages)
         await self._announce(batch, asks, publish)
 
     async def _announce(self, batch: PreparedBatch, asks: list[AskRequest], publish: bool) -> None:

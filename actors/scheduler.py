@@ -31,7 +31,7 @@ Rules it keeps (the pure parts live in `greenhouse.scheduling`):
   that share an interval.
 * Wall time (`clock.time()`, which only `Clock.jump` moves) decides what is due; a jump wakes
   the loop at once (`Clock.on_jump`), so it sleeps until the next due task and no longer wakes
-  every minute to look (`max_sleep` still caps a sleep, for a clock without `on_jump`).
+  every minute to look.
   Every wait and timeout is in garden time (`clock.sleep`, `clock.to_trio`), so the demo's
   scaled clock runs the whole schedule faster, and durations are `clock.monotonic()` deltas.
 
@@ -193,7 +193,6 @@ class SchedulerActor(Actor):
         timezone: str = "UTC",
         max_concurrent: int = 4,
         aging: float = 60.0,
-        max_sleep: float = math.inf,
         retention_days: float = 14.0,
         history_size: int = 1024,
         seed: int | None = None,
@@ -206,7 +205,6 @@ class SchedulerActor(Actor):
         self.zone = load_timezone(timezone)
         self.max_concurrent = max_concurrent
         self.aging = aging
-        self.max_sleep = max_sleep
         self.retention_days = retention_days
         self.history_size = history_size
         # Without a seed, draw one from the global generator: `run.py simulate` seeds that, so
@@ -344,8 +342,7 @@ class SchedulerActor(Actor):
         await super().dispatch(message)
 
     async def run(self) -> None:
-        on_jump = getattr(self.clock, "on_jump", None)
-        stop_listening = on_jump(self._poke) if on_jump is not None else None
+        stop_listening = self.clock.on_jump(self._poke)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -353,8 +350,7 @@ class SchedulerActor(Actor):
                 await super().run()
                 nursery.cancel_scope.cancel()
         finally:
-            if stop_listening is not None:
-                stop_listening()
+            stop_listening()
 
     async def _loop(self) -> None:
         while True:
@@ -473,7 +469,7 @@ class SchedulerActor(Actor):
         return tuple(unmet)
 
     def _sleep_for(self, now: float, mono: float) -> float:
-        delay = self.max_sleep
+        delay = math.inf
         for task_id, state in self._tasks.items():
             if state.schedule is not None and state.due is not None:
                 delay = min(delay, state.due + state.offset - now)

@@ -1,6 +1,6 @@
 """The actor runtime: actors, mailboxes, the bus, supervision and the clock."""
 
-from .actor import Actor, AskError, AskRequest, AskTimeout, ask
+from .actor import Actor, AskError, AskRequest, AskTimeout, Reply, ask
 from .bus import Bus, Subscription
 from .clock import Clock
 from .mailbox import (
@@ -28,6 +28,7 @@ __all__ = [
     "MailboxOverflow",
     "MailboxStats",
     "OverflowPolicy",
+    "Reply",
     "Restart",
     "Runnable",
     "Subscription",

@@ -30,8 +30,8 @@ class AskError(RuntimeError):
     """The actor raised while handling the request; the original is the `__cause__`."""
 
 
-class _Reply:
-    """A one-shot reply slot for `ask`, with the part of a memory channel's API that is used.
+class Reply:
+    """A one-shot reply slot for `ask` (and `ask_in_order`): answered once, or closed unanswered.
 
     Asks are the runtime's most frequent round trip (every API call makes two or three): an
     event and a slot cost about a third of opening a channel pair per ask.
@@ -65,13 +65,11 @@ class _Reply:
 
 
 class AskRequest:
-    """A request travelling to an actor together with its one-shot reply channel."""
+    """A request travelling to an actor together with its one-shot reply slot."""
 
     __slots__ = ("message", "_reply")
 
-    def __init__(
-        self, message: Any, reply: trio.MemorySendChannel[tuple[bool, Any]] | _Reply
-    ) -> None:
+    def __init__(self, message: Any, reply: Reply) -> None:
         self.message = message
         self._reply = reply
 
@@ -82,10 +80,10 @@ class AskRequest:
         self._send((False, error))
 
     def _send(self, outcome: tuple[bool, Any]) -> None:
-        # The asker may have timed out and closed its end; a late answer is simply dropped.
+        # The asker may have timed out and stopped waiting; a late answer is simply dropped.
         try:
             self._reply.send_nowait(outcome)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.WouldBlock):
+        except (trio.BrokenResourceError, trio.WouldBlock):
             pass
         finally:
             self._reply.close()
@@ -96,7 +94,7 @@ async def ask(target: Mailbox, message: Any, timeout: float = 5.0) -> Any:  # no
 
     Raises `AskTimeout` naming the actor and the request, or `AskError` if the actor raised.
     """
-    reply = _Reply()
+    reply = Reply()
     try:
         with trio.move_on_after(timeout) as scope:
             await target.put(AskRequest(message, reply))

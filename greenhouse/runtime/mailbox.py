@@ -164,10 +164,10 @@ class Mailbox:
         The same as `put_nowait` for each in turn when they fit, in one step; a caller gets
         False and delivers one by one when they do not (waiting, dropping or disconnecting).
         """
-        items = self._items
         count = len(messages)
-        if self._closed is not None or len(items) + count > self.capacity:
+        if not self.fits(count):
             return False
+        items = self._items
         items.extend(messages)
         stats = self.stats
         stats.delivered += count

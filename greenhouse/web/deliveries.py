@@ -20,7 +20,7 @@ import sqlite_utils
 import trio
 
 from greenhouse.messages import Message, iso_timestamp
-from greenhouse.runtime import AskError, AskRequest, AskTimeout, Mailbox
+from greenhouse.runtime import AskError, AskRequest, AskTimeout, Mailbox, Reply
 from greenhouse.store import Migration
 
 __all__ = [
@@ -87,24 +87,28 @@ async def ask_in_order(box: Mailbox, messages: Sequence[Any], within: float) -> 
     Unlike calling `ask` in turn this waits for one round trip, so the persistence actor takes
     them in one batch (one commit) when it can.
     """
-    channels = []
-    with trio.move_on_after(within) as scope:
-        for message in messages:
-            send, receive = trio.open_memory_channel[tuple[bool, Any]](1)
-            channels.append(receive)
-            # Back to back with no checkpoint in between, so the actor wakes to all of them and
-            # commits them in one transaction (a delivery row never lands without its events).
-            request = AskRequest(message, send)
-            if not box.put_nowait(request):
-                await box.put(request)
-        replies = []
-        for receive in channels:
-            ok, value = await receive.receive()
-            if not ok:
-                raise AskError(f"{box.owner} failed on {type(value).__name__}: {value}") from value
-            replies.append(value)
-    for receive in channels:
-        receive.close()
+    slots: list[Reply] = []
+    try:
+        with trio.move_on_after(within) as scope:
+            for message in messages:
+                slots.append(Reply())
+                # Back to back with no checkpoint in between, so the actor wakes to all of them
+                # and commits them in one transaction (a delivery row never lands without its
+                # events).
+                request = AskRequest(message, slots[-1])
+                if not box.put_nowait(request):
+                    await box.put(request)
+            replies = []
+            for slot in slots:
+                ok, value = await slot.receive()
+                if not ok:
+                    raise AskError(
+                        f"{box.owner} failed on {type(value).__name__}: {value}"
+                    ) from value
+                replies.append(value)
+    finally:
+        for slot in slots:
+            slot.abandon()  # a late answer is dropped
     if scope.cancelled_caught:
         raise AskTimeout(f"{box.owner} did not answer within {within:g}s")
     return replies
