@@ -30,6 +30,7 @@ class SocialPoller(PollerActor):
 
     service_name = "social"
     task_id = "social_sync"
+    service: SocialService
 
     def __init__(
         self,
@@ -139,12 +140,6 @@ class SocialPoller(PollerActor):
                 )
             )
         return None
-
-    def server_wait(self) -> float:
-        return self.service.server_wait()
-
-    async def close(self) -> None:
-        await self.service.aclose()
 
 
 def _failed_sources(failures: dict[str, str]) -> set[str]:

@@ -22,6 +22,7 @@ class SpotifyPoller(PollerActor):
 
     service_name = "spotify"
     task_id = "spotify_sync"
+    service: SpotifyService
 
     def __init__(
         self,
@@ -61,12 +62,6 @@ class SpotifyPoller(PollerActor):
             )
             await self.publish(music_changed(mood, now))
         return None
-
-    def server_wait(self) -> float:
-        return self.service.server_wait()
-
-    async def close(self) -> None:
-        await self.service.aclose()
 
 
 def music_changed(mood: MusicMood, now: float) -> MusicChanged:

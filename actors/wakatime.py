@@ -31,6 +31,7 @@ class WakaTimePoller(PollerActor):
 
     service_name = "wakatime"
     task_id = "wakatime_sync"
+    service: WakaTimeService
 
     def __init__(
         self,
@@ -150,12 +151,6 @@ class WakaTimePoller(PollerActor):
             self.last_published = event
             await self.publish(event)
         return None
-
-    def server_wait(self) -> float:
-        return self.service.server_wait()
-
-    async def close(self) -> None:
-        await self.service.aclose()
 
 
 def coding_changed(previous: CodingActivity | None, current: CodingActivity) -> bool:

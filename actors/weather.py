@@ -23,6 +23,7 @@ class WeatherPoller(PollerActor):
 
     service_name = "weather"
     task_id = "weather_sync"
+    service: WeatherService
 
     def __init__(
         self,
@@ -71,12 +72,6 @@ class WeatherPoller(PollerActor):
             self.last_published = data.current
             await self.publish(weather_updated(data, location, now))
         return None
-
-    def server_wait(self) -> float:
-        return self.service.server_wait()
-
-    async def close(self) -> None:
-        await self.service.aclose()
 
 
 def weather_updated(data: ComprehensiveWeather, location: str, now: float) -> WeatherUpdated:

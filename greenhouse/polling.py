@@ -10,13 +10,14 @@ keeps its last good data, and publishes `available=True` when the source answers
 exhausted limit), so the scheduler sends no run before it, even to a restarted poller whose new
 client never heard the answer.
 
-Subclasses implement `poll()`, returning None on success or a one-line error, and `server_wait()`.
+Subclasses set `service` (the client) and implement `poll()`, returning None on success or a
+one-line error.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -34,11 +35,20 @@ __all__ = ["SCHEDULED_RATE_LIMIT_WAIT", "PollerActor"]
 SCHEDULED_RATE_LIMIT_WAIT = 5.0
 
 
+class PolledClient(Protocol):
+    """What a poller needs of its service client besides the calls `poll()` makes."""
+
+    def server_wait(self) -> float: ...
+
+    async def aclose(self) -> None: ...
+
+
 class PollerActor(Actor):
     """Interval and on-demand polling of one source, with availability tracking."""
 
     service_name: str = "service"
     task_id: str = "service_sync"
+    service: PolledClient | None = None  # the client; subclasses set it
 
     def __init__(
         self,
@@ -79,10 +89,12 @@ class PollerActor(Actor):
 
     async def close(self) -> None:
         """Release the client (called when the actor stops)."""
+        if self.service is not None:
+            await self.service.aclose()
 
     def server_wait(self) -> float:
         """Seconds before the source allows another request (0: it asked for no wait)."""
-        return 0.0
+        return self.service.server_wait() if self.service is not None else 0.0
 
     async def run(self) -> None:
         async with trio.open_nursery() as nursery:
