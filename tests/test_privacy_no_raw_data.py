@@ -192,6 +192,11 @@ def test_no_raw_address_or_user_agent_is_stored_or_logged(visits):
     assert len(stored) > len(visits) // 2  # the scan sees real content
     for ip, agent, _, _ in visits:
         assert ip not in stored, f"raw address {ip} stored"
-        assert ip not in in_file, f"raw address {ip} in the database file"
+        # The file is binary: B-tree pages of hashes, where a two- or three-character form
+        # such as "::" or "::1" turns up as a token by chance (CI once found "::" there). Its
+        # cells are scanned exactly above; the raw bytes are checked for every form at least as
+        # long as the shortest IPv4 address ("1.2.3.4"), which does not occur by chance.
+        if len(ip) >= len("1.2.3.4"):
+            assert ip not in in_file, f"raw address {ip} in the database file"
         assert ip not in logged, f"raw address {ip} logged"
         assert agent not in haystack and agent not in file_text and agent not in logs
