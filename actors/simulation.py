@@ -24,7 +24,7 @@ import random
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -265,8 +265,12 @@ def simulate(
     settings: IntegrationSettings | None = None,
     fault_rate: float = 0.02,
     progress: TextIO | None = sys.stderr,
+    instruments: Sequence[trio.abc.Instrument] = (),
 ) -> SimulationSummary:
-    """Run the whole tree for `days` of virtual time against the world with `seed`."""
+    """Run the whole tree for `days` of virtual time against the world with `seed`.
+
+    `instruments` are passed to `trio.run` (bench/simulate.py --by-actor times every task step).
+    """
     path = Path(db_path)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -310,7 +314,7 @@ def simulate(
         # the demo garden (`python run.py`, which imports this module) must not carry.
         from trio.testing import MockClock
 
-        trio.run(main, clock=MockClock(autojump_threshold=0))
+        trio.run(main, clock=MockClock(autojump_threshold=0), instruments=instruments)
     if progress is not None:
         progress.write("\n")
     api: WorldAPI = holder["api"]

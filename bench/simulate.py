@@ -2,6 +2,7 @@
 
     python -m bench.simulate            # 30 simulated days, best of 1
     python -m bench.simulate --quick    # 3 days, best of 2 (a projection, not the figure)
+    python bench/simulate.py --days 3 --by-actor   # plus where the time goes, task by task
 
 The machine is shared, so each run is bracketed by a fixed pure-Python workload (the
 calibration); its time says how busy the machine was, and the figure is reported with it.
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -47,12 +49,56 @@ def one_run(days: int, seed: int, db: Path) -> dict[str, float]:
     }
 
 
+class StepTimer:
+    """A trio instrument: wall time and count of task steps, by task name; the rest is trio's."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.steps: dict[str, int] = {}
+        self._started = 0.0
+
+    def before_task_step(self, task: Any) -> None:
+        self._started = time.perf_counter()
+
+    def after_task_step(self, task: Any) -> None:
+        spent = time.perf_counter() - self._started
+        name = "rate_limit.* (buckets)" if task.name.startswith("rate_limit.") else task.name
+        self.seconds[name] = self.seconds.get(name, 0.0) + spent
+        self.steps[name] = self.steps.get(name, 0) + 1
+
+
+def by_actor(days: int, seed: int, db: Path) -> None:
+    """One more run with a `StepTimer`: milliseconds and steps per simulated day per task."""
+    import trio
+
+    from actors.simulation import simulate
+
+    timer = StepTimer()
+    trio.abc.Instrument.register(StepTimer)
+    wall = time.perf_counter()
+    simulate(days, seed, db, progress=None, instruments=[timer])
+    wall = time.perf_counter() - wall
+    in_steps = sum(timer.seconds.values())
+    ranked = sorted(timer.seconds.items(), key=lambda item: -item[1])
+    rows: list[list[Any]] = [
+        [name[-40:], round(spent * 1000 / days, 1), round(timer.steps[name] / days),
+         round(spent * 1e6 / timer.steps[name], 1)]
+        for name, spent in ranked[:20]
+    ]
+    rows.append(["(the rest: trio's loop, start-up, summary)", round((wall - in_steps) * 1000 / days,
+                                                                      1), "", ""])
+    report("simulate_by_actor", ["task", "ms per day", "steps per day", "us per step"], rows,
+           {"days": days, "wall": wall})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="3 days, 2 rounds")
+    parser.add_argument("--by-actor", action="store_true",
+                        help="then one more run timing every task step (slower; not the figure)")
     args = parser.parse_args()
     days, rounds = (3, 2) if args.quick else (args.days, args.rounds)
     runs, calibrations = [], [calibrate()]
@@ -79,6 +125,10 @@ def main() -> None:
         rows,
         {"goal_seconds_for_30_days": GOAL_SECONDS, "runs": runs, "calibrations": calibrations},
     )
+    if args.by_actor:
+        print()
+        with tempfile.TemporaryDirectory() as folder:
+            by_actor(days, args.seed, Path(folder) / "profiled.db")
 
 
 if __name__ == "__main__":

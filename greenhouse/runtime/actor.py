@@ -17,7 +17,7 @@ import trio
 
 from .bus import Bus
 from .clock import Clock
-from .mailbox import Mailbox, current_actor_name
+from .mailbox import Mailbox, OverflowPolicy, current_actor_name
 
 __all__ = ["Actor", "AskError", "AskRequest", "AskTimeout", "ask"]
 
@@ -97,7 +97,10 @@ async def ask(target: Mailbox, message: Any, timeout: float = 5.0) -> Any:  # no
     reply = Reply()
     try:
         with trio.move_on_after(timeout) as scope:
-            await target.put(AskRequest(message, reply))
+            request = AskRequest(message, reply)
+            # Waiting for the reply is the schedule point; a request that fits needs no other.
+            if not target.put_nowait(request) and target.policy is OverflowPolicy.BLOCK:
+                await target.put_waiting(request)
             ok, value = await reply.receive()
     finally:
         reply.abandon()

@@ -238,13 +238,18 @@ class Mailbox:
 
     async def get(self) -> Any:
         """Wait for and take the oldest message."""
+        # As trio's own channels do: one schedule point per call, either the wait itself or,
+        # when a message was already queued, a checkpoint after taking it.
+        parked = False
         while True:
             try:
                 message = self.get_nowait()
             except trio.WouldBlock:
                 await self._not_empty.park()
+                parked = True
                 continue
-            await trio.lowlevel.cancel_shielded_checkpoint()
+            if not parked:
+                await trio.lowlevel.cancel_shielded_checkpoint()
             return message
 
     def close(self, *, overflow: bool = False) -> None:
