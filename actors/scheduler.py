@@ -41,6 +41,8 @@ once a day it publishes `TaskRunRetention` to drop rows older than the retention
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import math
 import random
@@ -116,7 +118,7 @@ def resolve_owner(owner: str, mailboxes: Mapping[str, Mailbox]) -> Mailbox | Non
     return None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Execution:
     """One execution's state, readable through `get_task_status`."""
 
@@ -159,6 +161,7 @@ class _TaskState:
     offset: float = 0.0  # jitter of that occurrence
     running: _Execution | None = None
     pending: PendingRun | None = None
+    heap_seq: int = -1  # the sequence number of its live entry in the scheduler's heap (-1: none)
     cycle_start: float | None = None  # monotonic start of the previous execution
     last_success: float | None = None  # monotonic end of the last successful execution
     runs: int = 0
@@ -211,6 +214,16 @@ class SchedulerActor(Actor):
         # jitter and execution ids are reproducible there and random everywhere else.
         self._rng = random.Random(seed if seed is not None else random.getrandbits(64))
         self._tasks: dict[str, _TaskState] = {}
+        # Next occurrences as a heap of (wall time, sequence, state); an entry is live while its
+        # sequence is the state's `heap_seq` (a new schedule or a jump just pushes a new one).
+        self._heap: list[tuple[float, int, _TaskState]] = []
+        self._sequence = itertools.count()
+        self._fresh: dict[str, _TaskState] = {}  # scheduled, first occurrence not computed yet
+        self._pending: dict[str, _TaskState] = {}  # the tasks whose `pending` is set
+        # Tasks that wait for a `retry_after` with a run already queued: every occurrence until
+        # the hold ends would only be coalesced into that run, so none of them wakes the loop;
+        # they are counted when the loop wakes anyway (at the latest when the hold ends).
+        self._parked: dict[str, _TaskState] = {}
         self._history: OrderedDict[str, _Execution] = OrderedDict()
         self._running = 0
         self._nursery: trio.Nursery | None = None
@@ -260,6 +273,12 @@ class SchedulerActor(Actor):
         state = self._state(task_id)
         state.schedule = schedule
         state.due = None
+        state.heap_seq = -1
+        self._parked.pop(task_id, None)
+        if schedule is not None:
+            self._fresh[task_id] = state
+        else:
+            self._fresh.pop(task_id, None)
         self._poke()
 
     def execute_task_now(self, task_id: str) -> str:
@@ -282,11 +301,17 @@ class SchedulerActor(Actor):
 
     def get_scheduler_stats(self) -> SchedulerStats:
         """Counters for every task and the scheduler as a whole."""
+        if self._parked:
+            # Occurrences of a parked task are counted lazily; count the ones due by now.
+            now = self.clock.time()
+            for state in self._parked.values():
+                if self._is_due(state, now):
+                    self._occur(state, now, self.clock.monotonic())
         return SchedulerStats(
             timezone=self.zone.key,
             max_concurrent=self.max_concurrent,
             running=self._running,
-            pending=sum(1 for s in self._tasks.values() if s.pending is not None),
+            pending=len(self._pending),
             tasks=tuple(self._task_stats(s) for s in self._tasks.values()),
         )
 
@@ -370,23 +395,63 @@ class SchedulerActor(Actor):
         """Queue what is due and start what may start; returns the wall time it used."""
         now, mono = self.clock.time(), self.clock.monotonic()
         self._notice_jumps(now, mono)
-        for state in self._tasks.values():
-            schedule = state.schedule
-            if schedule is None:
-                continue
-            if state.due is None:
+        if self._fresh:
+            for state in self._fresh.values():
+                assert state.schedule is not None
                 # The first occurrence is not jittered: a freshly started garden syncs at once.
-                state.due, state.offset = schedule.first(now), 0.0
-            if now + _EPSILON >= state.due + state.offset:
-                state.due, skipped = schedule.advance(state.due, now)
-                state.coalesced += skipped
-                if skipped:
-                    log.info("%s: %d missed runs coalesced into one", state.definition.task_id,
-                             skipped)
-                state.offset = jitter_offset(self._rng, state.definition.jitter, schedule.period)
-                self._fall_due(state, now, mono)
+                state.due, state.offset = state.schedule.first(now), 0.0
+                self._push(state)
+            self._fresh.clear()
+        heap, limit = self._heap, now + _EPSILON
+        while heap and heap[0][0] <= limit:
+            _, sequence, state = heapq.heappop(heap)
+            if sequence != state.heap_seq:
+                continue  # superseded (a new schedule, a backward jump)
+            state.heap_seq = -1
+            self._occur(state, now, mono)
+            self._arm(state, mono)
+        if self._parked:
+            for state in list(self._parked.values()):
+                if self._is_due(state, now):
+                    self._occur(state, now, mono)
+                if not self._parks(state, mono):
+                    del self._parked[state.definition.task_id]
+                    self._arm(state, mono)
         self._dispatch(mono)
         return now
+
+    @staticmethod
+    def _is_due(state: _TaskState, now: float) -> bool:
+        return state.due is not None and now + _EPSILON >= state.due + state.offset
+
+    def _occur(self, state: _TaskState, now: float, mono: float) -> None:
+        """The occurrence at `state.due` (and any missed since) falls due at `now`."""
+        schedule = state.schedule
+        assert schedule is not None and state.due is not None
+        state.due, skipped = schedule.advance(state.due, now)
+        if skipped:
+            state.coalesced += skipped
+            log.info("%s: %d missed runs coalesced into one", state.definition.task_id, skipped)
+        state.offset = jitter_offset(self._rng, state.definition.jitter, schedule.period)
+        self._fall_due(state, now, mono)
+
+    def _parks(self, state: _TaskState, mono: float) -> bool:
+        """Whether the task's occurrences can wait unseen: a queued run is held, none runs."""
+        return (state.pending is not None and state.running is None
+                and self._hold_left(state.definition.task_id, mono) > 0)
+
+    def _arm(self, state: _TaskState, mono: float) -> None:
+        """Put the task's next occurrence in the heap, or park it while a hold covers it."""
+        if self._parks(state, mono):
+            self._parked[state.definition.task_id] = state
+        else:
+            self._push(state)
+
+    def _push(self, state: _TaskState) -> None:
+        assert state.due is not None
+        sequence = next(self._sequence)
+        state.heap_seq = sequence
+        heapq.heappush(self._heap, (state.due + state.offset, sequence, state))
 
     def _notice_jumps(self, now: float, mono: float) -> None:
         if self._last_wall is not None and self._last_mono is not None:
@@ -395,11 +460,16 @@ class SchedulerActor(Actor):
                 # The wall clock went back: keep each interval's remaining wait (shift its due
                 # time with the clock) and recompute cron times, so nothing stalls for hours.
                 log.warning("wall clock went back %.0fs; rescheduling", -drift)
-                for state in self._tasks.values():
+                task_id: str
+                for task_id, state in self._tasks.items():
                     if isinstance(state.schedule, IntervalSchedule) and state.due is not None:
                         state.due += drift
-                    elif state.schedule is not None:
-                        state.due = None
+                        if state.heap_seq != -1:
+                            self._push(state)  # the old entry is superseded
+                    elif state.schedule is not None and task_id not in self._fresh:
+                        state.due, state.heap_seq = None, -1
+                        self._parked.pop(task_id, None)
+                        self._fresh[task_id] = state
             elif drift > _JUMP_NOTICE:
                 log.info("wall clock moved forward %.0fs; missed runs will coalesce", drift)
         self._last_wall, self._last_mono = now, mono
@@ -422,6 +492,7 @@ class SchedulerActor(Actor):
         mono = self.clock.monotonic() if mono is None else mono
         execution = _Execution(execution_id, task_id, trigger, now)
         state.pending = PendingRun(task_id, execution_id, state.definition.priority, mono, trigger)
+        self._pending[task_id] = state
         self._remember(execution)
         return execution
 
@@ -431,8 +502,10 @@ class SchedulerActor(Actor):
             self._history.popitem(last=False)
 
     def _dispatch(self, mono: float) -> None:
-        pending = [s.pending for s in self._tasks.values() if s.pending is not None]
-        for run in dispatch_order(pending, mono, self.aging):
+        if not self._pending:
+            return
+        pending = [s.pending for s in self._pending.values() if s.pending is not None]
+        for run in dispatch_order(pending, mono, self.aging) if len(pending) > 1 else pending:
             state = self._tasks[run.task_id]
             if state.running is not None:
                 continue  # a manual run waits for the current one: never overlap
@@ -452,6 +525,7 @@ class SchedulerActor(Actor):
             if self._running >= self.max_concurrent or self._nursery is None:
                 continue
             state.pending = None
+            del self._pending[run.task_id]
             state.running = execution
             execution.trigger = run.trigger
             self._running += 1
@@ -469,12 +543,16 @@ class SchedulerActor(Actor):
         return tuple(unmet)
 
     def _sleep_for(self, now: float, mono: float) -> float:
-        delay = math.inf
-        for task_id, state in self._tasks.items():
-            if state.schedule is not None and state.due is not None:
-                delay = min(delay, state.due + state.offset - now)
+        """Seconds until the next occurrence in the heap or the end of a queued run's hold."""
+        if self._fresh:
+            return 0.0
+        heap = self._heap
+        while heap and heap[0][1] != heap[0][2].heap_seq:
+            heapq.heappop(heap)  # superseded entries go when they reach the top
+        delay = heap[0][0] - now if heap else math.inf
+        for task_id in self._pending:
             hold = self._hold_left(task_id, mono)
-            if state.pending is not None and hold > 0:
+            if hold > 0:
                 delay = min(delay, hold)
         return max(0.0, delay)
 
@@ -549,22 +627,27 @@ class SchedulerActor(Actor):
                 state.failures += 1
                 log.warning("%s %s after %d attempt(s): %s", definition.task_id, status,
                             execution.attempts, error)
-            # A finished run frees a slot and may satisfy a dependency; only waiting runs care.
-            if any(s.pending is not None for s in self._tasks.values()):
+            # A finished run frees a slot and may satisfy a dependency; only waiting runs care,
+            # and of those a held one only when it is this task (its hold may have changed):
+            # the others wake the loop when their hold ends.
+            if self._pending and any(
+                s is state or self._hold_left(tid, ended) <= 0 for tid, s in self._pending.items()
+            ):
                 self._poke()
-        await self.publish(
-            TaskRun(
-                execution_id=execution.execution_id,
-                task_id=definition.task_id,
-                trigger=execution.trigger,
-                status=status,
-                started_at=execution.started_at,
-                finished_at=execution.finished_at,
-                duration=duration,
-                attempts=execution.attempts,
-                error=error,
-            )
+        run = TaskRun(
+            execution_id=execution.execution_id,
+            task_id=definition.task_id,
+            trigger=execution.trigger,
+            status=status,
+            started_at=execution.started_at,
+            finished_at=execution.finished_at,
+            duration=duration,
+            attempts=execution.attempts,
+            error=error,
         )
+        # The owner's answer was this task's schedule point: the row needs no second one.
+        if self.bus is not None and not self.bus.offer(run):
+            await self.bus.publish(run)
 
     async def _attempt(
         self, definition: TaskDefinition, execution: _Execution

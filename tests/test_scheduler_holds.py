@@ -145,3 +145,36 @@ async def test_the_first_run_is_immediate_whatever_the_jitter(autojump_clock: An
     t0 = trio.current_time()
     await run_for(scheduler, 1)
     assert [s - t0 for s in service.starts] == [0]
+
+
+async def test_occurrences_inside_a_hold_are_counted_without_waking_the_loop(
+    autojump_clock: Any,
+) -> None:
+    ticks: list[float] = []
+
+    class Counting(SchedulerActor):
+        def _tick(self) -> float:
+            ticks.append(trio.current_time())
+            return super()._tick()
+
+    service = Service([(True, 300.0)])  # like the events feed's X-Poll-Interval
+    scheduler = Counting(clock=Clock(START), seed=3)
+    scheduler.register_task(TaskDefinition("sync", service.target()))
+    scheduler.schedule_task("sync", interval_seconds=10)
+    t0 = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(scheduler.run)
+        await trio.sleep(155)
+        # Due every 10 s: the run due at 10 waits for the hold, 20..150 fold into it; the
+        # stats count them though the loop did not wake for them.
+        held = stats(scheduler)
+        assert held.pending and held.waiting_for == ("retry_after",)
+        assert held.coalesced == 14 and held.next_run == START + 160
+        await trio.sleep(200)
+        nursery.cancel_scope.cancel()
+    assert [s - t0 for s in service.starts] == [0, 300, 310, 320, 330, 340, 350]
+    final = stats(scheduler)
+    assert final.coalesced == 29 and final.deferred == 1  # due at 20..300 while waiting
+    # One wake at the start, one when the run at 10 is queued, one when the hold ends, and a
+    # couple per run after it; not one per occurrence inside the hold.
+    assert len([t for t in ticks if t - t0 < 300]) <= 4
