@@ -3,10 +3,12 @@
 Every request is an `ask` (`CacheGet`, `CacheSet`, `CacheDelete`, `CacheClearTag`,
 `CacheStatsRequest`, `CacheMaintenance`). Each one runs in its own task in a nursery the actor
 owns, so a slow fetch on one key never holds up hits on others; single flight inside the cache
-makes concurrent misses on one key share one fetch. Maintenance (purge, checkpoint, shrink) runs
-on `RunTask("cache_maintenance")`: asked by the scheduler (daily by its cron), the reply is the
-`TaskFinished`; published on the bus, the `TaskFinished` is published. Standalone (no scheduler)
-the actor can time it itself every `maintenance_interval` seconds.
+makes concurrent misses on one key share one fetch. A plain read (no fetch, no Redis layer)
+never waits, so it is answered in line: a task of its own would cost more than the read.
+Maintenance (purge, checkpoint, shrink) runs on `RunTask("cache_maintenance")`: asked by the
+scheduler (daily by its cron), the reply is the `TaskFinished`; published on the bus, the
+`TaskFinished` is published. Standalone (no scheduler) the actor can time it itself every
+`maintenance_interval` seconds.
 """
 
 from __future__ import annotations
@@ -82,7 +84,10 @@ class CacheActor(Actor):
 
     async def dispatch(self, message: Any) -> None:
         if isinstance(message, AskRequest) and self._nursery is not None:
-            self._nursery.start_soon(self._answer, message)
+            if self._answers_at_once(message.message):
+                await self._answer(message)
+            else:
+                self._nursery.start_soon(self._answer, message)
             return
         if isinstance(message, RunTask):
             # Published rather than asked: the outcome goes back on the bus.
@@ -91,6 +96,18 @@ class CacheActor(Actor):
                 await self.publish(finished)
             return
         await super().dispatch(message)
+
+    def _answers_at_once(self, message: Any) -> bool:
+        """True for a read that never waits: answered in line, without a task of its own.
+
+        A `CacheGet` without a fetch reads memory, then SQLite's reader connection in this
+        thread (tens of microseconds); only a Redis layer would make it wait on the network.
+        """
+        return (
+            isinstance(message, CacheGet)
+            and message.fetch is None
+            and self._open().redis is None
+        )
 
     async def _answer(self, request: AskRequest) -> None:
         message = request.message

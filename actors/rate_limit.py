@@ -8,9 +8,10 @@ by the actor's pump when its turn comes, or `Denied(retry_after)` when `max_wait
 actor keeps reading while callers wait, so `ServerLimits` and metrics still get through.
 
 `ServerLimits` (told, not asked) clamps the bucket to the server's own count (or, for an endpoint
-named "host:path", only that host's scope inside a shared bucket, as the social sources are); `RequestRecorded`
-feeds the per-endpoint metrics (counts, errors, mean and p95 response time). With rate limiting
-switched off every `Acquire` is granted at once (metrics are still kept).
+named "host:path", only that host's scope inside a shared bucket, as the social sources are);
+`RequestRecorded` feeds the per-endpoint metrics (counts, errors, mean and p95 response time)
+and, when it carries the response's `limits`, clamps the same way (one message per request).
+With rate limiting switched off every `Acquire` is granted at once (metrics are still kept).
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ class RateLimitActor(Actor):
             self._server_limits(message)
             return None
         if isinstance(message, RequestRecorded):
+            if message.limits is not None:
+                self._server_limits(message.limits)
             metrics = self.endpoints.setdefault(message.endpoint or "-", EndpointMetrics())
             metrics.record(message.ok, message.elapsed_ms)
             return None

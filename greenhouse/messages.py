@@ -578,12 +578,17 @@ class ServerLimits(Message, frozen=True, kw_only=True):
 
 
 class RequestRecorded(Message, frozen=True, kw_only=True):
-    """A service client finished one request: for the per-endpoint metrics."""
+    """A service client finished one request: for the per-endpoint metrics.
+
+    `limits`, when the response carried any, is what the server said (applied as a
+    `ServerLimits` first): one message per request instead of two.
+    """
 
     endpoint: str
     ok: bool
     elapsed_ms: float
     status: int | None = None
+    limits: ServerLimits | None = None
 
 
 class RateLimitStatsRequest(Message, frozen=True, kw_only=True):

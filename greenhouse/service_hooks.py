@@ -108,7 +108,9 @@ async def check_rate_limit(
 
 
 class ActorRequestGate:
-    """`RequestGate` over the bucket actors: acquire asks `Acquire`, report tells the limits.
+    """`RequestGate` over the bucket actors: acquire asks `Acquire`, report tells the outcome.
+
+    The report is one `RequestRecorded` carrying the server's limits (when it sent any).
 
     A caller waits in line up to `max_wait` seconds; a longer wait, or a bucket actor that does
     not answer, is refused with `RateLimitExceeded` (fail closed: no request is sent unmetered).
@@ -161,17 +163,18 @@ class ActorRequestGate:
         box = self._box(service)
         if box is None:
             return
+        limits = None
         if info is not None and (info.remaining is not None or info.retry_after is not None):
-            await box.put(
-                ServerLimits(
-                    remaining=info.remaining,
-                    limit=info.limit,
-                    reset=info.reset,
-                    retry_after=info.retry_after,
-                    endpoint=endpoint,
-                )
+            limits = ServerLimits(
+                remaining=info.remaining,
+                limit=info.limit,
+                reset=info.reset,
+                retry_after=info.retry_after,
+                endpoint=endpoint,
             )
-        await box.put(RequestRecorded(endpoint=endpoint, ok=ok, elapsed_ms=elapsed_ms))
+        await box.put(
+            RequestRecorded(endpoint=endpoint, ok=ok, elapsed_ms=elapsed_ms, limits=limits)
+        )
 
     async def stats(self, service: str) -> dict[str, Any] | None:
         """The bucket's metrics (None when the service has no bucket)."""

@@ -153,6 +153,41 @@ async def test_restart_backfill_through_a_new_cache_actor(db_path: Path) -> None
     assert second.layer == "memory"
 
 
+async def test_plain_reads_are_answered_while_a_fetch_is_in_flight(db_path: Path) -> None:
+    """A read without a fetch is answered in line; a slow fetch still has its own task."""
+    clock = Clock(start_epoch=EPOCH)
+    bus = Bus()
+    box = bus.mailbox("cache", capacity=64)
+    actor = CacheActor(box, bus, lambda: MultiLayerCache(db_path, clock=clock), clock=clock)
+    release = trio.Event()
+
+    async def slow() -> Fetched:
+        await release.wait()
+        return Fetched("slow", ttl=60)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(actor.run)
+        await ask(box, CacheSet(key="ready", value={"n": 1}, ttl=60, etag='"r"'))
+        fetched: list[CacheResult] = []
+        answered = trio.Event()
+
+        async def fetch_slow() -> None:
+            fetched.append(await ask(box, CacheGet(key="slow", fetch=slow), timeout=30))
+            answered.set()
+
+        nursery.start_soon(fetch_slow)
+        await trio.testing.wait_all_tasks_blocked()
+        hit = await ask(box, CacheGet(key="ready"), timeout=5)
+        miss = await ask(box, CacheGet(key="absent"), timeout=5)
+        assert hit.found and hit.value == {"n": 1} and hit.etag == '"r"'
+        assert not miss.found and not fetched
+        release.set()
+        with trio.fail_after(10):  # the fetched entry is stored (a thread hop) before the reply
+            await answered.wait()
+        assert [r.value for r in fetched] == ["slow"]
+        nursery.cancel_scope.cancel()
+
+
 async def test_single_flight_100_concurrent_gets_one_fetch(db_path: Path) -> None:
     clock = Clock(start_epoch=EPOCH)
     bus = Bus()

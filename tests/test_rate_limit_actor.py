@@ -217,6 +217,25 @@ def test_disabled_grants_everything() -> None:
     assert all(isinstance(r, Granted) for r in replies)
 
 
+def test_a_recorded_request_carrying_server_limits_clamps_the_bucket() -> None:
+    """One message per request: the outcome for the metrics and the server's word."""
+
+    async def scenario(actor: RateLimitActor) -> None:
+        reset = actor.clock.time() + 120.0
+        limits = ServerLimits(remaining=0, reset=reset, endpoint="/user/repos")
+        await actor.inbox.put(
+            RequestRecorded(endpoint="/user/repos", ok=True, elapsed_ms=3.0, limits=limits)
+        )
+        reply = await ask(actor.inbox, Acquire())
+        assert isinstance(reply, Denied)
+        assert reply.retry_after == pytest.approx(120.0)
+        stats = await ask(actor.inbox, RateLimitStatsRequest())
+        assert stats["server_clamps"] == 1
+        assert stats["endpoints"]["/user/repos"]["requests"] == 1
+
+    run_with_actor(scenario)
+
+
 def test_metrics_per_endpoint_with_p95() -> None:
     async def scenario(actor: RateLimitActor) -> dict[str, Any]:
         for ms in range(1, 101):  # 1..100 ms

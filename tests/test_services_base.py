@@ -436,3 +436,57 @@ async def test_invalid_utf8_inside_json_is_a_decode_error_not_an_exception():
         assert response.data is None
         assert response.error
         await client.aclose()
+
+
+async def test_request_urls_are_the_ones_httpx_builds() -> None:
+    """URLs are parsed once per (path, params) and reused: each is what httpx itself builds."""
+    seen: list[httpx.URL] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        return httpx.Response(200, json=[])
+
+    base = "https://api.example.test/v1"
+    service = TokenService(base, transport=httpx.MockTransport(handler))
+    asked: list[tuple[str, dict[str, Any] | None]] = [
+        ("/items", None),
+        ("/items", {"page": 1}),
+        ("/items", {"page": True}),  # equal to 1, written "true"
+        ("/items", {"page": 1.0}),  # equal to 1, written "1.0"
+        ("/items", {"page": 1}),
+        ("/items?sort=new", {"page": 2}),
+        ("/items", {"ids": ["a", "b"]}),  # unhashable: built afresh
+        ("/search", {"q": "a b&c"}),
+    ]
+    for path, params in asked * 2:
+        assert (await service.get(path, params=params)).ok
+    reference = httpx.AsyncClient(base_url=base)
+    expected = [reference.build_request("GET", p, params=q).url for p, q in asked] * 2
+    assert seen == expected
+    # page=1 (twice), page=true and page=1.0 stay apart however equal their values are.
+    assert len({str(url) for url in seen}) == len(asked) - 1
+    await reference.aclose()
+    await service.aclose()
+
+
+async def test_cookies_a_server_sets_are_not_sent_back() -> None:
+    cookies: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        cookies.append(request.headers.get("cookie"))
+        return httpx.Response(200, json=[], headers={"set-cookie": "sid=tracking; Path=/"})
+
+    service, _ = make(handler)
+    for _ in range(2):
+        assert (await service.get("/items", conditional=False)).ok
+    assert cookies == [None, None]
+    assert not service.client.cookies
+    await service.aclose()
+
+
+def test_repeated_response_headers_are_joined_as_httpx_joins_them() -> None:
+    from greenhouse.services.base import header_map
+
+    headers = httpx.Headers([("Link", "<a>"), ("ETag", '"x"'), ("link", "<b>")])
+    assert header_map(headers) == {"link": headers["link"], "etag": '"x"'}
+    assert header_map(headers)["link"] == "<a>, <b>"

@@ -58,6 +58,40 @@ PROBE_WINDOW = 60.0
 # Response headers kept alongside a cached body, because callers need them when a 304 is served
 # from the cache (pagination, poll interval).
 KEPT_HEADERS = ("link", "x-poll-interval", "last-modified", "etag", "content-type")
+# Request URLs (base URL, path and query merged and parsed by httpx) kept per client: pollers
+# ask the same few paths again and again, and parsing a URL is most of building a request.
+URL_CACHE_SIZE = 256
+
+
+def header_map(headers: httpx.Headers) -> dict[str, str]:
+    """A response's headers read once: lower-case names, repeated ones joined as httpx does."""
+    found: dict[str, str] = {}
+    for name, value in headers.multi_items():
+        found[name] = f"{found[name]}, {value}" if name in found else value
+    return found
+
+
+class _NoCookies(httpx.Cookies):
+    """A cookie store that keeps nothing a server sets."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _APIClient(httpx.AsyncClient):
+    """An `httpx.AsyncClient` without cookie persistence.
+
+    The APIs authenticate every request by header; a cookie one of them sets (Spotify's
+    accounts host sets tracking ones) is neither kept nor sent back, which also spares httpx's
+    cookie-jar bookkeeping on every response.
+    """
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+
+_NO_COOKIES = _NoCookies()
 
 
 class ErrorKind:
@@ -95,6 +129,10 @@ class RateLimitInfo(msgspec.Struct, frozen=True, kw_only=True):
     def from_headers(cls, headers: Mapping[str, str], now: float) -> RateLimitInfo | None:
         """Parse `x-ratelimit-*` and `retry-after`; None when the response carries none."""
         lowered = {k.lower(): v for k, v in headers.items()}
+        if "retry-after" not in lowered and not any(
+            name.startswith("x-ratelimit-") for name in lowered
+        ):
+            return None
 
         def integer(name: str) -> int | None:
             raw = lowered.get(name)
@@ -408,6 +446,7 @@ class BaseIntegration:
         self._transport = transport
         self._user_agent = user_agent
         self._client: httpx.AsyncClient | None = None
+        self._urls: dict[tuple[str, tuple[tuple[str, type, Any], ...]], httpx.URL] = {}
         # Our own memory of server limits, so no request the limit says will fail is ever sent,
         # whatever gate is plugged in (a `monotonic()` deadline).
         self._blocked_until = 0.0
@@ -435,7 +474,7 @@ class BaseIntegration:
     def client(self) -> httpx.AsyncClient:
         """The shared client, made on first use."""
         if self._client is None:
-            self._client = httpx.AsyncClient(
+            self._client = _APIClient(
                 base_url=self.base_url,
                 transport=self._transport,
                 timeout=httpx.Timeout(self.timeout),
@@ -483,8 +522,25 @@ class BaseIntegration:
         self.log.warning("%s", text)
         return APIResponse(error=text, error_kind=kind, status_code=status, **extra)
 
-    async def _read_capped(self, response: httpx.Response) -> bytes:
-        declared = response.headers.get("content-length")
+    def _request_url(self, path: str, params: Mapping[str, Any] | None) -> httpx.URL:
+        """`path` and `params` merged with the base URL, as httpx does it, parsed once per pair."""
+        try:
+            # The type is in the key: 1, 1.0 and True are equal but httpx writes them apart.
+            key = (path, tuple((k, type(v), v) for k, v in params.items()) if params else ())
+            url = self._urls.get(key)
+        except TypeError:  # an unhashable parameter value (a list): no caching
+            return self.client.build_request("GET", path, params=params).url
+        if url is None:
+            if len(self._urls) >= URL_CACHE_SIZE:
+                self._urls.clear()  # keys with a timestamp in them never come back
+            url = self._urls[key] = self.client.build_request("GET", path, params=params).url
+        return url
+
+    async def _read_capped(
+        self, response: httpx.Response, declared: str | None = None
+    ) -> bytes:
+        if declared is None:
+            declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
             raise _TooLarge
         chunks: list[bytes] = []
@@ -628,16 +684,18 @@ class BaseIntegration:
         response: httpx.Response | None = None
         info: RateLimitInfo | None = None
         body = b""
+        seen: dict[str, str] = {}
         failure: APIResponse[Any] | None = None
         try:
             with trio.move_on_after(self.timeout * 1.5) as scope:
                 request = self.client.build_request(
-                    method, path, params=params, json=json, headers=all_headers
+                    method, self._request_url(path, params), json=json, headers=all_headers
                 )
                 response = await self.client.send(request, stream=True)
                 try:
-                    info = RateLimitInfo.from_headers(response.headers, self._time())
-                    body = await self._read_capped(response)
+                    seen = header_map(response.headers)
+                    info = RateLimitInfo.from_headers(seen, self._time())
+                    body = await self._read_capped(response, seen.get("content-length"))
                 finally:
                     await response.aclose()
             if scope.cancelled_caught:
@@ -666,7 +724,7 @@ class BaseIntegration:
             return failure, wait, None
         assert response is not None
         return self._interpret(
-            attempt, method, endpoint, response, info, body, response_type, cached
+            attempt, method, endpoint, response, seen, info, body, response_type, cached
         )
 
     async def _note_limits(
@@ -687,14 +745,15 @@ class BaseIntegration:
         method: str,
         endpoint: str,
         response: httpx.Response,
+        seen: dict[str, str],
         info: RateLimitInfo | None,
         body: bytes,
         response_type: Any,
         cached: CachedResponse | None,
     ) -> tuple[APIResponse[Any], float | None, CachedResponse | None]:
         status = response.status_code
-        kept = {h: response.headers[h] for h in KEPT_HEADERS if h in response.headers}
-        etag = response.headers.get("etag")
+        kept = {h: seen[h] for h in KEPT_HEADERS if h in seen}
+        etag = seen.get("etag")
 
         if status == 304:
             if cached is None:
@@ -758,7 +817,7 @@ class BaseIntegration:
             store = CachedResponse(
                 body=body,
                 etag=etag,
-                last_modified=response.headers.get("last-modified"),
+                last_modified=seen.get("last-modified"),
                 stored_at=self._time(),
                 status_code=status,
                 headers=kept,
