@@ -32,6 +32,16 @@ Rules it keeps (the pure parts live in `greenhouse.scheduling`):
 * Wall time (`clock.time()`, which only `Clock.jump` moves) decides what is due; a jump wakes
   the loop at once (`Clock.on_jump`), so it sleeps until the next due task and no longer wakes
   every minute to look.
+
+How it stays cheap (it runs ~1500 executions a day, on a Raspberry Pi too): next occurrences
+are a heap, so a wake-up looks only at what is due. The loop wakes for an occurrence, a timeout,
+a retry, the end of a hold on a queued run, or a poke (a jump, a new or manual task, a finished
+run that a waiting run needs); a held task with a queued run "parks", and its occurrences inside
+the hold, which could only be coalesced, are counted when the hold ends (or stats are read). An
+attempt on an owner's mailbox is sent by the loop itself and the owner's answer is recorded
+where it is given (`_RunReply`), so an execution costs the scheduler one task step (the wake-up
+that starts it) and no task of its own; function targets (and a full owner mailbox) get an
+attempt task.
   Every wait and timeout is in garden time (`clock.sleep`, `clock.to_trio`), so the demo's
   scaled clock runs the whole schedule faster, and durations are `clock.monotonic()` deltas.
 
@@ -75,6 +85,7 @@ from greenhouse.runtime import (
     Clock,
     Mailbox,
     MailboxClosed,
+    Reply,
     ask,
 )
 from greenhouse.scheduling import (
@@ -184,6 +195,58 @@ class _TaskState:
         self.max_duration = max(self.max_duration, seconds)
 
 
+@dataclass(slots=True)
+class _Run:
+    """An execution in flight: its attempt, and what the loop waits for (answer or retry)."""
+
+    state: _TaskState
+    execution: _Execution
+    attempt: int = 0
+    started: float = 0.0  # monotonic start of the current attempt
+    ended: float = 0.0  # monotonic end of the last attempt
+    duration: float = 0.0  # of the last attempt
+    deadline: float | None = None  # monotonic timeout of an attempt sent by the loop
+    retry_at: float | None = None  # monotonic time of the next attempt
+    reply: _RunReply | None = None  # the answer slot of an attempt sent by the loop
+
+
+class _RunReply(Reply):
+    """The answer slot of a `RunTask` the loop sent: the owner's answer is recorded at once.
+
+    Nobody waits on it (the loop's timer keeps the timeout), so it has no event to set.
+    """
+
+    __slots__ = ("_run", "_scheduler")
+
+    def __init__(self, scheduler: SchedulerActor, run: _Run) -> None:  # no super(): no event
+        self._scheduler, self._run = scheduler, run
+        self._outcome = None
+        self._gone = False
+
+    def send_nowait(self, outcome: tuple[bool, Any]) -> None:
+        if self._gone:
+            raise trio.BrokenResourceError("the scheduler stopped waiting")
+        if self._outcome is not None:
+            raise trio.WouldBlock
+        self._outcome = outcome
+
+    def close(self) -> None:
+        self._scheduler._answered(self._run, self, self._outcome)  # noqa: SLF001
+
+    async def receive(self) -> tuple[bool, Any]:
+        raise RuntimeError("the scheduler's answer slot is not awaited")
+
+
+def _verdict(reply: Any) -> tuple[str, str | None, float | None]:
+    """An owner's answer as (status, error, retry_after): None and True went well."""
+    retry_after = reply.retry_after if isinstance(reply, TaskFinished) else None
+    if isinstance(reply, TaskFinished) and not reply.ok:
+        return "failed", reply.error or "the owner reported a failure", retry_after
+    if reply is False:
+        return "failed", "the owner reported a failure", None
+    return "succeeded", None, retry_after
+
+
 class SchedulerActor(Actor):
     """Runs registered tasks on intervals or cron, with the rules in the module docstring."""
 
@@ -226,8 +289,12 @@ class SchedulerActor(Actor):
         self._parked: dict[str, _TaskState] = {}
         self._history: OrderedDict[str, _Execution] = OrderedDict()
         self._running = 0
+        self._inflight: dict[str, _Run] = {}  # task id -> its execution in flight
+        self._unpublished: list[TaskRun] = []  # rows that did not fit the mailboxes at once
         self._nursery: trio.Nursery | None = None
         self._wake = trio.Event()
+        self._sleep: trio.CancelScope | None = None  # the loop's wait, while it waits
+        self._sleep_target = math.inf  # and the monotonic time it waits for
         self._last_wall: float | None = None
         self._last_mono: float | None = None
         self._last_prune: float | None = None
@@ -376,15 +443,27 @@ class SchedulerActor(Actor):
                 nursery.cancel_scope.cancel()
         finally:
             stop_listening()
+            self._nursery = None
+            self._cancel_all()
 
     async def _loop(self) -> None:
+        clock = self.clock
         while True:
-            self._wake = trio.Event()
+            if self._wake.is_set():
+                self._wake = trio.Event()
             now = self._tick()
-            await self._maybe_prune(now)
-            delay = self._sleep_for(now, self.clock.monotonic())
-            with trio.move_on_after(self.clock.to_trio(delay)):
+            if self._last_prune is None or not 0 <= now - self._last_prune < DAY:
+                await self._prune(now)
+            if self._unpublished and self.bus is not None:
+                rows, self._unpublished = self._unpublished, []
+                await self.bus.publish_many(rows)
+            mono = clock.monotonic()
+            delay = self._sleep_for(now, mono)
+            self._sleep_target = mono + delay
+            deadline = trio.current_time() + clock.to_trio(delay)
+            with trio.CancelScope(deadline=deadline) as self._sleep:
                 await self._wake.wait()
+            self._sleep = None
 
     def _poke(self) -> None:
         self._wake.set()
@@ -412,12 +491,14 @@ class SchedulerActor(Actor):
             self._arm(state, mono)
         if self._parked:
             for state in list(self._parked.values()):
-                if self._is_due(state, now):
-                    self._occur(state, now, mono)
-                if not self._parks(state, mono):
+                if not self._parks(state, mono):  # its hold ended: count what it slept through
                     del self._parked[state.definition.task_id]
+                    if self._is_due(state, now):
+                        self._occur(state, now, mono)
                     self._arm(state, mono)
-        self._dispatch(mono)
+        if self._inflight:
+            self._expire(mono)
+        self._dispatch(now, mono)
         return now
 
     @staticmethod
@@ -501,20 +582,25 @@ class SchedulerActor(Actor):
         while len(self._history) > self.history_size:
             self._history.popitem(last=False)
 
-    def _dispatch(self, mono: float) -> None:
+    def _dispatch(self, now: float, mono: float) -> None:
         if not self._pending:
             return
-        pending = [s.pending for s in self._pending.values() if s.pending is not None]
+        # A parked run that was seen held stays so until the loop unparks it; one with
+        # dependencies is looked at still, to keep its `waiting_for` current.
+        parked = self._parked
+        pending = [s.pending for tid, s in self._pending.items() if s.pending is not None
+                   and (tid not in parked or not s.pending.held or s.definition.dependencies)]
         for run in dispatch_order(pending, mono, self.aging) if len(pending) > 1 else pending:
             state = self._tasks[run.task_id]
             if state.running is not None:
                 continue  # a manual run waits for the current one: never overlap
             execution = self._history.get(run.execution_id) or _Execution(
-                run.execution_id, run.task_id, run.trigger, self.clock.time()
+                run.execution_id, run.task_id, run.trigger, now
             )
             waiting = self._unmet(state) if run.trigger == "schedule" else ()
             if self._hold_left(run.task_id, mono) > 0:
                 waiting += ("retry_after",)
+                run.held = True
                 if not execution.held:
                     execution.held = True
                     state.deferred += 1
@@ -529,7 +615,7 @@ class SchedulerActor(Actor):
             state.running = execution
             execution.trigger = run.trigger
             self._running += 1
-            self._nursery.start_soon(self._execute, state, execution)
+            self._start(state, execution, now, mono)
 
     def _unmet(self, state: _TaskState) -> tuple[str, ...]:
         unmet = []
@@ -554,6 +640,11 @@ class SchedulerActor(Actor):
             hold = self._hold_left(task_id, mono)
             if hold > 0:
                 delay = min(delay, hold)
+        for run in self._inflight.values():
+            if run.deadline is not None:
+                delay = min(delay, run.deadline - mono)
+            if run.retry_at is not None:
+                delay = min(delay, run.retry_at - mono)
         return max(0.0, delay)
 
     def _hold_left(self, task_id: str, mono: float) -> float:
@@ -561,93 +652,176 @@ class SchedulerActor(Actor):
         until = self._not_before.get(task_id)
         return until - mono if until is not None and until > mono else 0.0
 
-    def _hold(self, task_id: str, retry_after: float | None) -> None:
+    def _hold(self, task_id: str, retry_after: float | None, mono: float) -> None:
         """Remember an owner's `retry_after` (the later of it and any hold already running)."""
         if retry_after is None or not retry_after > 0:
             return
-        until = self.clock.monotonic() + retry_after
+        until = mono + retry_after
         self._not_before[task_id] = max(self._not_before.get(task_id, until), until)
 
     # -- one execution ---------------------------------------------------------------------------
+    #
+    # An execution is a `_Run` driven by the loop: an attempt on an owner's mailbox is sent from
+    # the loop (`put_nowait` of the ask) and its answer is taken where the owner gives it
+    # (`_RunReply.close`), so a run costs the scheduler no task of its own. The loop's timer
+    # covers the timeout and the wait before a retry. A function target (or a mailbox that is
+    # full or closed) gets an attempt task that `await`s it as `ask` would.
 
-    async def _execute(self, state: _TaskState, execution: _Execution) -> None:
-        definition = state.definition
-        execution.status = "running"
-        execution.started_at = self.clock.time()
-        state.cycle_start = started = ended = self.clock.monotonic()
+    def _start(self, state: _TaskState, execution: _Execution, now: float, mono: float) -> None:
+        execution.started_at = now
+        state.cycle_start = mono
         state.runs += 1
         state.last_run = execution.started_at
-        status, error, duration = "failed", None, 0.0
+        run = _Run(state, execution)
+        self._inflight[state.definition.task_id] = run
+        self._begin_attempt(run, mono)
+
+    def _begin_attempt(self, run: _Run, mono: float) -> None:
+        definition, execution = run.state.definition, run.execution
+        run.attempt += 1
+        execution.attempts = run.attempt
+        execution.status = "running"
+        run.started = mono
+        target = definition.target
+        if isinstance(target, Mailbox) and target.fits(1):
+            reply = _RunReply(self, run)
+            request = RunTask(task_id=definition.task_id, execution_id=execution.execution_id)
+            target.put_nowait(AskRequest(request, reply))
+            run.reply, run.deadline = reply, mono + definition.timeout
+        else:
+            assert self._nursery is not None
+            self._nursery.start_soon(self._attempt_task, run)
+
+    async def _attempt_task(self, run: _Run) -> None:
+        verdict = await self._attempt(run.state.definition, run.execution)
+        self._attempt_done(run, *verdict, self.clock.monotonic())
+
+    def _answered(self, run: _Run, reply: _RunReply, outcome: tuple[bool, Any] | None) -> None:
+        """The owner answered an attempt sent by the loop (runs in the owner's task)."""
+        if run.reply is not reply:
+            return  # timed out (or the scheduler stopped) before the answer: it is dropped
         try:
-            for attempt in range(1, definition.max_retries + 2):
-                execution.attempts = attempt
-                if attempt > 1:
-                    started = self.clock.monotonic()
-                status, error, retry_after = await self._attempt(definition, execution)
-                ended = self.clock.monotonic()
-                self._hold(definition.task_id, retry_after)
-                duration = ended - started
-                state.note_duration(duration)
-                if status == "succeeded":
-                    break
-                if status == "timed_out":
-                    state.timeouts += 1
-                if attempt > definition.max_retries:
-                    break
-                delay = retry_delay(attempt, definition.retry_backoff)
-                hold = self._hold_left(definition.task_id, ended)
-                if hold > delay:
-                    state.deferred += 1
-                    if state.schedule is not None and hold >= state.schedule.period:
-                        log.info("%s: the service asked for %.0fs; no retry before the next "
-                                 "scheduled run", definition.task_id, hold)
-                        break
-                    delay = hold
-                state.retries += 1
-                execution.status, execution.error = "retrying", error
-                log.info("%s attempt %d %s (%s); retrying in %gs", definition.task_id, attempt,
-                         status, error, delay)
-                await self.clock.sleep(delay)
-                execution.status = "running"
-        except trio.Cancelled:
-            status, error = "cancelled", "the scheduler stopped during the run"
-            raise
-        finally:
-            self._running -= 1
-            state.running = None
-            execution.finished_at = self.clock.time()
-            execution.duration = duration
-            execution.error = error
-            execution.status = status
-            state.last_status = status
-            if status == "succeeded":
-                state.successes += 1
-                state.last_success = ended
-            elif status != "cancelled":
-                state.failures += 1
-                log.warning("%s %s after %d attempt(s): %s", definition.task_id, status,
-                            execution.attempts, error)
-            # A finished run frees a slot and may satisfy a dependency; only waiting runs care,
-            # and of those a held one only when it is this task (its hold may have changed):
-            # the others wake the loop when their hold ends.
-            if self._pending and any(
-                s is state or self._hold_left(tid, ended) <= 0 for tid, s in self._pending.items()
-            ):
+            verdict: tuple[str, str | None, float | None]
+            if outcome is None:
+                verdict = ("failed", "the owner closed the request unanswered", None)
+            elif outcome[0]:
+                verdict = _verdict(outcome[1])
+            else:
+                cause = outcome[1]
+                verdict = ("failed", f"{type(cause).__name__}: {cause}", None)
+            self._attempt_done(run, *verdict, self.clock.monotonic())
+        except Exception:  # the owner must never see the scheduler's trouble
+            log.exception("scheduler failed to record %s", run.state.definition.task_id)
+
+    def _expire(self, mono: float) -> None:
+        """Time out attempts the owners did not answer in time; send retries that are due."""
+        for run in list(self._inflight.values()):
+            if run.deadline is not None and mono + _EPSILON >= run.deadline:
+                assert run.reply is not None
+                run.reply.abandon()  # a late answer is dropped
+                timeout = run.state.definition.timeout
+                self._attempt_done(run, "timed_out", f"timed out after {timeout:g}s", None, mono)
+            elif run.retry_at is not None and mono + _EPSILON >= run.retry_at:
+                run.retry_at = None
+                self._begin_attempt(run, mono)
+
+    def _attempt_done(
+        self, run: _Run, status: str, error: str | None, retry_after: float | None, ended: float
+    ) -> None:
+        """Account one attempt; then retry later (the loop's timer) or finish the execution."""
+        state, execution = run.state, run.execution
+        definition = state.definition
+        deadline, run.reply, run.deadline = run.deadline, None, None
+        self._hold(definition.task_id, retry_after, ended)
+        run.ended, run.duration = ended, ended - run.started
+        state.note_duration(run.duration)
+        if status == "timed_out":
+            state.timeouts += 1
+        if status == "succeeded" or run.attempt > definition.max_retries:
+            if not self._finish(run, status, error) and deadline is not None:
+                self._sleep_on(deadline, ended)
+            return
+        delay = retry_delay(run.attempt, definition.retry_backoff)
+        hold = self._hold_left(definition.task_id, ended)
+        if hold > delay:
+            state.deferred += 1
+            if state.schedule is not None and hold >= state.schedule.period:
+                log.info("%s: the service asked for %.0fs; no retry before the next "
+                         "scheduled run", definition.task_id, hold)
+                if not self._finish(run, status, error) and deadline is not None:
+                    self._sleep_on(deadline, ended)
+                return
+            delay = hold
+        state.retries += 1
+        execution.status, execution.error = "retrying", error
+        log.info("%s attempt %d %s (%s); retrying in %gs", definition.task_id, run.attempt,
+                 status, error, delay)
+        run.retry_at = ended + delay
+        self._poke()  # the loop sleeps until the retry
+
+    def _sleep_on(self, deadline: float, mono: float) -> None:
+        """An attempt ended before its timeout: if the loop waits for that, it sleeps on."""
+        if self._sleep is None or deadline > self._sleep_target + _EPSILON:
+            return  # the loop wakes earlier anyway
+        delay = self._sleep_for(self.clock.time(), mono)
+        self._sleep_target = mono + delay
+        self._sleep.deadline = trio.current_time() + self.clock.to_trio(delay)
+
+    def _finish(
+        self, run: _Run, status: str, error: str | None, *, publish: bool = True
+    ) -> bool:
+        """Close the execution (and publish its row); returns whether it woke the loop."""
+        state, execution = run.state, run.execution
+        definition = state.definition
+        self._inflight.pop(definition.task_id, None)
+        self._running -= 1
+        state.running = None
+        execution.finished_at = self.clock.time()
+        execution.duration = run.duration
+        execution.error = error
+        execution.status = status
+        state.last_status = status
+        if status == "succeeded":
+            state.successes += 1
+            state.last_success = run.ended
+        elif status != "cancelled":
+            state.failures += 1
+            log.warning("%s %s after %d attempt(s): %s", definition.task_id, status,
+                        execution.attempts, error)
+        if publish:
+            assert execution.started_at is not None
+            row = TaskRun(
+                execution_id=execution.execution_id,
+                task_id=definition.task_id,
+                trigger=execution.trigger,
+                status=status,
+                started_at=execution.started_at,
+                finished_at=execution.finished_at,
+                duration=run.duration,
+                attempts=execution.attempts,
+                error=error,
+            )
+            if self.bus is not None and not self.bus.offer(row):
+                self._unpublished.append(row)  # the loop publishes it, waiting for room
                 self._poke()
-        run = TaskRun(
-            execution_id=execution.execution_id,
-            task_id=definition.task_id,
-            trigger=execution.trigger,
-            status=status,
-            started_at=execution.started_at,
-            finished_at=execution.finished_at,
-            duration=duration,
-            attempts=execution.attempts,
-            error=error,
-        )
-        # The owner's answer was this task's schedule point: the row needs no second one.
-        if self.bus is not None and not self.bus.offer(run):
-            await self.bus.publish(run)
+                return True
+        # A finished run frees a slot and may satisfy a dependency; only waiting runs care,
+        # and of those a held one only when it is this task (its hold may have changed):
+        # the others wake the loop when their hold ends.
+        if self._pending and any(
+            s is state or self._hold_left(tid, run.ended) <= 0 for tid, s in self._pending.items()
+        ):
+            self._poke()
+            return True
+        return False
+
+    def _cancel_all(self) -> None:
+        """The scheduler stops: what is in flight ends as cancelled (late answers are dropped)."""
+        for run in list(self._inflight.values()):
+            if run.reply is not None:
+                run.reply.abandon()
+                run.reply = None
+            self._finish(run, "cancelled", "the scheduler stopped during the run", publish=False)
 
     async def _attempt(
         self, definition: TaskDefinition, execution: _Execution
@@ -670,18 +844,11 @@ class SchedulerActor(Actor):
             return "failed", f"the owner's mailbox ({definition.task_id}) is closed", None
         except Exception as error:  # a failing task must never take the scheduler down
             return "failed", f"{type(error).__name__}: {error}", None
-        retry_after = reply.retry_after if isinstance(reply, TaskFinished) else None
-        if isinstance(reply, TaskFinished) and not reply.ok:
-            return "failed", reply.error or "the owner reported a failure", retry_after
-        if reply is False:
-            return "failed", "the owner reported a failure", None
-        return "succeeded", None, retry_after
+        return _verdict(reply)
 
     # -- retention and stats ---------------------------------------------------------------------
 
-    async def _maybe_prune(self, now: float) -> None:
-        if self._last_prune is not None and 0 <= now - self._last_prune < DAY:
-            return
+    async def _prune(self, now: float) -> None:
         self._last_prune = now
         await self.publish(TaskRunRetention(cutoff=now - self.retention_days * DAY))
 

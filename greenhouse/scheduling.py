@@ -257,6 +257,7 @@ class PendingRun:
     priority: TaskPriority
     due: float  # monotonic seconds when it became due
     trigger: str = "schedule"  # schedule or manual
+    held: bool = False  # seen waiting for an owner's retry_after
 
 
 def dispatch_order(

@@ -303,6 +303,48 @@ async def test_an_owner_that_never_answers_times_out_and_the_scheduler_goes_on(
     assert len(rec.starts["other"]) == 3
 
 
+async def test_a_late_answer_is_dropped_and_a_stopped_scheduler_cancels_what_runs(
+    autojump_clock: Any,
+) -> None:
+    class Slow(Actor):
+        """Answers after `work` seconds; the first run is late (past the 20 s timeout)."""
+
+        def __init__(self, inbox: Mailbox) -> None:
+            super().__init__("slow", inbox)
+            self.answered = 0
+
+        async def handle(self, message: Any) -> Any:
+            await trio.sleep(30 if self.answered == 0 else 5)
+            self.answered += 1
+            return None
+
+    bus = Bus()
+    box = bus.mailbox("slow")
+    owner = Slow(box)
+    scheduler = SchedulerActor(clock=Clock(START))
+    scheduler.register_task(TaskDefinition("sync", box, timeout=20, max_retries=1,
+                                           retry_backoff=15))
+    first = scheduler.execute_task_now("sync")
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(owner.run)
+        nursery.start_soon(scheduler.run)
+        await trio.sleep(36)  # timed out at 20, retried at 35: the late answer (30) is dropped
+        retrying = stats_of(scheduler, "sync")
+        assert (retrying.timeouts, retrying.retries, retrying.running) == (1, 1, True)
+        assert scheduler.get_task_status(first).attempts == 2  # type: ignore[union-attr]
+        await trio.sleep(10)
+        second = scheduler.execute_task_now("sync")
+        await trio.sleep(1)  # stop while the owner works on it
+        nursery.cancel_scope.cancel()
+    done, stopped = scheduler.get_task_status(first), scheduler.get_task_status(second)
+    assert done is not None and stopped is not None
+    assert (done.status, done.attempts, done.duration) == ("succeeded", 2, 5)
+    assert (stopped.status, stopped.error) == ("cancelled", "the scheduler stopped during the run")
+    stats = stats_of(scheduler, "sync")
+    assert (stats.runs, stats.successes, stats.failures, stats.running) == (2, 1, 0, False)
+    assert stats.last_status == "cancelled" and scheduler.get_scheduler_stats().running == 0
+
+
 async def test_failures_retry_with_backoff(autojump_clock: Any) -> None:
     rec = Recorder()
     scheduler = SchedulerActor(clock=Clock(START))
