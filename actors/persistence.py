@@ -11,10 +11,12 @@ thread never waits on the disk. Batching rule (group commit, after Home Assistan
   `max_batch` (default 500) messages are pending, so a quiet garden makes few small writes on
   an SD card.
 
-It is a two-stage pipeline: messages are encoded on the trio thread as they are taken
-(`Store.prepare`: ids, rows, envelopes), and while the worker thread commits one batch (SQLite
-releases the GIL while it works) the actor takes and encodes what queued up meanwhile, the next
-batch. Only one batch is written at a time, so ids and commits stay in order. After a commit it
+It is a two-stage pipeline: messages are encoded on the trio thread (`Store.prepare`: ids,
+rows, envelopes; once per batch, when it is claimed), and while the worker thread commits one
+batch (SQLite releases the GIL while it works) the actor takes and encodes what queued up
+meanwhile, the next batch. Under a MockClock (the simulation) it commits inline on the trio
+thread instead, as `Clock.run_sync` does there, with no schedule point between claiming a batch
+and committing it. Only one batch is written at a time, so ids and commits stay in order. After a commit it
 answers the asks of that batch, then publishes `EventStored` for each event, in id order, with
 the envelope encoded once. On shutdown it flushes what is pending and what is still
 queued in its mailbox, and announces it (shielded, bounded by `shutdown_timeout`); whoever
@@ -26,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,61 +69,70 @@ class PersistenceActor(Actor):
         self.rows_written = 0
         # The batch being gathered (already encoded), the asks in it, and whether an event or
         # an ask makes it due at once.
+        # Messages are taken as they come but encoded only when the batch is claimed, or while
+        # the worker writes the batch before (`_encode`): one `Store.prepare` per batch.
         self._batch: PreparedBatch | None = None
+        self._taken: list[Any] = []  # taken, not yet encoded into `_batch`
         self._asks: list[AskRequest] = []
         self._urgent = False
         self._in_flight: _Write | None = None  # the batch in the worker thread
-        self._returned: list[tuple[PreparedBatch, list[AskRequest]]] = []  # cancelled writes
 
     # -- gathering -----------------------------------------------------------------------------
 
     def _pending(self) -> int:
-        return len(self._batch.messages) if self._batch is not None else 0
+        batch = self._batch
+        return len(self._taken) + (len(batch.messages) if batch is not None else 0)
 
     def _take_queued(self, items: list[Any] | None = None, room: float | None = None) -> None:
-        """Take what is queued (up to `max_batch` pending) and encode it into the batch."""
+        """Take what is queued (up to `max_batch` pending) into the batch being gathered."""
         assert self.inbox is not None
         items = items if items is not None else []
         if room is None:
             room = self.max_batch - self._pending()
         with contextlib.suppress(MailboxClosed):  # closed and empty: `get` raises it next
             items.extend(self.inbox.get_many_nowait(room - len(items)))
-        if not items:
-            return
-        messages = []
+        taken = self._taken
         for item in items:
             if isinstance(item, AskRequest):
                 self._asks.append(item)
-                messages.append(item.message)
+                taken.append(item.message)
                 self._urgent = True
             else:
-                messages.append(item)
+                taken.append(item)
                 if not self._urgent and isinstance(item, GardenEvent):
                     self._urgent = True
+
+    def _encode(self) -> None:
+        """Encode what was taken into the batch (ids follow the batch being written)."""
+        if not self._taken:
+            return
+        taken, self._taken = self._taken, []
         writing = self._in_flight
         self._batch = self.store.prepare(
-            messages,
+            taken,
             self.clock.time(),
             into=self._batch,
             first_id=writing.batch.next_id if writing is not None else None,
         )
 
+    def _due(self) -> bool:
+        """Whether the gathered batch is to be written now (an event, an ask, or full)."""
+        return self._urgent or self._pending() >= self.max_batch
+
     async def run(self) -> None:
-        assert self.inbox is not None
-        deadline = math.inf
+        inbox = self.inbox
+        assert inbox is not None
         try:
             while True:
-                self._take_queued()
-                now = trio.current_time()
-                if not self._due(now, deadline):
-                    if self._pending() and deadline == math.inf:
-                        deadline = now + self.flush_interval
-                    with trio.move_on_at(deadline):
-                        self._take_queued([await self.inbox.get()])
-                    if not self._due(trio.current_time(), deadline):
-                        continue
+                if not self._pending():
+                    self._take_queued([await inbox.get()])  # nothing pending: no deadline
+                if not self._due():
+                    # Background rows: gather until something makes the batch due, or for
+                    # `flush_interval`; one cancel scope for the whole wait, not one a message.
+                    with trio.move_on_after(self.flush_interval):
+                        while not self._due():
+                            self._take_queued([await inbox.get()])
                 await self.flush(gather_next=True)
-                deadline = math.inf
         except trio.Cancelled:
             # Shutting down: what was published before the stop is written too, not only what
             # had been taken from the mailbox (a crash leaves it queued for the restart).
@@ -134,10 +144,6 @@ class PersistenceActor(Actor):
                 # Published too: a crash or restart is not the end of the process, and a
                 # committed event never announced is one that live viewers never see.
                 await self.flush()
-
-    def _due(self, now: float, deadline: float) -> bool:
-        pending = self._pending()
-        return pending > 0 and (self._urgent or pending >= self.max_batch or now >= deadline)
 
     def _drain(self) -> None:
         self._take_queued(room=math.inf)
@@ -153,14 +159,18 @@ class PersistenceActor(Actor):
         """
         if self._in_flight is not None:  # left by a cancelled announcement: finish it first
             left, self._in_flight = self._in_flight, None
-            await self._finish(left.batch, left.asks, left.job.wait())
+            await self._finish(left.batch, left.asks, left.job)
             await self._announce(left.batch, left.asks, publish)
         claimed = self._claim()
         if claimed is None:
             return
         batch, asks = claimed
-        if not self.clock.uses_threads():  # inline under a MockClock (Clock.run_sync)
-            await self._write_inline(batch, asks, publish)
+        if not self.clock.uses_threads():
+            # Inline, as `Clock.run_sync` runs blocking work under a MockClock (virtual time
+            # must not move while SQLite works), minus its checkpoint: with no schedule point
+            # between claiming a batch and committing it, no cancellation can come between.
+            await self._finish(batch, asks, None)
+            await self._announce(batch, asks, publish)
             return
         write: _Write | None = self._start(batch, asks)
         while write is not None:
@@ -172,8 +182,9 @@ class PersistenceActor(Actor):
                 if len(self.inbox or ()) >= _OVERLAP_MIN:
                     write.entering.wait(0.005)
                 self._take_queued()
+                self._encode()
             try:
-                await self._finish(write.batch, write.asks, write.job.wait())
+                await self._finish(write.batch, write.asks, write.job)
             finally:
                 self._in_flight = None
             following = None
@@ -189,17 +200,10 @@ class PersistenceActor(Actor):
             write = following
 
     def _claim(self) -> tuple[PreparedBatch, list[AskRequest]] | None:
-        """Take the gathered batch (and any given back) for writing, with the right ids."""
+        """Take the gathered batch for writing, encoded, with the right ids."""
+        self._encode()
         batch, asks = self._batch, self._asks
         self._batch, self._asks, self._urgent = None, [], False
-        if self._returned:
-            # Writes cancelled before they began (a shutdown): written now, with this batch.
-            returned, self._returned = self._returned, []
-            messages = [m for b, _ in returned for m in b.messages]
-            asks = [a for _, a_list in returned for a in a_list] + asks
-            if batch is not None:
-                messages.extend(batch.messages)
-            batch = self.store.prepare(messages, self.clock.time())
         if batch is None:
             return None
         if batch.first_id != self.store.next_id:
@@ -213,11 +217,14 @@ class PersistenceActor(Actor):
         return _Write(batch, asks, _ThreadJob(self.store.commit, batch, entering.set), entering)
 
     async def _finish(
-        self, batch: PreparedBatch, asks: list[AskRequest], commit: Awaitable[Any]
+        self, batch: PreparedBatch, asks: list[AskRequest], job: _ThreadJob | None
     ) -> None:
-        """Wait for `commit` of `batch`; on failure the askers learn it and it re-raises."""
+        """Wait for the commit of `batch` (inline when `job` is None); a failure fails its asks."""
         try:
-            await commit
+            if job is None:
+                self.store.commit(batch)
+            else:
+                await job.wait()
         except Exception as error:
             # Nothing of the batch is stored (one transaction); the askers learn it, and the
             # crash restarts the actor under its supervisor.
@@ -226,18 +233,6 @@ class PersistenceActor(Actor):
             raise
         self.commits += 1
         self.rows_written += len(batch.messages)
-
-    async def _write_inline(
-        self, batch: PreparedBatch, asks: list[AskRequest], publish: bool
-    ) -> None:
-        try:
-            await self._finish(batch, asks, self.clock.run_sync(self.store.commit, batch))
-        except trio.Cancelled:
-            # Cancelled on the way in: nothing was written, so the batch goes back for the
-            # shutdown flush instead of being dropped.
-            self._returned.append((batch, asks))
-            raise
-        await self._announce(batch, asks, publish)
 
     async def _announce(self, batch: PreparedBatch, asks: list[AskRequest], publish: bool) -> None:
         """Answer the asks of a committed batch, then publish `EventStored` in id order."""
