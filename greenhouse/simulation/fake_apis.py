@@ -407,11 +407,11 @@ class WorldAPI:
                 chunk, headers = self._page(request, [self._commit_json(c) for c in commits])
                 return self._github_charge(self._json(request, chunk, headers, "github"))
             if len(rest) == 2 and rest[0] == "commits":
-                for commit in world.latest_commits(repo.name, at, limit=300):
-                    if commit.sha == rest[1]:
-                        payload = self._commit_json(commit, detail=True)
-                        return self._github_charge(self._json(request, payload, service="github"))
-                raise LookupError(path)
+                commit = world.commit(repo.name, rest[1], at)
+                if commit is None:
+                    raise LookupError(path)
+                payload = self._commit_json(commit, detail=True)
+                return self._github_charge(self._json(request, payload, service="github"))
             if rest == ["releases"]:
                 releases = self._releases(repo, at)
                 chunk, headers = self._page(request, releases)
