@@ -29,6 +29,8 @@ from urllib.parse import parse_qs
 import httpx
 import msgspec
 
+from greenhouse.services.base import InProcessTransport
+
 from .world import DAY, HOUR, SimCommit, SimRepo, SimTrack, World
 
 __all__ = ["HOSTS", "WorldAPI", "demo_environment"]
@@ -137,9 +139,10 @@ class WorldAPI:
         # find the world unchanged cost a dictionary look-up, not a payload build.
         self._encoded: dict[Any, tuple[bytes, str]] = {}
 
-    def transport(self) -> httpx.MockTransport:
-        """An httpx transport that answers every world host."""
-        return httpx.MockTransport(self.handle)
+    def transport(self) -> InProcessTransport:
+        """An httpx transport that answers every world host (in this process: see
+        `InProcessTransport`)."""
+        return InProcessTransport(self.handle)
 
     # -- plumbing ----------------------------------------------------------------------------
 

@@ -318,7 +318,9 @@ class World:
         """Commits with `since < at <= until`, oldest first."""
         found: list[SimCommit] = []
         for hour in range(int(since // HOUR), int(until // HOUR) + 1):
-            found.extend(c for c in self.commits_in_hour(name, hour) if since < c.at <= until)
+            commits = self.commits_in_hour(name, hour)
+            if commits:  # most hours have none: no generator for them
+                found.extend(c for c in commits if since < c.at <= until)
         return found
 
     def latest_commits(self, name: str, until: float, limit: int = 50) -> list[SimCommit]:
