@@ -619,6 +619,8 @@ class SchedulerActor(Actor):
             self._start(state, execution, now, mono)
 
     def _unmet(self, state: _TaskState) -> tuple[str, ...]:
+        if not state.definition.dependencies:
+            return ()
         unmet = []
         for dep in state.definition.dependencies:
             dep_state = self._tasks.get(dep)
