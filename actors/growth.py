@@ -126,21 +126,29 @@ class GrowthActor(TaskActor):
             if message.task_id not in self.task_ids:
                 return None
             return await self.run_task(message, lambda: self.rescore_all(now))
+        before = dict(self.projects)  # a shallow copy: which plants did this input change?
+        names: list[str] = []
         if isinstance(message, RepositoriesObserved):
             names = [self._take_repository(repo) for repo in message.repositories]
-            await self.rescore(names, now)
         elif isinstance(message, CommitsObserved):
-            await self.rescore([self._take_commits(message)], now)
+            names = [self._take_commits(message)]
         elif isinstance(message, ProjectSnapshot):
-            await self.rescore([self._merge(message)], now)
+            names = [self._merge(message)]
         elif isinstance(message, ProductivitySignal):
-            await self.rescore(self._take_coding_time(message), now)
+            names = self._take_coding_time(message)
         elif isinstance(message, CodingActivityObserved):
-            await self.rescore(self._take_coding_time(productivity_signal(message)), now)
+            names = self._take_coding_time(productivity_signal(message))
         elif isinstance(message, GitHubActivity) and message.kind == "release":
             name = self._take_release(message)
-            if name is not None:
-                await self.rescore([name], now)
+            names = [] if name is None else [name]
+        # An input that repeats what is known (GitHub's half-hourly repository list, the same
+        # coding time) rescores nothing: the hourly growth_calculation moves scores with time.
+        changed = [
+            name for name in names
+            if name not in self.latest or self.projects.get(name) != before.get(name)
+        ]
+        if changed:
+            await self.rescore(changed, now)
         return None
 
     def _merge(self, update: ProjectSnapshot) -> str:

@@ -201,6 +201,7 @@ class _Run:
 
     state: _TaskState
     execution: _Execution
+    definition: TaskDefinition  # as it was when the execution started, for all its attempts
     attempt: int = 0
     started: float = 0.0  # monotonic start of the current attempt
     ended: float = 0.0  # monotonic end of the last attempt
@@ -618,6 +619,8 @@ class SchedulerActor(Actor):
             self._start(state, execution, now, mono)
 
     def _unmet(self, state: _TaskState) -> tuple[str, ...]:
+        if not state.definition.dependencies:
+            return ()
         unmet = []
         for dep in state.definition.dependencies:
             dep_state = self._tasks.get(dep)
@@ -672,12 +675,12 @@ class SchedulerActor(Actor):
         state.cycle_start = mono
         state.runs += 1
         state.last_run = execution.started_at
-        run = _Run(state, execution)
+        run = _Run(state, execution, state.definition)
         self._inflight[state.definition.task_id] = run
         self._begin_attempt(run, mono)
 
     def _begin_attempt(self, run: _Run, mono: float) -> None:
-        definition, execution = run.state.definition, run.execution
+        definition, execution = run.definition, run.execution
         run.attempt += 1
         execution.attempts = run.attempt
         execution.status = "running"
@@ -693,7 +696,7 @@ class SchedulerActor(Actor):
             self._nursery.start_soon(self._attempt_task, run)
 
     async def _attempt_task(self, run: _Run) -> None:
-        verdict = await self._attempt(run.state.definition, run.execution)
+        verdict = await self._attempt(run.definition, run.execution)
         self._attempt_done(run, *verdict, self.clock.monotonic())
 
     def _answered(self, run: _Run, reply: _RunReply, outcome: tuple[bool, Any] | None) -> None:
@@ -711,7 +714,7 @@ class SchedulerActor(Actor):
                 verdict = ("failed", f"{type(cause).__name__}: {cause}", None)
             self._attempt_done(run, *verdict, self.clock.monotonic())
         except Exception:  # the owner must never see the scheduler's trouble
-            log.exception("scheduler failed to record %s", run.state.definition.task_id)
+            log.exception("scheduler failed to record %s", run.definition.task_id)
 
     def _expire(self, mono: float) -> None:
         """Time out attempts the owners did not answer in time; send retries that are due."""
@@ -719,7 +722,7 @@ class SchedulerActor(Actor):
             if run.deadline is not None and mono + _EPSILON >= run.deadline:
                 assert run.reply is not None
                 run.reply.abandon()  # a late answer is dropped
-                timeout = run.state.definition.timeout
+                timeout = run.definition.timeout
                 self._attempt_done(run, "timed_out", f"timed out after {timeout:g}s", None, mono)
             elif run.retry_at is not None and mono + _EPSILON >= run.retry_at:
                 run.retry_at = None
@@ -729,8 +732,7 @@ class SchedulerActor(Actor):
         self, run: _Run, status: str, error: str | None, retry_after: float | None, ended: float
     ) -> None:
         """Account one attempt; then retry later (the loop's timer) or finish the execution."""
-        state, execution = run.state, run.execution
-        definition = state.definition
+        state, execution, definition = run.state, run.execution, run.definition
         deadline, run.reply, run.deadline = run.deadline, None, None
         self._hold(definition.task_id, retry_after, ended)
         run.ended, run.duration = ended, ended - run.started
@@ -771,8 +773,7 @@ class SchedulerActor(Actor):
         self, run: _Run, status: str, error: str | None, *, publish: bool = True
     ) -> bool:
         """Close the execution (and publish its row); returns whether it woke the loop."""
-        state, execution = run.state, run.execution
-        definition = state.definition
+        state, execution, definition = run.state, run.execution, run.definition
         self._inflight.pop(definition.task_id, None)
         self._running -= 1
         state.running = None

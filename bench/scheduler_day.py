@@ -4,9 +4,12 @@ Two target kinds, as in the garden: plain async functions, and owner actors answ
 by `ask` (a mailbox round trip per run). Every task of `schedule_default_tasks` is scheduled
 (Spotify every 30 s dominates: 2880 of the ~3900 runs). The best of `--repeat` runs is kept;
 CPU seconds (process time) are shown beside wall seconds because the 2-core sandbox is shared,
-so wall time there includes waiting for a core.
+so wall time there includes waiting for a core. One more run per kind times the scheduler's own
+trio task steps (an instrument, as `bench/simulate.py --by-actor` does): its milliseconds and
+steps for the day (for actor targets the owners' answers are recorded in the owners' steps).
 
     python bench/scheduler_day.py [--repeat 5]
+    python bench/scheduler_day.py --quick      # one run per kind
 """
 
 from __future__ import annotations
@@ -48,7 +51,29 @@ class Owner(Actor):
         return None
 
 
-def one_day(kind: str) -> tuple[float, float, Counter[str]]:
+class SchedulerSteps:
+    """A trio instrument: time and count of the task steps of the scheduler's tasks."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.steps = 0
+        self._started = 0.0
+
+    def before_task_step(self, task: Any) -> None:
+        self._started = time.perf_counter()
+
+    def after_task_step(self, task: Any) -> None:
+        if "SchedulerActor" in task.name:
+            self.seconds += time.perf_counter() - self._started
+            self.steps += 1
+
+
+trio.abc.Instrument.register(SchedulerSteps)
+
+
+def one_day(
+    kind: str, steps: SchedulerSteps | None = None
+) -> tuple[float, float, Counter[str]]:
     """Run a virtual day; returns wall seconds, CPU seconds and runs per task."""
     counts: Counter[str] = Counter()
     settings = IntegrationSettings()
@@ -77,24 +102,31 @@ def one_day(kind: str) -> tuple[float, float, Counter[str]]:
             nursery.cancel_scope.cancel()
 
     started, cpu = time.perf_counter(), time.process_time()
-    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0),
+             instruments=[steps] if steps is not None else [])
     return time.perf_counter() - started, time.process_time() - cpu, counts
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="one run per kind")
     args = parser.parse_args()
+    if args.quick:
+        args.repeat = 1
     rows = []
     per_task: dict[str, int] = {}
     for kind in ("function", "actor"):
         wall, cpu, counts = min((one_day(kind) for _ in range(args.repeat)), key=lambda r: r[0])
         total = sum(counts.values())
-        rows.append([kind, total, wall, cpu, total / wall])
+        steps = SchedulerSteps()
+        one_day(kind, steps)
+        rows.append([kind, total, wall, cpu, total / wall, steps.seconds * 1000, steps.steps])
         per_task = dict(sorted(counts.items()))
     report(
         "scheduler_day",
-        ["targets", "runs in 24 h", "wall s (best)", "CPU s", "runs per wall second"],
+        ["targets", "runs in 24 h", "wall s (best)", "CPU s", "runs per wall second",
+         "scheduler steps ms", "scheduler steps"],
         rows,
         {"repeat": args.repeat, "runs_per_task": per_task},
     )

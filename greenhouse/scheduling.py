@@ -196,8 +196,9 @@ def advance_interval(due: float, now: float, interval: float) -> tuple[float, in
     Keeping the phase (instead of `now + interval`) means a late run does not drift the schedule,
     and a six-hour jump costs one run, not 120.
     """
-    if now < due:
-        return due + interval, 0
+    following = due + interval
+    if now < following:
+        return following, 0  # on time (the usual case): no division
     steps = math.floor((now - due) / interval) + 1
     while due + steps * interval <= now:  # float rounding in the division
         steps += 1

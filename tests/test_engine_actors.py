@@ -206,6 +206,34 @@ async def test_github_observations_grow_a_plant(clock: Any, tmp_path: Path) -> N
     assert len(stored) == 2
 
 
+async def test_a_repeated_repository_list_waits_for_the_hourly_rescore(
+    clock: Any, tmp_path: Path
+) -> None:
+    db = tmp_path / "garden.db"
+    repo = RepositorySnapshot(full_name="me/greenhouse", name="greenhouse", stars=3, forks=1,
+                              watchers=3, created_at=T0 - 30 * DAY, pushed_at=T0 - DAY)
+    async with running_garden(db) as (garden, watcher):
+        await garden.bus.publish(RepositoriesObserved(repositories=(repo,), observed_at=T0))
+        await settle(garden)
+        first = watcher.of(GrowthUpdated)
+        assert len(first) == 1
+        garden.clock.jump(10 * DAY)  # the plant ages (its age factor grows) ...
+        await garden.bus.publish(RepositoriesObserved(repositories=(repo,), observed_at=T0))
+        await settle(garden)
+        assert watcher.of(GrowthUpdated) == first  # ... but the same list is not news
+        starred = msgspec.structs.replace(repo, stars=40)
+        await garden.bus.publish(RepositoriesObserved(repositories=(starred,), observed_at=T0))
+        await settle(garden)
+        moved = watcher.of(GrowthUpdated)[-1]
+        assert moved.score > first[0].score and moved.timestamp > first[0].timestamp
+        # The hourly task is what moves a score with time alone.
+        garden.clock.jump(10 * DAY)
+        await ask(garden.mailbox("growth"), RunTask(task_id="growth_calculation",
+                                                    execution_id="h1"))
+        await settle(garden)
+        assert watcher.of(GrowthUpdated)[-1].score > moved.score
+
+
 async def test_growth_state_survives_a_restart(clock: Any, tmp_path: Path) -> None:
     db = tmp_path / "garden.db"
     async with running_garden(db) as (garden, _):

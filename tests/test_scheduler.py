@@ -345,6 +345,30 @@ async def test_a_late_answer_is_dropped_and_a_stopped_scheduler_cancels_what_run
     assert stats.last_status == "cancelled" and scheduler.get_scheduler_stats().running == 0
 
 
+async def test_an_owner_with_a_full_mailbox_gets_its_run_when_there_is_room(
+    autojump_clock: Any,
+) -> None:
+    bus = Bus()
+    box = bus.mailbox("busy", capacity=1)
+    box.put_nowait("something queued before")  # full: the run cannot be sent at once
+    counts: Counter[str] = Counter()
+    owner = Owner("busy", box, counts, work=2)
+    scheduler = SchedulerActor(clock=Clock(START))
+    scheduler.register_task(TaskDefinition("sync", box, timeout=30))
+    execution_id = scheduler.execute_task_now("sync")
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(scheduler.run)
+        await trio.sleep(5)  # the owner is not reading yet: the run waits for room
+        waiting = scheduler.get_task_status(execution_id)
+        assert waiting is not None and waiting.status == "running" and not counts
+        nursery.start_soon(owner.run)
+        await trio.sleep(5)
+        nursery.cancel_scope.cancel()
+    done = scheduler.get_task_status(execution_id)
+    assert done is not None and (done.status, done.duration) == ("succeeded", 7)
+    assert counts == {"sync": 1}
+
+
 async def test_failures_retry_with_backoff(autojump_clock: Any) -> None:
     rec = Recorder()
     scheduler = SchedulerActor(clock=Clock(START))

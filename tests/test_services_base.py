@@ -123,8 +123,8 @@ async def test_bad_bodies_become_decode_errors(body: bytes, fragment: str) -> No
     assert fragment in (result.error or "") and result.data is None
 
 
-@pytest.mark.parametrize("declared", [True, False])
-async def test_oversized_body_is_an_error(declared: bool) -> None:
+@pytest.mark.parametrize("declared", [True, False, "in memory"])
+async def test_oversized_body_is_an_error(declared: bool | str) -> None:
     big = b"[" + b"1," * 600_000 + b"1]"
 
     async def stream():  # no content-length: the cap is enforced while reading
@@ -132,8 +132,12 @@ async def test_oversized_body_is_an_error(declared: bool) -> None:
             yield big[start : start + 65536]
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if declared:
+        if declared is True:
             return httpx.Response(200, content=big)
+        if declared == "in memory":  # already read, and no content-length to go by
+            response = httpx.Response(200, content=big)
+            del response.headers["content-length"]
+            return response
         return httpx.Response(200, content=stream())
 
     service, _ = make(handler, max_body_bytes=100_000)
@@ -490,3 +494,68 @@ def test_repeated_response_headers_are_joined_as_httpx_joins_them() -> None:
     headers = httpx.Headers([("Link", "<a>"), ("ETag", '"x"'), ("link", "<b>")])
     assert header_map(headers) == {"link": headers["link"], "etag": '"x"'}
     assert header_map(headers)["link"] == "<a>, <b>"
+
+
+async def test_an_in_process_transport_gives_the_same_outcomes_as_the_client_path(
+    autojump_clock: Any,
+) -> None:
+    """`InProcessTransport` skips `AsyncClient.send`; what a caller gets is the same."""
+    from greenhouse.services.base import InProcessTransport
+
+    def scenario(name: str) -> Any:
+        state = {"n": 0}
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            state["n"] += 1
+            if name == "ok":
+                return httpx.Response(200, json=[{"id": 1, "name": "a"}], headers={"etag": '"1"'})
+            if name == "revalidated":
+                if request.headers.get("if-none-match") == '"1"':
+                    return httpx.Response(304, headers={"etag": '"1"'})
+                return httpx.Response(200, json=[{"id": 1, "name": "a"}], headers={"etag": '"1"'})
+            if name == "retry-after":
+                if state["n"] == 1:
+                    return httpx.Response(429, headers={"retry-after": "7"}, json={"message": "slow"})
+                return httpx.Response(200, json=[])
+            if name == "5xx":
+                return httpx.Response(503, json={"message": "down"})
+            if name == "oversized":
+                return httpx.Response(200, content=b"[" + b"1," * 60_000 + b"1]")
+            raise httpx.ConnectError("refused", request=request)
+
+        return handler
+
+    def outcome(result: APIResponse[Any], sent: list[httpx.Request], sleeps: list[float]) -> Any:
+        return (
+            result.data, result.status_code, result.from_cache, result.error, result.error_kind,
+            result.etag, result.rate_limit, result.headers, result.attempts, sleeps,
+            [(r.method, str(r.url), sorted(r.headers.items())) for r in sent],
+        )
+
+    for name in ("ok", "revalidated", "retry-after", "5xx", "oversized", "refused"):
+        seen = []
+        for kind in (httpx.MockTransport, InProcessTransport):
+            sent: list[httpx.Request] = []
+            handler = scenario(name)
+
+            def recording(
+                request: httpx.Request, handler: Any = handler, sent: list[Any] = sent
+            ) -> httpx.Response:
+                sent.append(request)
+                return handler(request)
+
+            sleep = Recorder()
+            service = TokenService(
+                "https://api.example.test/v1",
+                transport=kind(recording),
+                sleep=sleep,
+                rng=random.Random(7),
+                clock=Clock(start_epoch=EPOCH),
+                max_body_bytes=50_000,
+            )
+            result = await service.get("/items", list[Item], params={"page": 1})
+            if name == "revalidated":
+                result = await service.get("/items", list[Item], params={"page": 1})
+            seen.append(outcome(result, sent, sleep.sleeps))
+            await service.aclose()
+        assert seen[0] == seen[1], name

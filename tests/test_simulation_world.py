@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 import trio
 import trio.testing
+from hypothesis import given
+from hypothesis import settings as settings_h
+from hypothesis import strategies as st
 
 from greenhouse.config import settings_from_mapping
 from greenhouse.runtime import Clock
@@ -58,6 +63,44 @@ def test_stars_never_decrease_and_latest_commits_are_newest_first():
     assert stars == sorted(stars)
     latest = world.latest_commits(repo.name, DEFAULT_START + 30 * DAY, limit=20)
     assert [c.at for c in latest] == sorted((c.at for c in latest), reverse=True)
+
+
+def _latest_by_walking_back(world: World, name: str, until: float, limit: int) -> list[Any]:
+    """What `latest_commits` answers, the slow way: walk back hour by hour every time."""
+    repo = world.repo(name)
+    assert repo is not None
+    hour = int(until // HOUR)
+    found = [c for c in reversed(world.commits_in_hour(name, hour)) if c.at <= until]
+    stop = max(int(repo.created_at // HOUR), hour - 120 * 24)
+    before: list[Any] = []
+    for back in range(hour - 1, stop - 1, -1):
+        before.extend(reversed(world.commits_in_hour(name, back)))
+        if len(before) >= 300:
+            break
+    return (found + before[:300])[:limit]
+
+
+@given(
+    asks=st.lists(
+        st.tuples(st.integers(0, 3), st.floats(-5 * DAY, 200 * DAY), st.integers(1, 300)),
+        min_size=1,
+        max_size=12,
+    )
+)
+@settings_h(max_examples=15, deadline=None)
+def test_latest_commits_are_the_newest_whatever_the_order_of_the_asks(
+    asks: list[tuple[int, float, int]],
+) -> None:
+    """The walk back is kept and extended lazily: every answer is still the newest `limit`."""
+    world = World(seed=11, liveliness=3.0)
+    for index, offset, limit in asks:
+        repo = world.repos[index]
+        until = max(repo.created_at + 1, DEFAULT_START + offset)
+        expected = _latest_by_walking_back(world, repo.name, until, limit)
+        assert world.latest_commits(repo.name, until, limit) == expected
+        for commit in expected[:3]:
+            assert world.commit(repo.name, commit.sha, until) == commit
+            assert world.commit(repo.name, commit.sha, commit.at - 1) is None
 
 
 def settings():

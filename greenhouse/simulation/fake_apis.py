@@ -29,6 +29,8 @@ from urllib.parse import parse_qs
 import httpx
 import msgspec
 
+from greenhouse.services.base import InProcessTransport
+
 from .world import DAY, HOUR, SimCommit, SimRepo, SimTrack, World
 
 __all__ = ["HOSTS", "WorldAPI", "demo_environment"]
@@ -137,9 +139,10 @@ class WorldAPI:
         # find the world unchanged cost a dictionary look-up, not a payload build.
         self._encoded: dict[Any, tuple[bytes, str]] = {}
 
-    def transport(self) -> httpx.MockTransport:
-        """An httpx transport that answers every world host."""
-        return httpx.MockTransport(self.handle)
+    def transport(self) -> InProcessTransport:
+        """An httpx transport that answers every world host (in this process: see
+        `InProcessTransport`)."""
+        return InProcessTransport(self.handle)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -407,11 +410,11 @@ class WorldAPI:
                 chunk, headers = self._page(request, [self._commit_json(c) for c in commits])
                 return self._github_charge(self._json(request, chunk, headers, "github"))
             if len(rest) == 2 and rest[0] == "commits":
-                for commit in world.latest_commits(repo.name, at, limit=300):
-                    if commit.sha == rest[1]:
-                        payload = self._commit_json(commit, detail=True)
-                        return self._github_charge(self._json(request, payload, service="github"))
-                raise LookupError(path)
+                commit = world.commit(repo.name, rest[1], at)
+                if commit is None:
+                    raise LookupError(path)
+                payload = self._commit_json(commit, detail=True)
+                return self._github_charge(self._json(request, payload, service="github"))
             if rest == ["releases"]:
                 releases = self._releases(repo, at)
                 chunk, headers = self._page(request, releases)

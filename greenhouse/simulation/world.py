@@ -156,6 +156,19 @@ class WeatherState:
     is_day: bool
 
 
+_BEFORE_MAX = 300  # the most commits `latest_commits` looks up before the current hour
+
+
+@dataclass
+class _Walk:
+    """A repository's walk back through its hours: every commit in `[reached, hour)`, newest
+    first (the window keeps it to 120 days of commits)."""
+
+    hour: int
+    found: list[SimCommit]
+    reached: int
+
+
 @dataclass(eq=False)  # identity hash: the lru caches key on the world
 class World:
     """The seeded world; every query takes the time it is asked about."""
@@ -174,9 +187,10 @@ class World:
     weather_block_hours: int = 3
     repos: list[SimRepo] = field(init=False)
     tracks: list[SimTrack] = field(init=False)
-    _before: dict[str, tuple[int, tuple[SimCommit, ...]]] = field(
-        init=False, default_factory=dict, repr=False
-    )
+    _before: dict[str, _Walk] = field(init=False, default_factory=dict, repr=False)
+    # Every commit the world has told anyone about, by sha (GitHub serves any commit by sha).
+    _by_sha: dict[str, SimCommit] = field(init=False, default_factory=dict, repr=False)
+    _by_name: dict[str, SimRepo] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         rng = _rng(self.seed, "repos")
@@ -204,6 +218,7 @@ class World:
                     star_rate=rng.choice([0.01, 0.05, 0.2, 0.6]),
                 )
             )
+        self._by_name = {repo.name: repo for repo in reversed(self.repos)}  # the first wins
         trng = _rng(self.seed, "tracks")
         self.tracks = []
         for index in range(40):
@@ -235,7 +250,7 @@ class World:
 
     def repo(self, name: str) -> SimRepo | None:
         """The repository called `name`, if the world has one."""
-        return next((r for r in self.repos if r.name == name), None)
+        return self._by_name.get(name)
 
     @functools.lru_cache(maxsize=10_000)  # noqa: B019
     def _phase(self, name: str, week: int) -> float:
@@ -250,12 +265,12 @@ class World:
     @functools.lru_cache(maxsize=200_000)  # noqa: B019 - the world lives as long as the run
     def commits_in_hour(self, name: str, hour: int) -> tuple[SimCommit, ...]:
         """Commits of repository `name` in hour number `hour` (epoch hours)."""
-        repo = self.repo(name)
+        repo = self._by_name.get(name)
         if repo is None or hour * HOUR < repo.created_at:
             return ()
-        moment = datetime.fromtimestamp(hour * HOUR, tz=UTC)
-        weekday = 1.0 if moment.weekday() < 5 else 0.35
-        local_hour = (moment.hour + round(self.longitude / 15)) % 24
+        # The UTC weekday and hour of epoch hour `hour` (1970-01-01 was a Thursday, weekday 3).
+        weekday = 1.0 if (hour // 24 + 3) % 7 < 5 else 0.35
+        local_hour = (hour % 24 + round(self.longitude / 15)) % 24
         if 9 <= local_hour < 18:
             daypart = 2.2
         elif 18 <= local_hour < 23:
@@ -288,13 +303,24 @@ class World:
                     files=files,
                 )
             )
+        for commit in commits:
+            self._by_sha[commit.sha] = commit
         return tuple(sorted(commits, key=lambda c: c.at))
+
+    def commit(self, name: str, sha: str, at: float) -> SimCommit | None:
+        """The commit `sha` of repository `name`, if it exists at `at`."""
+        found = self._by_sha.get(sha)
+        if found is None or found.repo != name or found.at > at:
+            return None
+        return found
 
     def commits_between(self, name: str, since: float, until: float) -> list[SimCommit]:
         """Commits with `since < at <= until`, oldest first."""
         found: list[SimCommit] = []
         for hour in range(int(since // HOUR), int(until // HOUR) + 1):
-            found.extend(c for c in self.commits_in_hour(name, hour) if since < c.at <= until)
+            commits = self.commits_in_hour(name, hour)
+            if commits:  # most hours have none: no generator for them
+                found.extend(c for c in commits if since < c.at <= until)
         return found
 
     def latest_commits(self, name: str, until: float, limit: int = 50) -> list[SimCommit]:
@@ -305,36 +331,40 @@ class World:
         hour = int(until // HOUR)
         found = [c for c in reversed(self.commits_in_hour(name, hour)) if c.at <= until]
         if len(found) < limit:
-            found.extend(self._commits_before(name, hour)[: limit - len(found)])
+            found.extend(self._commits_before(name, hour, limit - len(found)))
         return found[:limit]
 
-    def _commits_before(self, name: str, hour: int) -> tuple[SimCommit, ...]:
-        """Up to 300 newest commits before hour `hour` (looking back 120 days), newest first.
+    def _commits_before(self, name: str, hour: int, need: int = _BEFORE_MAX) -> list[SimCommit]:
+        """The `need` (at most 300) newest commits before hour `hour` within 120 days, newest
+        first: the first `need` of the whole such list, however it was walked.
 
-        Built from the last answer for this repository when it was for an earlier hour, adding
-        only the hours in between: a poll does not walk back through weeks of dormancy again.
+        The walk back is kept per repository and taken only as far as the answers have
+        needed: a later hour adds the hours in between, a bigger `need` walks on from where it
+        stopped, so a poll does not walk back through weeks of dormancy again.
         """
         repo = self.repo(name)
         assert repo is not None
         stop = max(int(repo.created_at // HOUR), hour - 120 * 24)
-        known = self._before.get(name)
-        if known is not None and known[0] == hour:
-            return known[1]
-        found: list[SimCommit] = []
-        if known is not None and known[0] < hour:
-            for back in range(hour - 1, max(known[0], stop) - 1, -1):
-                found.extend(reversed(self.commits_in_hour(name, back)))
-            # The last answer, less what fell out of the 120-day window.
-            found.extend(c for c in known[1] if c.at >= stop * HOUR)
-        else:
-            back = hour - 1
-            while back >= stop and len(found) < 300:
-                found.extend(reversed(self.commits_in_hour(name, back)))
-                back -= 1
-        answer = tuple(found[:300])
-        if known is None or known[0] < hour:
-            self._before[name] = (hour, answer)
-        return answer
+        walk = self._before.get(name)
+        if walk is None or walk.hour > hour:  # a first walk, or one about the past (not kept)
+            fresh = _Walk(hour=hour, found=[], reached=hour)
+            if walk is None:
+                self._before[name] = fresh
+            walk = fresh
+        elif walk.hour < hour:
+            newer: list[SimCommit] = []
+            for back in range(hour - 1, max(walk.hour, stop) - 1, -1):
+                newer.extend(reversed(self.commits_in_hour(name, back)))
+            newer.extend(c for c in walk.found if c.at >= stop * HOUR)
+            # It held [reached, walk.hour); it now holds that within the window, and the rest.
+            walk.found, walk.hour, walk.reached = newer, hour, max(walk.reached, stop)
+        need = min(need, _BEFORE_MAX)
+        back = walk.reached - 1
+        while back >= stop and len(walk.found) < need:
+            walk.found.extend(reversed(self.commits_in_hour(name, back)))
+            back -= 1
+        walk.reached = min(walk.reached, back + 1)
+        return walk.found[:need]
 
     def stars(self, repo: SimRepo, at: float) -> int:
         """Stars of `repo` at `at` (never decreases)."""
