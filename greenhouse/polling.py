@@ -119,19 +119,28 @@ class PollerActor(Actor):
 
     async def sync(self) -> str | None:
         """One sync (waits for one already in flight); None on success, else the error."""
-        async with self._in_flight:
-            self.polls += 1
-            error: str | None
-            with trio.move_on_after(self.sync_timeout) as scope:
-                try:
-                    error = await self.poll()
-                except Exception as exc:  # a bug or surprise must not kill the schedule
-                    self.log.exception("%s: poll failed unexpectedly", self.name)
-                    error = f"{type(exc).__name__}: {exc}"
-            if scope.cancelled_caught:
-                error = f"sync timed out after {self.sync_timeout:g}s"
-            await self._record(error)
-            return error
+        try:
+            self._in_flight.acquire_nowait()  # nothing in flight (the usual case): no wait
+        except trio.WouldBlock:
+            await self._in_flight.acquire()
+        try:
+            return await self._sync_once()
+        finally:
+            self._in_flight.release()
+
+    async def _sync_once(self) -> str | None:
+        self.polls += 1
+        error: str | None
+        with trio.move_on_after(self.sync_timeout) as scope:
+            try:
+                error = await self.poll()
+            except Exception as exc:  # a bug or surprise must not kill the schedule
+                self.log.exception("%s: poll failed unexpectedly", self.name)
+                error = f"{type(exc).__name__}: {exc}"
+        if scope.cancelled_caught:
+            error = f"sync timed out after {self.sync_timeout:g}s"
+        await self._record(error)
+        return error
 
     async def _record(self, error: str | None) -> None:
         if error is None:

@@ -132,6 +132,8 @@ class SpotifyService(BaseIntegration):
 
     async def ensure_token(self, *, force: bool = False) -> None:
         """Make sure a valid access token is held; raises `SpotifyAuthError` when refused."""
+        if not force and self._token_fresh() and not self._refresh_lock.locked():
+            return  # what the check under the lock would find, without waiting for the lock
         stale = self._access_token
         async with self._refresh_lock:
             # Another task may have refreshed while this one waited for the lock.
