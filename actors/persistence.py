@@ -9,16 +9,17 @@ thread never waits on the disk. Batching rule (group commit, after Home Assistan
   costs one commit.
 * Background rows (histories, observations) wait up to `flush_interval` (default 1 s) or until
   `max_batch` (default 500) messages are pending, so a quiet garden makes few small writes on
-  an SD card.
+  an SD card. They wait queued in the mailbox: the actor sleeps through them
+  (`Mailbox.wait_for`) and is woken only by a message that makes the batch due.
 
 It is a two-stage pipeline: messages are encoded on the trio thread (`Store.prepare`: ids,
 rows, envelopes; once per batch, when it is claimed), and while the worker thread commits one
 batch (SQLite releases the GIL while it works) the actor takes and encodes what queued up
 meanwhile, the next batch. Under a MockClock (the simulation) it commits inline on the trio
 thread instead, as `Clock.run_sync` does there, with no schedule point between claiming a batch
-and committing it. Only one batch is written at a time, so ids and commits stay in order. After a commit it
-answers the asks of that batch, then publishes `EventStored` for each event, in id order, with
-the envelope encoded once. On shutdown it flushes what is pending and what is still
+and committing it. Only one batch is written at a time, so ids and commits stay in order. After
+a commit it answers the asks of that batch, then publishes `EventStored` for each event, in id
+order, with the envelope encoded once. On shutdown it flushes what is pending and what is still
 queued in its mailbox, and announces it (shielded, bounded by `shutdown_timeout`); whoever
 opened the `Store` closes it (which checkpoints the WAL).
 """
@@ -115,6 +116,17 @@ class PersistenceActor(Actor):
             first_id=writing.batch.next_id if writing is not None else None,
         )
 
+    def _wakes(self, message: Any) -> bool:
+        """Whether a message just queued makes the batch due (see `Mailbox.wait_for`)."""
+        inbox = self.inbox
+        assert inbox is not None
+        queued = len(inbox)
+        return (
+            isinstance(message, (GardenEvent, AskRequest))
+            or queued + self._pending() >= self.max_batch
+            or queued >= inbox.capacity  # senders would wait for room
+        )
+
     def _due(self) -> bool:
         """Whether the gathered batch is to be written now (an event, an ask, or full)."""
         return self._urgent or self._pending() >= self.max_batch
@@ -127,11 +139,13 @@ class PersistenceActor(Actor):
                 if not self._pending():
                     self._take_queued([await inbox.get()])  # nothing pending: no deadline
                 if not self._due():
-                    # Background rows: gather until something makes the batch due, or for
-                    # `flush_interval`; one cancel scope for the whole wait, not one a message.
+                    # Background rows: they queue up in the mailbox for `flush_interval`, or
+                    # until a message that cannot wait (or a full batch) wakes the actor.
                     with trio.move_on_after(self.flush_interval):
                         while not self._due():
-                            self._take_queued([await inbox.get()])
+                            await inbox.wait_for(self._wakes)
+                            self._take_queued()
+                    self._take_queued()
                 await self.flush(gather_next=True)
         except trio.Cancelled:
             # Shutting down: what was published before the stop is written too, not only what

@@ -305,7 +305,7 @@ class Store:
         batch._blob = None
         events, rows, frames, groups = batch.events, batch.rows, batch.frames, batch.groups
         encode = _payload_encoder.encode
-        stamp = iso_timestamp(now)
+        stamp = ""  # `now` as a timestamp, made once it is needed (history rows do not need it)
         tails: dict[tuple[str, str], bytes] = {}
         next_id = batch.next_id
         for message in messages:
@@ -326,7 +326,10 @@ class Store:
             comma = raw.find(b",", raw.find(b',"timestamp":') + 13)
             data = b"{" + raw[comma + 1 :] if comma != -1 else b"{}"
             source = message.source
-            timestamp = iso_timestamp(message.timestamp) if message.timestamp else stamp
+            if message.timestamp:
+                timestamp = iso_timestamp(message.timestamp)
+            else:
+                timestamp = stamp = stamp or iso_timestamp(now)
             tail = tails.get((timestamp, source))
             if tail is None:
                 tail = tails[timestamp, source] = _tail_part(timestamp, source)

@@ -246,6 +246,35 @@ async def test_get_many_nowait_takes_in_order_and_wakes_blocked_senders():
         box.get_many_nowait(1)  # closed and empty, as get_nowait
 
 
+async def test_wait_for_sleeps_through_other_messages_and_takes_nothing():
+    bus = Bus()
+    box = bus.subscribe("reader", (Ping, Other), capacity=8)
+    woken: list[int] = []
+
+    async def reader() -> None:
+        await box.wait_for(lambda message: isinstance(message, Other))
+        woken.append(len(box))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(reader)
+        await trio.testing.wait_all_tasks_blocked()
+        bus.publish_nowait(Ping(publisher=0, seq=0))
+        await bus.publish_many([Ping(publisher=0, seq=1), Ping(publisher=0, seq=2)])
+        await trio.testing.wait_all_tasks_blocked()
+        assert woken == []  # not woken by messages that can wait
+        await bus.publish_many([Ping(publisher=0, seq=3), Other(value=1)])
+    assert woken == [5]  # woken once, and everything is still queued, in order
+    assert [getattr(m, "seq", None) for m in box.get_many_nowait(10)] == [0, 1, 2, 3, None]
+    box.put_nowait(Other(value=2))
+    with trio.testing.assert_checkpoints():
+        await box.wait_for(lambda message: isinstance(message, Other))  # one already queued
+    box.get_nowait()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(box.wait_for, lambda message: False)
+        await trio.testing.wait_all_tasks_blocked()
+        box.close()  # a closed mailbox wakes its waiter too
+
+
 @given(
     kinds=st.lists(st.booleans(), max_size=40),
     capacities=st.tuples(*(st.integers(min_value=1, max_value=12) for _ in range(3))),

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextvars
 import enum
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +118,9 @@ class Mailbox:
         self._items: deque[Any] = deque()
         self._not_empty = trio.lowlevel.ParkingLot()
         self._not_full = trio.lowlevel.ParkingLot()
+        # `wait_for`: the reader's test for the messages that wake it, and where it waits.
+        self._wakes: Callable[[Any], bool] | None = None
+        self._woken = trio.lowlevel.ParkingLot()
         self._wait_graph = wait_graph if wait_graph is not None else WaitGraph()
         self._closed: type[MailboxClosed] | None = None
 
@@ -136,6 +140,8 @@ class Mailbox:
             stats.high_water = len(items)
         if self._not_empty:  # unpark only when someone waits: this is the hot path
             self._not_empty.unpark()
+        elif self._wakes is not None and self._wakes(message):
+            self._woken.unpark_all()
 
     def put_nowait(self, message: Any) -> bool:
         """Deliver without waiting; returns False if a `block` mailbox is full.
@@ -175,6 +181,8 @@ class Mailbox:
             stats.high_water = len(items)
         if self._not_empty:
             self._not_empty.unpark(count=count)
+        elif self._wakes is not None and any(map(self._wakes, messages)):
+            self._woken.unpark_all()
         return True
 
     def fits(self, count: int) -> bool:
@@ -252,6 +260,23 @@ class Mailbox:
                 await trio.lowlevel.cancel_shielded_checkpoint()
             return message
 
+    async def wait_for(self, wakes: Callable[[Any], bool]) -> None:
+        """Wait, taking nothing, until a message for which `wakes(message)` holds is delivered.
+
+        For a batching reader that lets most messages queue up for a while (the persistence
+        actor's background rows): it is not woken for each of them, only for one that cannot
+        wait. Returns at once if one is queued already, or the mailbox is closed; `wakes` runs
+        after the message is queued (so `len(self)` counts it). A schedule point, like `get`.
+        """
+        if self._closed is not None or any(map(wakes, self._items)):
+            await trio.lowlevel.checkpoint()
+            return
+        self._wakes = wakes
+        try:
+            await self._woken.park()
+        finally:
+            self._wakes = None
+
     def close(self, *, overflow: bool = False) -> None:
         """Close: pending receivers and senders wake with `MailboxClosed`."""
         if self._closed is None:
@@ -259,6 +284,7 @@ class Mailbox:
             self._items.clear() if overflow else None
             self._not_empty.unpark_all()
             self._not_full.unpark_all()
+            self._woken.unpark_all()
 
     def __aiter__(self) -> Mailbox:
         return self
