@@ -269,10 +269,18 @@ async def test_wait_for_sleeps_through_other_messages_and_takes_nothing():
     with trio.testing.assert_checkpoints():
         await box.wait_for(lambda message: isinstance(message, Other))  # one already queued
     box.get_nowait()
+    box.put_nowait(Ping(publisher=0, seq=4))
+
+    async def wait_until_closed() -> None:
+        await box.wait_for(lambda message: False)  # woken by the close; one message left
+        box.get_nowait()
+        with pytest.raises(MailboxClosed):
+            await box.wait_for(lambda message: True)  # closed and empty, as get
+
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(box.wait_for, lambda message: False)
+        nursery.start_soon(wait_until_closed)
         await trio.testing.wait_all_tasks_blocked()
-        box.close()  # a closed mailbox wakes its waiter too
+        box.close()
 
 
 @given(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
 import trio
 import trio.testing
 
 from actors.persistence import PersistenceActor
 from greenhouse.messages import CommitPushed, EventStored, Message
-from greenhouse.runtime import Bus, Clock, ask
+from greenhouse.runtime import Bus, Clock, MailboxClosed, ask
 from greenhouse.store import Store
 
 
@@ -97,4 +98,24 @@ async def test_rows_still_queued_at_shutdown_are_written(tmp_path, autojump_cloc
         await trio.testing.wait_all_tasks_blocked()
         nursery.cancel_scope.cancel()
     assert notes(store) == ["n0", "n1", "n2"]
+    store.close()
+
+
+async def test_a_closed_mailbox_ends_the_actor_after_writing_what_was_queued(
+    tmp_path, autojump_clock
+):
+    store, bus, inbox, _watcher, actor = garden(tmp_path, flush_interval=600.0)
+
+    async def run() -> None:
+        with pytest.raises(MailboxClosed):
+            await actor.run()
+
+    with trio.fail_after(60):  # virtual: a waiter that never sleeps would never get there
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run)
+            await bus.publish(Note(text="n0"))
+            await trio.sleep(1.0)
+            await bus.publish(Note(text="n1"))
+            inbox.close()
+    assert notes(store) == ["n0", "n1"]
     store.close()

@@ -265,17 +265,20 @@ class Mailbox:
 
         For a batching reader that lets most messages queue up for a while (the persistence
         actor's background rows): it is not woken for each of them, only for one that cannot
-        wait. Returns at once if one is queued already, or the mailbox is closed; `wakes` runs
-        after the message is queued (so `len(self)` counts it). A schedule point, like `get`.
+        wait. Returns at once if one is queued already; `wakes` runs after the message is
+        queued (so `len(self)` counts it). Closed, it returns while messages are left, then
+        raises `MailboxClosed` as `get` does. A schedule point, like `get`.
         """
         if self._closed is not None or any(map(wakes, self._items)):
             await trio.lowlevel.checkpoint()
-            return
-        self._wakes = wakes
-        try:
-            await self._woken.park()
-        finally:
-            self._wakes = None
+        else:
+            self._wakes = wakes
+            try:
+                await self._woken.park()
+            finally:
+                self._wakes = None
+        if self._closed is not None and not self._items:
+            raise self._closed(f"mailbox of {self.owner} is closed")
 
     def close(self, *, overflow: bool = False) -> None:
         """Close: pending receivers and senders wake with `MailboxClosed`."""
