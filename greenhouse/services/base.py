@@ -458,6 +458,7 @@ class BaseIntegration:
         self._rng = rng or random.Random(f"{self.name}:{random.getrandbits(64)}")
         self._transport = transport
         self._in_process = transport if isinstance(transport, InProcessTransport) else None
+        self._merged_headers: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
         self._user_agent = user_agent
         self._client: httpx.AsyncClient | None = None
         self._urls: dict[tuple[str, tuple[tuple[str, type, Any], ...]], httpx.URL] = {}
@@ -549,6 +550,22 @@ class BaseIntegration:
                 self._urls.clear()  # keys with a timestamp in them never come back
             url = self._urls[key] = self.client.build_request("GET", path, params=params).url
         return url
+
+    def _in_process_request(
+        self, method: str, url: httpx.URL, json: Any, headers: dict[str, str]
+    ) -> httpx.Request:
+        """What `client.build_request` builds, with the client's and these headers merged once
+        per distinct set (an in-process transport's requests keep no cookies to merge)."""
+        key = tuple(headers.items())
+        merged = self._merged_headers.get(key)
+        if merged is None:
+            if len(self._merged_headers) >= URL_CACHE_SIZE:
+                self._merged_headers.clear()
+            merged = httpx.Headers(self.client.headers)
+            merged.update(headers)
+            self._merged_headers[key] = merged
+        timeout = {"timeout": self.client.timeout.as_dict()}
+        return httpx.Request(method, url, json=json, headers=merged, extensions=timeout)
 
     async def _read_capped(
         self, response: httpx.Response, declared: str | None = None
@@ -712,13 +729,13 @@ class BaseIntegration:
         failure: APIResponse[Any] | None = None
         try:
             with trio.move_on_after(self.timeout * 1.5) as scope:
-                request = self.client.build_request(
-                    method, self._request_url(path, params), json=json, headers=all_headers
-                )
+                url = self._request_url(path, params)
                 if self._in_process is not None:
+                    request = self._in_process_request(method, url, json, all_headers)
                     response = await self._in_process.handle_async_request(request)
                     response.request = request
                 else:
+                    request = self.client.build_request(method, url, json=json, headers=all_headers)
                     response = await self.client.send(request, stream=True)
                 try:
                     seen = header_map(response.headers)

@@ -48,6 +48,15 @@ HOSTS = {
 }
 
 GITHUB_HOURLY_POINTS = 5000
+_SERVICES = {  # host -> the service it counts for
+    "github.sim": "github",
+    "api.spotify.sim": "spotify",
+    "accounts.spotify.sim": "spotify",
+    "weather.sim": "weather",
+    "wakatime.sim": "wakatime",
+    "mastodon.sim": "social",
+    "feeds.sim": "social",
+}
 
 
 @cache
@@ -146,39 +155,30 @@ class WorldAPI:
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _fault_roll(self, request: httpx.Request) -> float:
+    def _fault_roll(self, key: str) -> float:
         # Keyed by host, path and how often that path was asked: the same faults hit the same
         # requests whatever order concurrent pollers send them in.
-        key = f"{request.url.host}{request.url.path}"
         self._fault_counts[key] += 1
         return _roll(f"{self.world.seed}:fault:{key}:{self._fault_counts[key]}")
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
-        service = {
-            "github.sim": "github",
-            "api.spotify.sim": "spotify",
-            "accounts.spotify.sim": "spotify",
-            "weather.sim": "weather",
-            "wakatime.sim": "wakatime",
-            "mastodon.sim": "social",
-            "feeds.sim": "social",
-        }.get(host)
+        service = _SERVICES.get(host)
         if service is None:
             return httpx.Response(404, json={"message": f"no such host {host}"})
         self.calls[service] += 1
+        path = request.url.path
         if service == "github":
-            blocked = self._github_gate(request)
+            blocked = self._github_gate(path)
             if blocked is not None:
                 return blocked
-        if self.fault_rate and self._fault_roll(request) < self.fault_rate:
+        if self.fault_rate and self._fault_roll(host + path) < self.fault_rate:
             self.faults[service] += 1
-            if self._fault_roll(request) < 0.5:
+            if self._fault_roll(host + path) < 0.5:
                 return httpx.Response(503, json={"message": "simulated outage"})
             return httpx.Response(
                 429, headers={"Retry-After": "2"}, json={"message": "simulated rate limit"}
             )
-        path = request.url.path
         try:
             if host == "github.sim":
                 return self._github(request, path)
@@ -240,11 +240,11 @@ class WorldAPI:
             "X-RateLimit-Resource": "core",
         }
 
-    def _github_gate(self, request: httpx.Request) -> httpx.Response | None:
+    def _github_gate(self, path: str) -> httpx.Response | None:
         window = int(self.now() // HOUR)
         if window != self._github_window:
             self._github_window, self._github_used = window, 0
-        if request.url.path == "/rate_limit":
+        if path == "/rate_limit":
             return None  # free, as on GitHub
         if self._github_used >= GITHUB_HOURLY_POINTS:
             self.limit_violations["github"] += 1
