@@ -189,7 +189,19 @@ _event_kinds: dict[type, tuple[str, bytes]] = {}
 class Store:
     """The garden database: the writer connection, migrations, the event log and table writers."""
 
-    def __init__(self, path: str | Path, migrations: Sequence[Migration] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        migrations: Sequence[Migration] | None = None,
+        *,
+        checkpoint_pages: int | None = None,
+    ) -> None:
+        """Open (and check and migrate) the database at `path`.
+
+        `checkpoint_pages` sets how many WAL pages the writer lets accumulate before a commit
+        also checkpoints them into the database file (SQLite's `wal_autocheckpoint`; default
+        1000). More means fewer checkpoints (each syncs both files) and a bigger WAL.
+        """
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -199,6 +211,8 @@ class Store:
                 f"{self.path} is not a usable SQLite database ({error}); restore a backup or "
                 "move it away to start a new garden"
             ) from None
+        if checkpoint_pages is not None:
+            self.conn.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages)}")
         self.db = sqlite_utils.Database(self.conn)
         self._lock = threading.Lock()
         self.writers: dict[type, Writer] = {}

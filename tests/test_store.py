@@ -222,3 +222,26 @@ def test_fast_envelope_bytes_equal_msgspec_encoding(event_id, kind, data, source
         WebSocketEvent(event_id, kind, msgspec.Raw(text), "2024-01-15T10:30:00Z", source)
     )
     assert envelope_bytes(event_id, kind, text, "2024-01-15T10:30:00Z", source) == expected
+
+
+@pytest.mark.parametrize("pages", [None, 4000])
+def test_checkpoint_pages_sets_how_much_wal_a_commit_leaves_uncheckpointed(tmp_path, pages):
+    store = Store(tmp_path / "g.db", checkpoint_pages=pages)
+    store.conn.execute("CREATE TABLE notes (text TEXT)")
+    store.register_writer(
+        Note, lambda db, notes: db.conn.executemany(
+            "INSERT INTO notes VALUES (?)", [(n.text,) for n in notes]
+        )
+    )
+    for batch in range(300):  # about 1,500 pages of rows, 5 a commit
+        store.write_batch([Note(text=f"{batch}-{i}" + "x" * 3000) for i in range(5)], 0.0)
+    # A passive checkpoint reports how many frames the WAL holds (and copies them).
+    _busy, frames, _copied = store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    store.close()
+    conn = sqlite3.connect(tmp_path / "g.db")
+    assert conn.execute("SELECT COUNT(*) FROM notes").fetchone()[0] == 1500
+    conn.close()
+    if pages is None:
+        assert frames < 1100  # SQLite's default: a checkpoint every 1000 pages
+    else:
+        assert frames > 1500  # nothing checkpointed yet: every commit is still in the WAL
