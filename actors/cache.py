@@ -101,7 +101,8 @@ class CacheActor(Actor):
         """True for a read that never waits: answered in line, without a task of its own.
 
         A `CacheGet` without a fetch reads memory, then SQLite's reader connection in this
-        thread (tens of microseconds); only a Redis layer would make it wait on the network.
+        thread (tens of microseconds); only a Redis layer would make it wait on the network
+        (and the rare removal of an undecodable entry waits for its write).
         """
         return (
             isinstance(message, CacheGet)

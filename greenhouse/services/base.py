@@ -98,12 +98,12 @@ _NO_COOKIES = _NoCookies()
 class InProcessTransport(httpx.MockTransport):
     """An httpx transport answered by a handler in this process (demo and simulation worlds).
 
-    `BaseIntegration` builds its requests with its client as always (base URL, default
-    headers, timeouts) but hands them to this transport directly rather than through
-    `httpx.AsyncClient.send`: an in-process handler has no connection to pool and its answers
-    are final (no redirect is followed, no cookie kept), so the client's machinery for those
-    is skipped (a fifth of a request's CPU). A real transport, or a plain `MockTransport` as
-    the tests use, always goes through `send`.
+    `BaseIntegration` builds its requests as `AsyncClient.build_request` does (base URL,
+    the client's default headers, timeouts) and hands them to this transport directly rather
+    than through `AsyncClient.send`: an in-process handler has no connection to pool and its
+    answers are final (no redirect is followed, no cookie kept), so the client's machinery for
+    those is skipped (about a fifth of a request's CPU). A real transport, or a plain
+    `MockTransport` as the tests use, always goes through `build_request` and `send`.
     """
 
 
