@@ -8,11 +8,14 @@ unavailable and keeps the last mood (`last_mood`); see `greenhouse.polling`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from greenhouse.messages import MusicChanged, MusicObserved, TrackChanged
 from greenhouse.models import MusicMood
 from greenhouse.polling import PollerActor
 from greenhouse.runtime import Bus, Clock, Mailbox
 from greenhouse.services.spotify import SpotifyService
+from greenhouse.task_actor import offer_or_publish
 
 __all__ = ["SpotifyPoller"]
 
@@ -51,16 +54,18 @@ class SpotifyPoller(PollerActor):
         mood: MusicMood = response.data
         now = self.clock.time()
         self.last_mood = mood
-        await self.publish(MusicObserved(mood=mood, observed_at=now))
+        out: list[Any] = [MusicObserved(mood=mood, observed_at=now)]
         key = (mood.track_id or mood.track) if mood.is_playing else None
         if key != self.playing_key:
             previous, self.playing_key = self.playing_key, key
-            await self.publish(
+            out.append(
                 TrackChanged(
                     track_id=mood.track_id, previous_track_id=previous, mood=mood, observed_at=now
                 )
             )
-            await self.publish(music_changed(mood, now))
+            out.append(music_changed(mood, now))
+        # The request was the schedule point; what the poll saw goes out without another.
+        await offer_or_publish(self, out)
         return None
 
 
