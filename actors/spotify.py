@@ -15,7 +15,6 @@ from greenhouse.models import MusicMood
 from greenhouse.polling import PollerActor
 from greenhouse.runtime import Bus, Clock, Mailbox
 from greenhouse.services.spotify import SpotifyService
-from greenhouse.task_actor import offer_or_publish
 
 __all__ = ["SpotifyPoller"]
 
@@ -64,8 +63,10 @@ class SpotifyPoller(PollerActor):
                 )
             )
             out.append(music_changed(mood, now))
-        # The request was the schedule point; what the poll saw goes out without another.
-        await offer_or_publish(self, out)
+        # One schedule point for all of it (not one per message), and still before the answer:
+        # whoever asked for this poll hears back after the subscribers had a turn.
+        if self.bus is not None:
+            await self.bus.publish_many(out)
         return None
 
 
