@@ -73,6 +73,7 @@ SIMULATION_DIFFERENCES = (
     ("GitHub events feed", "900 s", "60 s, GitHub's X-Poll-Interval"),
     ("history rows batched", "300 s", "1 s, GREENHOUSE_FLUSH_INTERVAL"),
     ("WAL checkpoint", "4000 pages", "1000 pages, SQLite's default"),
+    ("API requests", "in process", "httpx AsyncClient.send"),
 )
 
 
@@ -154,7 +155,7 @@ class SimulationSummary:
                 f"{self.limit_violations.get(name, 0):>10}"
             )
         lines.append(f"  GitHub points spent: {self.github_points} (5000 per hour allowed)")
-        lines += ["", "simulation intervals that differ from production"]
+        lines += ["", "where the simulation differs from production"]
         lines += [
             f"  {what:<20} {sim:>10}  (production: {prod})"
             for what, sim, prod in SIMULATION_DIFFERENCES

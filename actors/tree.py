@@ -188,6 +188,9 @@ def _add_ratecache(garden: Garden, children: list[ChildSpec]) -> None:
     cache_settings = settings.cache
     cache_box = bus.subscribe("cache", (RunTask,), capacity=1024)
     garden.mailboxes["cache"] = cache_box
+    # The persistence store's connection checkpoints the shared WAL; the cache's only when the
+    # WAL has grown well past that (a store that stopped committing), never on every 1000 pages.
+    (store_pages,) = garden.store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()
 
     def make_cache() -> MultiLayerCache:
         return MultiLayerCache(
@@ -197,6 +200,7 @@ def _add_ratecache(garden: Garden, children: list[ChildSpec]) -> None:
             max_bytes=cache_settings.memory_max_bytes,
             default_ttl=cache_settings.default_ttl,
             redis_url=cache_settings.redis_url.get() or None,
+            checkpoint_pages=4 * max(int(store_pages), 1000),
         )
 
     children.append(

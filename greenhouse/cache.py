@@ -113,11 +113,12 @@ class MultiLayerCache:
         stale_for: float = 86400.0,
         redis_url: str | None = None,
         redis: RedisLayer | None = None,
+        checkpoint_pages: int | None = None,
     ) -> None:
         self.clock = clock if clock is not None else Clock()
         self.default_ttl = default_ttl
         self.memory = MemoryLayer(max_entries, max_bytes)
-        self.sqlite = SQLiteLayer(db_path, stale_for=stale_for)
+        self.sqlite = SQLiteLayer(db_path, stale_for=stale_for, checkpoint_pages=checkpoint_pages)
         self.redis = redis
         if self.redis is None and redis_url:
             self.redis = RedisLayer(redis_url, stale_for=stale_for)

@@ -6,12 +6,18 @@ starts warm; it also keeps entries for `stale_for` seconds after they expire, so
 can be answered with the last good value (stale-on-error). Its calls block on the disk: the
 cache runs writes in a worker thread and point reads inline (on a separate WAL reader
 connection, which never waits for a writer). The optional Redis layer lives in `cache_redis.py`.
+
+On disk a value of `COMPRESS_MIN` bytes or more is kept zlib-compressed (level 1) behind the
+byte 0xC1, which MessagePack never uses: API responses are JSON that shrinks about 13 times
+(fewer pages written, checkpointed and worn into an SD card), and rows written before
+compression, plain MessagePack, still read as they are.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +29,7 @@ from .store import Migration, open_connection
 
 __all__ = [
     "CACHE_MIGRATIONS",
+    "COMPRESS_MIN",
     "CacheEntry",
     "LayerStats",
     "MemoryLayer",
@@ -196,6 +203,35 @@ CACHE_MIGRATIONS: list[Migration] = [Migration("cache_0001_entries", _migration_
 _tags_encoder = msgspec.json.Encoder()
 _tags_decoder = msgspec.json.Decoder(tuple[str, ...])
 
+# Values this long or longer are compressed on disk; below it zlib's header and the call cost
+# more than they save.
+COMPRESS_MIN = 512
+# Marks a compressed value: 0xC1 is the one byte MessagePack never emits, so no plain row
+# (every row written before compression) starts with it.
+_COMPRESSED = b"\xc1"
+
+
+def pack_value(value: bytes) -> bytes:
+    """The bytes kept on disk for `value`: compressed behind the marker when that is smaller."""
+    if len(value) < COMPRESS_MIN:
+        return value
+    packed = _COMPRESSED + zlib.compress(value, 1)  # level 1: most of the gain, a third the CPU
+    return packed if len(packed) < len(value) else value
+
+
+def unpack_value(stored: bytes) -> bytes:
+    """The value back from its disk bytes (plain rows pass through).
+
+    A damaged compressed row is returned as stored: it starts with 0xC1, so decoding it fails
+    as any corrupt entry does, and the cache drops it.
+    """
+    if stored[:1] != _COMPRESSED:
+        return stored
+    try:
+        return zlib.decompress(stored[1:])
+    except zlib.error:
+        return stored
+
 
 class SQLiteLayer:
     """Cache rows in the garden database; expired rows stay `stale_for` seconds for stale-on-error.
@@ -206,12 +242,26 @@ class SQLiteLayer:
 
     name = "sqlite"
 
-    def __init__(self, path: str | Path, stale_for: float = 86400.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        stale_for: float = 86400.0,
+        *,
+        checkpoint_pages: int | None = None,
+    ) -> None:
+        """Open both connections; `checkpoint_pages` is this writer's `wal_autocheckpoint`.
+
+        The garden passes a multiple of the persistence store's own setting, so the store's
+        commits fold the shared WAL into the database and the cache's commits stay small
+        (SQLite's default of 1000 otherwise made the cache check-point everyone's pages).
+        """
         self.path = Path(path)
         self.stale_for = stale_for
         self.stats = LayerStats()
         self._lock = threading.Lock()
         self.conn = open_connection(self.path)
+        if checkpoint_pages is not None:
+            self.conn.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages)}")
         with self._lock, self.conn:
             _ensure_schema(self.conn)  # idempotent; the garden's migration normally did it
         # Reads have their own connection: in WAL mode a reader never waits for a writer, so a
@@ -229,26 +279,35 @@ class SQLiteLayer:
             ).fetchone()
         if row is None:
             return None
-        return CacheEntry(key, row[0], row[1], row[2], row[3], row[4], _tags_decoder.decode(row[5]))
+        return CacheEntry(
+            key, unpack_value(row[0]), row[1], row[2], row[3], row[4], _tags_decoder.decode(row[5])
+        )
 
     def set(self, entry: CacheEntry) -> None:
-        """Insert or replace the row and its tags in one transaction."""
+        """Insert or update the row (value compressed) and its tags in one transaction."""
+        stored = pack_value(entry.value)
         with self._lock, self.conn:
-            self.conn.execute("DELETE FROM cache_entries WHERE key = ?", (entry.key,))
+            # Updated in place when the key exists: a DELETE + INSERT freed and reallocated
+            # the row's overflow pages on every refresh of a response.
             self.conn.execute(
                 "INSERT INTO cache_entries(key, value, stored_at, expires_at, etag, last_modified,"
-                " tags, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " tags, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET"
+                " value = excluded.value, stored_at = excluded.stored_at,"
+                " expires_at = excluded.expires_at, etag = excluded.etag,"
+                " last_modified = excluded.last_modified, tags = excluded.tags,"
+                " size = excluded.size",
                 (
                     entry.key,
-                    entry.value,
+                    stored,
                     entry.stored_at,
                     entry.expires_at,
                     entry.etag,
                     entry.last_modified,
                     _tags_encoder.encode(entry.tags).decode(),
-                    len(entry.value),
+                    len(stored),
                 ),
             )
+            self.conn.execute("DELETE FROM cache_tags WHERE key = ?", (entry.key,))
             if entry.tags:
                 self.conn.executemany(
                     "INSERT OR IGNORE INTO cache_tags(tag, key) VALUES (?, ?)",
@@ -296,6 +355,7 @@ class SQLiteLayer:
         return {"busy": busy, "wal_pages": log_pages, "checkpointed": moved}
 
     def size(self) -> dict[str, int]:
+        """Rows and the bytes their values take on disk (compressed where they were)."""
         with self._read_lock:
             count, total = self.reader.execute(
                 "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM cache_entries"

@@ -222,3 +222,24 @@ async def test_health_check_is_free(autojump_clock: Any) -> None:
     service, fake, _ = setup()
     health = await service.health_check()
     assert health.available and health.rate_limit is not None and fake.points == 0
+
+
+async def test_an_unchanged_body_is_decoded_once(autojump_clock: Any) -> None:
+    service, fake, _ = setup(repos=4)
+    first = await service.get_user_repositories()
+    second = await service.get_user_repositories()  # a 304: the cached body again
+    assert second.from_cache and fake.not_modified == 1
+    assert second.data == first.data
+    # The same frozen values, in a list of its own: a caller changing it changes only its copy.
+    assert second.data is not first.data
+    assert all(a is b for a, b in zip(first.data, second.data, strict=True))
+    second.data.clear()
+    third = await service.get_user_repositories()
+    assert len(third.data) == 4
+    # A changed body is decoded afresh.
+    fake.star("octocat/repo-1")
+    fourth = await service.get_user_repositories()
+    assert not fourth.from_cache
+    starred = {r.full_name: r.stargazers_count for r in fourth.data}
+    before = {r.full_name: r.stargazers_count for r in first.data}
+    assert starred["octocat/repo-1"] == before["octocat/repo-1"] + 1

@@ -32,7 +32,7 @@ def test_summary_table_names_every_part(tmp_path):
     summary = simulate(1, 3, tmp_path / "s.db", progress=None, fault_rate=0.2)
     text = summary.table()
     for needle in ("plants per stage", "events by type", "github", "GitHub points spent",
-                   "actor restarts", "event log sha256", "simulation intervals that differ",
+                   "actor restarts", "event log sha256", "where the simulation differs",
                    "Spotify poll"):
         assert needle in text
     assert sum(summary.faults.values()) > 0  # the hostile world did inject faults

@@ -89,6 +89,8 @@ class GitHubService(BaseIntegration):
         self.events_poll_interval = DEFAULT_EVENTS_POLL_INTERVAL
         self._events_next_poll = 0.0
         self._events_last: APIResponse[list[GitHubEvent]] | None = None
+        # The last body decoded per response type, with its value (see `_decode`).
+        self._decoded_last: dict[Any, tuple[bytes, Any]] = {}
 
     # ---- BaseIntegration hooks ----------------------------------------------------------------
 
@@ -100,6 +102,19 @@ class GitHubService(BaseIntegration):
 
     def _secrets(self) -> list[str]:
         return [self.config.token.get()] if self.config.token else []
+
+    def _decode(self, body: bytes, type_: Any) -> Any:
+        # A 304 hands back the cached body, the same bytes as last time (the repository
+        # listing and the events feed are unchanged most polls): the values GitHub's frozen
+        # models decode to are reused instead of decoded again. Containers are copied, so a
+        # caller that changes its list or dict changes only its own.
+        kept = self._decoded_last.get(type_)
+        if kept is not None and kept[0] == body:
+            value = kept[1]
+        else:
+            value = super()._decode(body, type_)
+            self._decoded_last[type_] = (body, value)
+        return value.copy() if isinstance(value, (list, dict)) else value
 
     def _is_rate_limited(self, response: httpx.Response, info: RateLimitInfo | None) -> bool:
         # GitHub answers an exhausted primary limit with 403 + remaining 0, and a secondary limit
