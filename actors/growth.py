@@ -42,7 +42,7 @@ from greenhouse.messages import (
 )
 from greenhouse.runtime import Bus, Clock, Mailbox
 from greenhouse.signals import productivity_signal
-from greenhouse.task_actor import TaskActor
+from greenhouse.task_actor import TaskActor, offer_or_publish
 
 __all__ = ["GROWTH_INPUTS", "GrowthActor", "short_name"]
 
@@ -240,9 +240,11 @@ class GrowthActor(TaskActor):
         # A whole garden (about 4 ms a plant) is scored off the trio thread so a Pi keeps serving
         # viewers meanwhile; under MockClock `clock.run_sync` runs it inline, which keeps the
         # simulation's event log independent of thread timing.
-        await self.rescore(sorted(self.projects), now, record_always=True, in_thread=True)
         keep = self.config.keep_history_days * DAY
-        await self.publish(HistoryTrimmed(table="growth_history", before=now - keep))
+        trim = HistoryTrimmed(table="growth_history", before=now - keep)
+        await self.rescore(
+            sorted(self.projects), now, record_always=True, in_thread=True, then=[trim]
+        )
 
     async def rescore(
         self,
@@ -251,8 +253,9 @@ class GrowthActor(TaskActor):
         *,
         record_always: bool = False,
         in_thread: bool = False,
+        then: list[Any] | None = None,
     ) -> None:
-        """Score the named plants and publish what changed."""
+        """Score the named plants and publish what changed (and `then`, after it)."""
         jobs = [
             # The history itself, not a copy: the thread only reads it (and moves its window)
             # while this actor waits, and the running sums make the fit cheap.
@@ -276,16 +279,22 @@ class GrowthActor(TaskActor):
 
         # The actor handles one message at a time, so its state cannot move under the thread.
         results = await self.clock.run_sync(compute) if in_thread else compute()
+        out: list[Any] = []
         for (name, project, _, _), metrics in zip(jobs, results, strict=True):
-            await self._apply(name, project, metrics, now, record_always)
+            self._apply(name, project, metrics, now, record_always, out)
+        out.extend(then or ())
+        # Scoring is the last thing a handler does, after the schedule point of getting its
+        # message: the whole batch goes out in order without one trip through trio per message.
+        await offer_or_publish(self, out)
 
-    async def _apply(
+    def _apply(
         self,
         name: str,
         project: ProjectSnapshot,
         metrics: GrowthMetrics,
         now: float,
         record_always: bool,
+        out: list[Any],
     ) -> None:
         history = self.history.get(name)
         if history is None:
@@ -297,7 +306,7 @@ class GrowthActor(TaskActor):
         self.scores[name] = metrics.score
         moved = old_score is None or abs(metrics.score - old_score) >= SCORE_EPSILON
         if old_stage is not None and old_stage != metrics.stage:
-            await self.publish(
+            out.append(
                 GrowthStageChanged(
                     repository=name,
                     old_stage=old_stage,
@@ -308,10 +317,10 @@ class GrowthActor(TaskActor):
                 )
             )
         if moved or old_stage != metrics.stage:
-            await self.publish(self._updated(metrics, now))
+            out.append(self._updated(metrics, now))
         if moved or record_always:
             history.append((now, metrics.score))
-            await self.publish(self._scored(project, metrics, now))
+            out.append(self._scored(project, metrics, now))
 
     def _updated(self, metrics: GrowthMetrics, now: float) -> GrowthUpdated:
         prediction = metrics.prediction

@@ -30,7 +30,7 @@ from greenhouse.engines.mood import (
 from greenhouse.messages import AtmosphereChanged, HistoryTrimmed, MoodSynthesized, RunTask
 from greenhouse.runtime import Bus, Clock, Mailbox
 from greenhouse.signals import OBSERVATION_TYPES, MoodSignal, mood_signal
-from greenhouse.task_actor import TaskActor
+from greenhouse.task_actor import TaskActor, offer_or_publish
 
 __all__ = ["MOOD_INPUTS", "MoodActor"]
 
@@ -109,7 +109,7 @@ class MoodActor(TaskActor):
         mood = synthesize_current_mood(self.inputs, now, self.config, previous=self.current)
         self.current = mood
         self.syntheses += 1
-        await self.publish(
+        out: list[Any] = [
             MoodSynthesized(
                 at=now,
                 energy=mood.energy,
@@ -124,14 +124,14 @@ class MoodActor(TaskActor):
                 confidence=mood.confidence,
                 sources=mood.sources,
             )
-        )
+        ]
         if self._last_trim is None or now - self._last_trim >= 86400.0:
             self._last_trim = now  # once a day is plenty for a 90-day window
             before = now - self.config.keep_history_days * 86400.0
-            await self.publish(HistoryTrimmed(table="mood_history", before=before))
+            out.append(HistoryTrimmed(table="mood_history", before=before))
         if should_announce(self.announced, mood, self.config.energy_change_threshold):
             old = self.announced
-            await self.publish(
+            out.append(
                 AtmosphereChanged(
                     old_atmosphere=old.atmosphere if old else None,
                     new_atmosphere=mood.atmosphere,
@@ -148,6 +148,8 @@ class MoodActor(TaskActor):
                 )
             )
             self.announced = mood
+        # The synthesis is the last thing a handler does: no schedule point per message.
+        await offer_or_publish(self, out)
         return mood
 
 

@@ -8,6 +8,8 @@ unavailable and keeps the last mood (`last_mood`); see `greenhouse.polling`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from greenhouse.messages import MusicChanged, MusicObserved, TrackChanged
 from greenhouse.models import MusicMood
 from greenhouse.polling import PollerActor
@@ -51,16 +53,20 @@ class SpotifyPoller(PollerActor):
         mood: MusicMood = response.data
         now = self.clock.time()
         self.last_mood = mood
-        await self.publish(MusicObserved(mood=mood, observed_at=now))
+        out: list[Any] = [MusicObserved(mood=mood, observed_at=now)]
         key = (mood.track_id or mood.track) if mood.is_playing else None
         if key != self.playing_key:
             previous, self.playing_key = self.playing_key, key
-            await self.publish(
+            out.append(
                 TrackChanged(
                     track_id=mood.track_id, previous_track_id=previous, mood=mood, observed_at=now
                 )
             )
-            await self.publish(music_changed(mood, now))
+            out.append(music_changed(mood, now))
+        # One schedule point for all of it (not one per message), and still before the answer:
+        # whoever asked for this poll hears back after the subscribers had a turn.
+        if self.bus is not None:
+            await self.bus.publish_many(out)
         return None
 
 

@@ -13,7 +13,23 @@ from typing import Any
 from greenhouse.messages import RunTask, TaskFinished
 from greenhouse.runtime import Actor, AskRequest
 
-__all__ = ["TaskActor", "run_task"]
+__all__ = ["TaskActor", "offer_or_publish", "run_task"]
+
+
+async def offer_or_publish(actor: Actor, messages: list[Any]) -> None:
+    """Publish `messages` in order, without a schedule point when every mailbox takes them now.
+
+    For a handler's last messages: the handler began at a schedule point (getting its message,
+    or awaiting a request), so it needs no extra trip through trio's scheduler per message. A
+    mailbox that would wait (or drop) gets the rest through `publish_many`, which waits.
+    """
+    bus = actor.bus
+    if bus is None:
+        return
+    for index, message in enumerate(messages):
+        if not bus.offer(message):
+            await bus.publish_many(messages[index:])
+            return
 
 
 async def run_task(

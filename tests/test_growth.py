@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import msgspec
 import pytest
@@ -270,3 +271,28 @@ def test_absurd_inputs_never_raise_and_stay_in_range(project: ProjectSnapshot, n
     assert 0.0 <= metrics.score <= 1.0
     assert all(0.0 <= f.value <= 1.0 for f in metrics.factors.values())
     assert metrics.health in ("thriving", "healthy", "dormant", "wilting")
+
+
+@given(projects(), st.randoms(use_true_random=False))
+def test_commit_order_and_unreadable_times_do_not_change_the_score(
+    project: ProjectSnapshot, rng: Any
+) -> None:
+    # The engine reads commit windows by bisection over the sorted finite times; a snapshot from
+    # another source may list them in any order or carry a NaN or infinity.
+    if project.commit_times is None:
+        return
+    shuffled = list(project.commit_times)
+    rng.shuffle(shuffled)
+    a = calculate_project_growth(project, NOW, CONFIG)
+    b = calculate_project_growth(
+        msgspec.structs.replace(project, commit_times=tuple(shuffled)), NOW, CONFIG
+    )
+    assert a == b
+    shuffled += [math.nan, math.inf, -math.inf]
+    rng.shuffle(shuffled)
+    c = calculate_project_growth(
+        msgspec.structs.replace(project, commit_times=tuple(shuffled)), NOW, CONFIG
+    )
+    # Unreadable times count towards the lifetime total only, never as activity in a window.
+    assert (a.health, a.days_since_activity) == (c.health, c.days_since_activity)
+    assert a.factors["consistency"] == c.factors["consistency"]

@@ -19,9 +19,13 @@ from greenhouse.engines.mood import (
     MusicSignal,
     ProductivitySignal,
     WeatherSignal,
+    music_components,
+    productivity_components,
     season_for,
     should_announce,
     synthesize_current_mood,
+    time_of_day_components,
+    weather_components,
 )
 from greenhouse.engines.mood_trends import MoodSample, mood_trends, turning_points
 
@@ -91,6 +95,40 @@ def test_mood_is_deterministic_for_the_same_inputs_and_clock(
     mood_inputs: MoodInputs, now: float
 ) -> None:
     assert synthesize_current_mood(mood_inputs, now) == synthesize_current_mood(mood_inputs, now)
+
+
+@given(inputs, clock)
+def test_the_blend_is_the_shares_times_each_sources_components(
+    mood_inputs: MoodInputs, now: float
+) -> None:
+    mood = synthesize_current_mood(mood_inputs, now)
+    local = datetime.fromtimestamp(now, tz=UTC)
+    parts = {"time_of_day": time_of_day_components(local.hour + local.minute / 60.0)}
+    if mood_inputs.music is not None:
+        parts["music"] = music_components(mood_inputs.music)
+    if mood_inputs.weather is not None:
+        parts["weather"] = weather_components(mood_inputs.weather, now, mood.season)
+    if mood_inputs.productivity is not None:
+        parts["productivity"] = productivity_components(mood_inputs.productivity)
+    for name in COMPONENTS:
+        expected = sum(share * parts[source][name] for source, share in mood.sources.items())
+        assert getattr(mood, name) == pytest.approx(min(1.0, max(0.0, expected)), abs=1e-9)
+
+
+def test_remembered_components_follow_every_change_of_a_source() -> None:
+    # The per-source components are memoised: a signal that differs in one field is its own.
+    calm = MusicSignal(at=NOW, valence=0.5, energy=0.1, tempo=70, acousticness=0.9)
+    loud = msgspec.structs.replace(calm, energy=0.95, tempo=170)
+    inputs_calm, inputs_loud = MoodInputs(music=calm), MoodInputs(music=loud)
+    first = synthesize_current_mood(inputs_calm, NOW)
+    assert synthesize_current_mood(inputs_loud, NOW).energy > first.energy
+    assert synthesize_current_mood(inputs_calm, NOW) == first
+    wet = WeatherSignal(at=NOW, condition="Rain", rain_mm_h=1.0, clouds=90)
+    storm = msgspec.structs.replace(wet, condition="Thunderstorm", rain_mm_h=9.0)
+    assert (
+        synthesize_current_mood(MoodInputs(weather=storm), NOW).intensity
+        > synthesize_current_mood(MoodInputs(weather=wet), NOW).intensity
+    )
 
 
 def test_weights_follow_the_design_and_renormalise() -> None:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import math
 import operator
 import statistics
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 import msgspec
 
@@ -125,9 +127,23 @@ def _log_scale(amount: float, full: float) -> float:
     return _clamp(math.log1p(amount) / math.log1p(full))
 
 
-def _window_commits(project: ProjectSnapshot, now: float, window: float) -> list[float]:
-    times = project.commit_times or ()
-    return [t for t in times if now - window <= t <= now]
+@lru_cache(maxsize=128)
+def _timeline(times: tuple[float, ...]) -> tuple[float, ...]:
+    """The finite commit times in order, which every window reads by bisection.
+
+    Memoised: a plant is scored several times an hour while its commits seldom change, and the
+    walk over up to `MAX_COMMITS_KEPT` times was most of a score's cost.
+    """
+    return tuple(sorted(t for t in times if math.isfinite(t)))
+
+
+def _window_commits(project: ProjectSnapshot, now: float, window: float) -> Sequence[float]:
+    """The commit times in [now - window, now], oldest first."""
+    start = now - window
+    if not start <= now:  # a NaN `now` (or a negative window) holds no commit
+        return ()
+    times = _timeline(project.commit_times or ())
+    return times[bisect_left(times, start) : bisect_right(times, now)]
 
 
 def _commits_factor(project: ProjectSnapshot, now: float, window: float) -> float | None:
@@ -146,8 +162,9 @@ def _consistency_factor(project: ProjectSnapshot, now: float, window: float) -> 
     recent = _window_commits(project, now, window)
     weeks = max(1, math.ceil(window / WEEK))
     days = max(1, math.ceil(window / DAY))
-    active_weeks = {min(weeks - 1, int((now - t) // WEEK)) for t in recent}
-    active_days = {min(days - 1, int((now - t) // DAY)) for t in recent}
+    # The distinct ages first (floats, in one C-level pass each), then clamped: the same sets.
+    active_weeks = {min(weeks - 1, int(w)) for w in {(now - t) // WEEK for t in recent}}
+    active_days = {min(days - 1, int(d)) for d in {(now - t) // DAY for t in recent}}
     longest = run = 0
     for week in range(weeks):
         run = run + 1 if week in active_weeks else 0
@@ -228,7 +245,12 @@ def factor_values(
 
 
 def _last_activity(project: ProjectSnapshot, now: float) -> float | None:
-    moments = [t for t in (project.commit_times or ()) if math.isfinite(t) and t <= now]
+    moments: list[float] = []
+    if now == now:  # a NaN `now` follows no commit
+        times = _timeline(project.commit_times or ())
+        index = bisect_right(times, now)
+        if index:
+            moments.append(times[index - 1])
     if project.pushed_at is not None and math.isfinite(project.pushed_at):
         moments.append(min(project.pushed_at, now))
     return max(moments) if moments else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -133,6 +134,7 @@ class MoodSynthesis(msgspec.Struct, frozen=True, kw_only=True):
 
 
 Components = dict[str, float]
+Vector = tuple[float, float, float, float, float]  # the components in `COMPONENTS` order
 
 
 def _clamp(value: float) -> float:
@@ -159,18 +161,25 @@ def _fade(age: float, freshness: tuple[float, float]) -> float:
 
 def music_components(music: MusicSignal) -> Components:
     """Fast, loud, happy music lifts energy and intensity; slow acoustic music brings serenity."""
+    return dict(zip(COMPONENTS, _music_vector(music), strict=True))
+
+
+# The per-source vectors are memoised: a synthesis runs every few minutes on inputs that mostly
+# did not change (the same track, the same weather reading, the same minute of the day).
+@lru_cache(maxsize=64)
+def _music_vector(music: MusicSignal) -> Vector:
     valence = _unit(music.valence)
     energy = _unit(music.energy)
     tempo = 0.5 if music.tempo is None else _clamp((music.tempo - 60.0) / 120.0)
     acoustic = _unit(music.acousticness)
     instrumental = _unit(music.instrumentalness, acoustic)
-    return {
-        "energy": 0.6 * energy + 0.25 * tempo + 0.15 * (1 - acoustic),
-        "focus": 0.6 * _clamp(1 - abs(energy - 0.45) * 1.6) + 0.4 * instrumental,
-        "creativity": 0.45 * valence + 0.35 * _clamp(1 - abs(tempo - 0.5) * 2) + 0.2 * acoustic,
-        "serenity": 0.4 * (1 - energy) + 0.3 * acoustic + 0.3 * (1 - tempo),
-        "intensity": 0.5 * energy + 0.3 * tempo + 0.2 * (1 - valence),
-    }
+    return (
+        0.6 * energy + 0.25 * tempo + 0.15 * (1 - acoustic),
+        0.6 * _clamp(1 - abs(energy - 0.45) * 1.6) + 0.4 * instrumental,
+        0.45 * valence + 0.35 * _clamp(1 - abs(tempo - 0.5) * 2) + 0.2 * acoustic,
+        0.4 * (1 - energy) + 0.3 * acoustic + 0.3 * (1 - tempo),
+        0.5 * energy + 0.3 * tempo + 0.2 * (1 - valence),
+    )
 
 
 def _storminess(weather: WeatherSignal) -> float:
@@ -203,14 +212,23 @@ SEASON_SHARE = 0.15
 
 def weather_components(weather: WeatherSignal, now: float, season: str | None = None) -> Components:
     """Warm bright days energise, soft rain calms and invites focus, storms are intense."""
-    sky = _sky_components(weather, now)
-    colour = SEASON_COMPONENTS.get(season or "")
+    vector = _weather_vector(weather, _daylight(weather, now), season or "")
+    return dict(zip(COMPONENTS, vector, strict=True))
+
+
+@lru_cache(maxsize=64)
+def _weather_vector(weather: WeatherSignal, daylight: float, season: str) -> Vector:
+    sky = _sky_vector(weather, daylight)
+    colour = SEASON_COMPONENTS.get(season)
     if colour is None:
         return sky
-    return {k: (1 - SEASON_SHARE) * sky[k] + SEASON_SHARE * colour[k] for k in COMPONENTS}
+    return tuple(  # type: ignore[return-value]
+        (1 - SEASON_SHARE) * value + SEASON_SHARE * colour[name]
+        for name, value in zip(COMPONENTS, sky, strict=True)
+    )
 
 
-def _sky_components(weather: WeatherSignal, now: float) -> Components:
+def _sky_vector(weather: WeatherSignal, daylight: float) -> Vector:
     storm = _storminess(weather)
     rain = _clamp((weather.rain_mm_h or 0.0) / 8.0)
     if weather.rain_mm_h is None and weather.condition.lower() in ("rain", "drizzle"):
@@ -218,50 +236,59 @@ def _sky_components(weather: WeatherSignal, now: float) -> Components:
     wind = _clamp((weather.wind_speed or 0.0) / 15.0)
     clouds = _unit(None if weather.clouds is None else weather.clouds / 100.0)
     warmth = 0.5 if weather.temperature is None else _clamp(weather.temperature / 30.0)
-    daylight = _daylight(weather, now)
     gentle_rain = rain * (1 - rain) * 4 * (1 - storm)  # peaks for soft rain, 0 for none or storm
-    return {
-        "energy": 0.35 * daylight + 0.3 * warmth + 0.2 * (1 - clouds) + 0.15 * max(wind, storm),
-        "focus": 0.4 * clouds + 0.3 * gentle_rain + 0.3 * (1 - wind),
-        "creativity": 0.4 * gentle_rain + 0.3 * clouds + 0.3 * (1 - storm),
-        "serenity": 0.35 * (1 - wind) + 0.35 * (1 - storm) + 0.3 * max(gentle_rain, 1 - clouds),
-        "intensity": 0.5 * storm + 0.25 * wind + 0.25 * rain,
-    }
+    return (
+        0.35 * daylight + 0.3 * warmth + 0.2 * (1 - clouds) + 0.15 * max(wind, storm),
+        0.4 * clouds + 0.3 * gentle_rain + 0.3 * (1 - wind),
+        0.4 * gentle_rain + 0.3 * clouds + 0.3 * (1 - storm),
+        0.35 * (1 - wind) + 0.35 * (1 - storm) + 0.3 * max(gentle_rain, 1 - clouds),
+        0.5 * storm + 0.25 * wind + 0.25 * rain,
+    )
 
 
 def productivity_components(productivity: ProductivitySignal) -> Components:
     """Coding more than usual raises energy, focus and (well past the usual) intensity."""
-    recent = max(0.0, productivity.recent_seconds)
-    baseline = productivity.baseline_seconds
+    vector = _productivity_vector(productivity.recent_seconds, productivity.baseline_seconds)
+    return dict(zip(COMPONENTS, vector, strict=True))
+
+
+@lru_cache(maxsize=64)
+def _productivity_vector(recent_seconds: float, baseline: float | None) -> Vector:
+    recent = max(0.0, recent_seconds)
     ratio = recent / baseline if baseline and baseline > 0 else recent / 7200.0
     if not math.isfinite(ratio):
         ratio = 1e6
     level = ratio / (1.0 + ratio)  # 0 idle, 0.5 usual, towards 1 far above usual
     sprint = _clamp((ratio - 1.0) / 2.0)
-    return {
-        "energy": 0.3 + 0.6 * level,
-        "focus": level,
-        "creativity": 0.4 + 0.2 * level,
-        "serenity": 0.7 - 0.5 * level,
-        "intensity": 0.15 + 0.85 * sprint,
-    }
+    return (
+        0.3 + 0.6 * level,
+        level,
+        0.4 + 0.2 * level,
+        0.7 - 0.5 * level,
+        0.15 + 0.85 * sprint,
+    )
 
 
 def time_of_day_components(hour: float) -> Components:
     """A circadian curve: alert late morning and early evening, low before dawn."""
+    return dict(zip(COMPONENTS, _time_of_day_vector(hour), strict=True))
+
+
+@lru_cache(maxsize=2048)  # the engine asks by the minute: at most 1440 hours a day
+def _time_of_day_vector(hour: float) -> Vector:
     # Alertness: a daily cosine peaking near 15:00 and bottoming near 03:00, with a lunch dip.
     alert = 0.5 + 0.4 * math.cos((hour - 15.0) / 24.0 * 2 * math.pi)
     alert -= 0.1 * math.exp(-((hour - 13.5) ** 2) / 2.0)
     night = 0.5 + 0.5 * math.cos((hour - 2.0) / 24.0 * 2 * math.pi)  # 1 at 02:00, 0 at 14:00
     morning = math.exp(-((hour - 7.5) ** 2) / 6.0)
     evening = math.exp(-((hour - 20.0) ** 2) / 8.0)
-    return {
-        "energy": alert,
-        "focus": 0.3 + 0.6 * math.exp(-((hour - 10.5) ** 2) / 10.0) + 0.1 * alert,
-        "creativity": 0.3 + 0.4 * evening + 0.3 * night,
-        "serenity": 0.3 + 0.4 * morning + 0.3 * night,
-        "intensity": 0.2 + 0.3 * alert,
-    }
+    return (
+        alert,
+        0.3 + 0.6 * math.exp(-((hour - 10.5) ** 2) / 10.0) + 0.1 * alert,
+        0.3 + 0.4 * evening + 0.3 * night,
+        0.3 + 0.4 * morning + 0.3 * night,
+        0.2 + 0.3 * alert,
+    )
 
 
 # -- context -------------------------------------------------------------------------------------
@@ -394,41 +421,61 @@ def synthesize_current_mood(
     config = config or MoodConfig()
     local = datetime.fromtimestamp(now, tz=_zone(config.timezone))
     hour = local.hour + local.minute / 60.0
-    candidates: dict[str, tuple[float, Components]] = {}
-    if inputs.music is not None and inputs.music.is_playing:
-        fade = _fade(now - inputs.music.at, config.music_freshness)
-        candidates["music"] = (fade * _clamp(inputs.music.confidence), music_components(inputs.music))
     latitude = config.latitude
     if inputs.weather is not None and inputs.weather.latitude is not None:
         latitude = inputs.weather.latitude
     season = season_for(local, latitude)
-    if inputs.weather is not None:
-        fade = _fade(now - inputs.weather.at, config.weather_freshness)
-        candidates["weather"] = (fade, weather_components(inputs.weather, now, season))
-    if inputs.productivity is not None:
-        fade = _fade(now - inputs.productivity.at, config.productivity_freshness)
-        candidates["productivity"] = (fade, productivity_components(inputs.productivity))
-    candidates["time_of_day"] = (1.0, time_of_day_components(hour))
+    weights = config.weights
+    # (source, weight actually used before normalising, its components), in a fixed order.
+    used: list[tuple[str, float, Vector]] = []
+    music = inputs.music
+    if music is not None and music.is_playing:
+        factor = _fade(now - music.at, config.music_freshness) * _clamp(music.confidence)
+        weight = weights.get("music", 0.0) * factor
+        if weight > 0:
+            used.append(("music", weight, _music_vector(music)))
+    weather = inputs.weather
+    if weather is not None:
+        weight = weights.get("weather", 0.0) * _fade(now - weather.at, config.weather_freshness)
+        if weight > 0:
+            daylight = _daylight(weather, now)
+            used.append(("weather", weight, _weather_vector(weather, daylight, season)))
+    productivity = inputs.productivity
+    if productivity is not None:
+        fade = _fade(now - productivity.at, config.productivity_freshness)
+        weight = weights.get("productivity", 0.0) * fade
+        if weight > 0:
+            vector = _productivity_vector(
+                productivity.recent_seconds, productivity.baseline_seconds
+            )
+            used.append(("productivity", weight, vector))
+    weight = weights.get("time_of_day", 0.0)
+    if weight > 0:
+        used.append(("time_of_day", weight, _time_of_day_vector(hour)))
 
-    raw = {
-        name: config.weights.get(name, 0.0) * factor
-        for name, (factor, _) in candidates.items()
-        if config.weights.get(name, 0.0) * factor > 0
-    }
-    designed = sum(w for w in config.weights.values() if w > 0)
-    if not raw:  # every weight switched off: fall back to the clock alone
-        raw = {"time_of_day": 1.0}
+    designed = sum(w for w in weights.values() if w > 0)
+    if not used:  # every weight switched off: fall back to the clock alone
+        used = [("time_of_day", 1.0, _time_of_day_vector(hour))]
         designed = 1.0
-    total = sum(raw.values())
-    sources = {name: weight / total for name, weight in raw.items()}
+    total = sum(weight for _, weight, _ in used)
+    sources: dict[str, float] = {}
+    energy = focus = creativity = serenity = intensity = 0.0
+    for name, weight, vector in used:  # summed in source order, as `sum` over the sources
+        share = sources[name] = weight / total
+        energy += share * vector[0]
+        focus += share * vector[1]
+        creativity += share * vector[2]
+        serenity += share * vector[3]
+        intensity += share * vector[4]
     blended = {
-        component: _clamp(
-            sum(sources[name] * candidates[name][1][component] for name in sources)
-        )
-        for component in COMPONENTS
+        "energy": _clamp(energy),
+        "focus": _clamp(focus),
+        "creativity": _clamp(creativity),
+        "serenity": _clamp(serenity),
+        "intensity": _clamp(intensity),
     }
     period = time_of_day(hour)
-    weather_in_use = inputs.weather if "weather" in sources else None
+    weather_in_use = weather if "weather" in sources else None
     pattern = weather_pattern(
         weather_in_use, blended, period, previous.weather_pattern if previous else None
     )
@@ -440,7 +487,6 @@ def synthesize_current_mood(
         previous.atmosphere if previous else None,
         config.atmosphere_hysteresis,
     )
-    used = ", ".join(f"{name} {weight:.2f}" for name, weight in sorted(sources.items()))
     return MoodSynthesis(
         at=now,
         atmosphere=atmosphere,
@@ -449,9 +495,14 @@ def synthesize_current_mood(
         time_of_day=period,
         sources=sources,
         confidence=_clamp(total / designed) if designed > 0 else 0.0,
-        reasons=(reason, f"sources: {used}"),
+        reasons=(reason, _sources_reason(tuple(sorted(sources.items())))),
         **blended,
     )
+
+
+@lru_cache(maxsize=256)  # the shares repeat while no source fades
+def _sources_reason(shares: tuple[tuple[str, float], ...]) -> str:
+    return "sources: " + ", ".join(f"{name} {weight:.2f}" for name, weight in shares)
 
 
 def should_announce(
