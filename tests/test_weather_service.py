@@ -191,3 +191,15 @@ async def test_malformed_bodies_are_decode_errors(autojump_clock, body: bytes) -
     async with service(fake) as weather:
         current = await weather.get_current_weather()
     assert not current.ok and current.error_kind == ErrorKind.DECODE
+
+
+async def test_an_unchanged_forecast_is_decoded_and_folded_once(autojump_clock) -> None:
+    fake = FakeOpenWeatherMap()  # serves the same forecast body every time
+    async with service(fake) as weather:
+        first = await weather.get_weather_forecast()
+        await trio.sleep(FORECAST_MIN_INTERVAL)
+        second = await weather.get_weather_forecast()
+        assert fake.count("/data/2.5/forecast") == 2 and not second.from_cache
+        assert second.data is first.data  # the same (frozen) Forecast: not decoded again
+        folded = weather._summary(first.data, 5)
+        assert weather._summary(second.data, 5) is folded  # and not summarised again

@@ -31,6 +31,7 @@ from greenhouse.models import (
 )
 
 from .base import APIResponse, BaseIntegration, RateLimitInfo
+from .decode_memo import DecodeMemo
 
 __all__ = ["GitHubService", "impact_score", "next_link"]
 
@@ -89,8 +90,7 @@ class GitHubService(BaseIntegration):
         self.events_poll_interval = DEFAULT_EVENTS_POLL_INTERVAL
         self._events_next_poll = 0.0
         self._events_last: APIResponse[list[GitHubEvent]] | None = None
-        # The last body decoded per response type, with its value (see `_decode`).
-        self._decoded_last: dict[Any, tuple[bytes, Any]] = {}
+        self._decode_memo = DecodeMemo()  # the repository listing and events feed: mostly 304s
 
     # ---- BaseIntegration hooks ----------------------------------------------------------------
 
@@ -104,17 +104,8 @@ class GitHubService(BaseIntegration):
         return [self.config.token.get()] if self.config.token else []
 
     def _decode(self, body: bytes, type_: Any) -> Any:
-        # A 304 hands back the cached body, the same bytes as last time (the repository
-        # listing and the events feed are unchanged most polls): the values GitHub's frozen
-        # models decode to are reused instead of decoded again. Containers are copied, so a
-        # caller that changes its list or dict changes only its own.
-        kept = self._decoded_last.get(type_)
-        if kept is not None and kept[0] == body:
-            value = kept[1]
-        else:
-            value = super()._decode(body, type_)
-            self._decoded_last[type_] = (body, value)
-        return value.copy() if isinstance(value, (list, dict)) else value
+        # GitHub's models are frozen: an unchanged body's values are reused, not decoded again.
+        return self._decode_memo.decode(body, type_, super()._decode)
 
     def _is_rate_limited(self, response: httpx.Response, info: RateLimitInfo | None) -> bool:
         # GitHub answers an exhausted primary limit with 403 + remaining 0, and a secondary limit
