@@ -220,17 +220,19 @@ class GrowthActor(TaskActor):
 
     def _take_coding_time(self, signal: ProductivitySignal) -> list[str]:
         touched = []
+        plants: dict[str, list[str]] = {}  # short name -> plants, once per signal, not per project
+        for name in self.projects:
+            plants.setdefault(short_name(name), []).append(name)
         for project, seconds in signal.project_seconds.items():
             if not math.isfinite(seconds) or seconds < 0:
                 continue
             key = short_name(project)
             self.coding_seconds[key] = seconds
-            for name in self.projects:
-                if short_name(name) == key:
-                    self.projects[name] = msgspec.structs.replace(
-                        self.projects[name], coding_seconds=seconds
-                    )
-                    touched.append(name)
+            for name in plants.get(key, ()):
+                self.projects[name] = msgspec.structs.replace(
+                    self.projects[name], coding_seconds=seconds
+                )
+                touched.append(name)
         return touched
 
     # -- scoring ---------------------------------------------------------------------------------

@@ -27,19 +27,28 @@ from greenhouse.engines.mood import (
     should_announce,
     synthesize_current_mood,
 )
-from greenhouse.messages import AtmosphereChanged, HistoryTrimmed, MoodSynthesized, RunTask
+from greenhouse.messages import (
+    AtmosphereChanged,
+    HistoryTrimmed,
+    MoodSynthesized,
+    RunTask,
+    TrackChanged,
+)
 from greenhouse.runtime import Bus, Clock, Mailbox
 from greenhouse.signals import OBSERVATION_TYPES, MoodSignal, mood_signal
 from greenhouse.task_actor import TaskActor, offer_or_publish
 
 __all__ = ["MOOD_INPUTS", "MoodActor"]
 
+# `TrackChanged` is not among them: the Spotify poller publishes it only together with the same
+# poll's `MusicObserved` (the same mood, the same time), so it would only wake the actor to learn
+# nothing (about 100 wake-ups a day). `mood_signal` still reads one sent to the actor directly.
 MOOD_INPUTS: tuple[type, ...] = (
     MusicSignal,
     WeatherSignal,
     ProductivitySignal,
     RunTask,
-    *OBSERVATION_TYPES,
+    *(kind for kind in OBSERVATION_TYPES if kind is not TrackChanged),
 )
 
 

@@ -27,10 +27,12 @@ from greenhouse.messages import (
     GardenEvent,
     GrowthStageChanged,
     GrowthUpdated,
+    MusicObserved,
     RepositoriesObserved,
     RepositorySnapshot,
     RunTask,
     TaskFinished,
+    TrackChanged,
     ViewerConnected,
     ViewerDisconnected,
     VisitorJoined,
@@ -38,7 +40,7 @@ from greenhouse.messages import (
     VisitRecorded,
     WeatherObserved,
 )
-from greenhouse.models import AtmosphericMood, CurrentWeather, SeasonalInfluence
+from greenhouse.models import AtmosphericMood, CurrentWeather, MusicMood, SeasonalInfluence
 from greenhouse.runtime import Clock, ask
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -330,6 +332,24 @@ async def test_a_repeated_signal_waits_for_the_scheduled_synthesis(
         await garden.bus.publish(msgspec.structs.replace(song, at=T0 + 240, track="t2"))
         await settle(garden)
     assert len(query(db, "SELECT at FROM mood_history")) == 3
+
+
+async def test_a_new_track_from_a_poll_is_one_synthesis(clock: Any, tmp_path: Path) -> None:
+    db = tmp_path / "garden.db"
+    async with running_garden(db) as (garden, _watcher):
+        for at, track in ((T0, "t1"), (T0 + 30, "t2")):
+            # What the Spotify poller publishes for a poll that finds a new track.
+            mood = MusicMood(is_playing=True, track_id=track, track=track, energy=0.8,
+                             confidence=0.6, source="estimate")
+            await garden.bus.publish_many([
+                MusicObserved(mood=mood, observed_at=at),
+                TrackChanged(track_id=track, previous_track_id=None, mood=mood, observed_at=at),
+            ])
+            await settle(garden)
+        mood_actor = garden.root.child("mood")
+        assert mood_actor is not None
+        assert mood_actor.inputs.music.track == "t2" and mood_actor.inputs.music.at == T0 + 30
+    assert len(query(db, "SELECT at FROM mood_history")) == 2  # one synthesis per new track
 
 
 async def test_weather_observation_from_a_real_payload(clock: Any, tmp_path: Path) -> None:

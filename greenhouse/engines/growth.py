@@ -127,13 +127,26 @@ def _log_scale(amount: float, full: float) -> float:
     return _clamp(math.log1p(amount) / math.log1p(full))
 
 
-@lru_cache(maxsize=128)
 def _timeline(times: tuple[float, ...]) -> tuple[float, ...]:
     """The finite commit times in order, which every window reads by bisection.
 
     Memoised: a plant is scored several times an hour while its commits seldom change, and the
-    walk over up to `MAX_COMMITS_KEPT` times was most of a score's cost.
+    walk over up to `MAX_COMMITS_KEPT` times was most of a score's cost. One score reads the
+    same tuple five times: the last one is recognised by identity, without hashing it again.
     """
+    seen, timeline = _last_timeline[0]
+    if seen is times:
+        return timeline
+    timeline = _sorted_finite(times)
+    _last_timeline[0] = (times, timeline)  # one pair, replaced whole: safe from a worker thread
+    return timeline
+
+
+_last_timeline: list[tuple[tuple[float, ...] | None, tuple[float, ...]]] = [(None, ())]
+
+
+@lru_cache(maxsize=128)
+def _sorted_finite(times: tuple[float, ...]) -> tuple[float, ...]:
     return tuple(sorted(t for t in times if math.isfinite(t)))
 
 
