@@ -10,6 +10,7 @@ from actors.tree import RATE_LIMITED_SERVICES, build_garden, run_garden
 from greenhouse.config import settings_from_mapping
 from greenhouse.messages import Acquire, CacheGet, CacheSet, Denied, Granted, RateLimitStatsRequest
 from greenhouse.runtime import Clock, ask
+from greenhouse.store import Store
 
 
 async def test_tree_runs_one_bucket_per_service_and_the_cache(tmp_path: Path) -> None:
@@ -49,3 +50,21 @@ async def test_rate_limiting_can_be_switched_off(tmp_path: Path) -> None:
         replies = [await ask(weather, Acquire()) for _ in range(10)]
         assert all(isinstance(r, Granted) for r in replies)
         nursery.cancel_scope.cancel()
+
+
+def test_the_cache_leaves_wal_checkpoints_to_the_store(tmp_path: Path) -> None:
+    # The cache's writer checkpoints only past 4x the store's own threshold, so the persistence
+    # store's commits fold the shared WAL (SQLite's default made the cache do it for everyone).
+    for store_pages, cache_pages in ((None, 4000), (3000, 12000)):
+        path = tmp_path / f"g{store_pages}.db"
+        garden = build_garden(
+            settings_from_mapping({}),
+            clock=Clock(start_epoch=1_764_000_000.0),
+            store=Store(path, checkpoint_pages=store_pages),
+        )
+        spec = next(s for s in garden.root.specs if s.name == "cache")
+        cache = spec.factory().make_cache()
+        pragma = cache.sqlite.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        assert pragma == cache_pages
+        trio.run(cache.aclose)
+        garden.store.close()
