@@ -61,22 +61,13 @@ from actors.tree import Garden, build_garden, run_garden
 from greenhouse.config import IntegrationSettings, WebConfig, settings_from_mapping
 from greenhouse.runtime import Clock, Supervisor
 from greenhouse.services.github_webhooks import sign
-from greenhouse.simulation.fake_apis import WorldAPI
+from greenhouse.simulation.fake_apis import SERVICE_OF_HOST, WorldAPI
 from greenhouse.simulation.world import DEFAULT_START, World
 from greenhouse.web.app import create_app
 from greenhouse.web.context import ReaderPool, WebContext
 
 PUSH = (Path(__file__).parent / "fixtures" / "github" / "webhooks" / "push.new-branch.json").read_bytes()
 SERVICES = ("github", "spotify", "weather", "wakatime", "social")
-SERVICE_OF_HOST = {
-    "github.sim": "github",
-    "api.spotify.sim": "spotify",
-    "accounts.spotify.sim": "spotify",
-    "weather.sim": "weather",
-    "wakatime.sim": "wakatime",
-    "mastodon.sim": "social",
-    "feeds.sim": "social",
-}
 CRASHABLE = (
     "persistence", "websocket", "http", "github", "spotify", "weather", "wakatime", "social",
     "growth", "mood", "analytics", "scheduler", "cache", "rate_limit.github",

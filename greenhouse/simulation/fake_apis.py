@@ -33,7 +33,7 @@ from greenhouse.services.base import InProcessTransport
 
 from .world import DAY, HOUR, SimCommit, SimRepo, SimTrack, World
 
-__all__ = ["HOSTS", "WorldAPI", "demo_environment"]
+__all__ = ["HOSTS", "SERVICE_OF_HOST", "WorldAPI", "demo_environment"]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -48,7 +48,7 @@ HOSTS = {
 }
 
 GITHUB_HOURLY_POINTS = 5000
-_SERVICES = {  # host -> the service it counts for
+SERVICE_OF_HOST = {  # host -> the service it counts for
     "github.sim": "github",
     "api.spotify.sim": "spotify",
     "accounts.spotify.sim": "spotify",
@@ -163,7 +163,7 @@ class WorldAPI:
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
-        service = _SERVICES.get(host)
+        service = SERVICE_OF_HOST.get(host)
         if service is None:
             return httpx.Response(404, json={"message": f"no such host {host}"})
         self.calls[service] += 1
