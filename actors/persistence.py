@@ -137,7 +137,12 @@ class PersistenceActor(Actor):
         try:
             while True:
                 if not self._pending():
-                    self._take_queued([await inbox.get()])  # nothing pending: no deadline
+                    first = await inbox.get()  # nothing pending: no deadline
+                    # One turn for the others before taking the rest: the webhook handlers
+                    # woken with this one queue their rows too, and share its commit (about
+                    # a tenth more deliveries a second than taking the first one alone).
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                    self._take_queued([first])
                 if not self._due():
                     # Background rows: they queue up in the mailbox for `flush_interval`, or
                     # until a message that cannot wait (or a full batch) wakes the actor.
