@@ -211,7 +211,7 @@ class PersistenceActor(Actor):
                 # The next write starts before this one is announced, so the worker does not
                 # sit idle while the trio thread publishes.
                 self._take_queued()
-                if self._urgent or self._pending() >= self.max_batch:
+                if self._due():
                     claimed = self._claim()
                     if claimed is not None:
                         following = self._in_flight = self._start(*claimed)

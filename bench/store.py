@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from actors.persistence import PersistenceActor  # noqa: E402
 from bench._report import report  # noqa: E402
 from greenhouse.messages import CommitPushed, EventStored, iso_timestamp  # noqa: E402
-from greenhouse.runtime import Bus  # noqa: E402
+from greenhouse.runtime import Bus, Mailbox  # noqa: E402
 from greenhouse.store import Store, open_connection  # noqa: E402
 
 
@@ -74,27 +74,10 @@ async def bench_actor(
     actor = PersistenceActor(inbox, bus, store, max_batch=max_batch)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(actor.run)
-        async def consume() -> None:
-            received = 0
-            while received < len(batch):
-                await done.get()
-                received += 1
-                while received < len(batch):  # drain what is there without a checkpoint each
-                    try:
-                        done.get_nowait()
-                    except trio.WouldBlock:
-                        break
-                    received += 1
-
         start = time.perf_counter()
         async with trio.open_nursery() as inner:
-            inner.start_soon(consume)
-            if burst == 1:
-                for event in batch:
-                    await bus.publish(event)
-            else:
-                for i in range(0, len(batch), burst):
-                    await bus.publish_many(batch[i : i + burst])
+            inner.start_soon(_consume, done, len(batch))
+            await _publish(bus, batch, burst)
         elapsed = time.perf_counter() - start
         nursery.cancel_scope.cancel()
     store.close()
@@ -105,29 +88,29 @@ async def bench_bus(batch: list[CommitPushed], burst: int) -> float:
     """The bus alone: publish to one mailbox that a consumer drains, nothing stored."""
     bus = Bus()
     box = bus.subscribe("sink", (CommitPushed,), capacity=4096)
-
-    async def consume() -> None:
-        received = 0
-        while received < len(batch):
-            await box.get()
-            received += 1
-            while received < len(batch):
-                try:
-                    box.get_nowait()
-                except trio.WouldBlock:
-                    break
-                received += 1
-
     start = time.perf_counter()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(consume)
-        if burst == 1:
-            for event in batch:
-                await bus.publish(event)
-        else:
-            for i in range(0, len(batch), burst):
-                await bus.publish_many(batch[i : i + burst])
+        nursery.start_soon(_consume, box, len(batch))
+        await _publish(bus, batch, burst)
     return len(batch) / (time.perf_counter() - start)
+
+
+async def _consume(box: Mailbox, count: int) -> None:
+    """Take `count` messages: wait for one, then take what else is queued without waiting."""
+    received = 0
+    while received < count:
+        await box.get()
+        received += 1 + len(box.get_many_nowait(count - received - 1))
+
+
+async def _publish(bus: Bus, batch: list[CommitPushed], burst: int) -> None:
+    """Publish `batch` one message at a time (`burst` 1) or `burst` at a time."""
+    if burst == 1:
+        for event in batch:
+            await bus.publish(event)
+    else:
+        for i in range(0, len(batch), burst):
+            await bus.publish_many(batch[i : i + burst])
 
 
 def main() -> None:

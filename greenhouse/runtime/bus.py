@@ -103,10 +103,7 @@ class Bus:
                 stop += 1
             run = batch[start:stop] if start or stop < end else batch
             route = self._route(kind)
-            if all(sub.mailbox.fits(len(run)) for sub in route):
-                self.published += len(run)
-                for sub in route:
-                    sub.mailbox.put_all_nowait(run)
+            if self._offer_run(route, run):
                 delivered += len(run) * len(route)
             else:
                 for message in run:
@@ -137,12 +134,15 @@ class Bus:
         caller then `await`s `publish`. For a task that just passed a schedule point and whose
         message is the last thing it does (it saves a trip through trio's scheduler).
         """
-        route = self._route(type(message))
-        if not all(sub.mailbox.fits(1) for sub in route):
+        return self._offer_run(self._route(type(message)), [message])
+
+    def _offer_run(self, route: list[Subscription], run: list[Any]) -> bool:
+        """Deliver `run` (messages of one type) to all of `route` if each takes it as it is."""
+        if not all(sub.mailbox.fits(len(run)) for sub in route):
             return False
-        self.published += 1
+        self.published += len(run)
         for sub in route:
-            sub.mailbox.put_all_nowait([message])
+            sub.mailbox.put_all_nowait(run)
         return True
 
     def publish_nowait(self, message: Any) -> int:
