@@ -177,3 +177,44 @@ async def test_unknown_paths_and_hosts_are_404():
     async with httpx.AsyncClient(transport=api.transport()) as client:
         assert (await client.get("http://github.sim/nope")).status_code == 404
         assert (await client.get("http://elsewhere.sim/")).status_code == 404
+
+
+def _state(response: httpx.Response) -> tuple[Any, ...]:
+    return (
+        response.status_code, response.headers.multi_items(), response.content,
+        response.is_closed, response.is_stream_consumed, response.num_bytes_downloaded,
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body"),
+    [(200, {"ETag": 'W/"abc"', "Content-Type": "application/json"}, b'{"a":1}'),
+     (304, {"ETag": 'W/"abc"', "X-RateLimit-Used": "3"}, b""), (204, {}, b"")],
+)
+def test_the_worlds_responses_are_what_httpx_builds_from_content(status, headers, body):
+    from greenhouse.simulation.fake_apis import _response
+
+    built = httpx.Response(status, headers=headers, content=body or None)
+    final = {**headers, "Content-Length": str(len(body))} if body else headers
+    assert _state(_response(status, final, body)) == _state(built)
+
+
+@pytest.mark.parametrize(
+    ("payload", "headers"),
+    [({"message": "simulated rate limit"}, {"Retry-After": "2"}),
+     ({"error": {"status": 401, "message": "Inválid"}}, None)],
+)
+def test_the_worlds_json_responses_are_what_httpx_builds_from_json(payload, headers):
+    from greenhouse.simulation.fake_apis import _json_response
+
+    built = httpx.Response(429, headers=headers, json=payload)
+    assert _state(_json_response(429, payload, headers)) == _state(built)
+
+
+async def test_a_world_response_reads_and_closes_like_a_read_one():
+    from greenhouse.simulation.fake_apis import _response
+
+    response = _response(200, {"Content-Length": "2"}, b"{}")
+    assert await response.aread() == b"{}" and response.json() == {}
+    assert [chunk async for chunk in response.aiter_bytes()] == [b"{}"]
+    await response.aclose()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -118,6 +119,37 @@ def demo_environment(feeds: bool = True) -> dict[str, str]:
     return env
 
 
+def _header_is(request: httpx.Request, name: bytes, value: bytes, prefix: bool = False) -> bool:
+    """`request.headers.get(name, "") == value` (or `.startswith(value)`) for an ASCII `value`,
+    read from the raw bytes: httpx's `get` first probes the encoding of every header (a new
+    `Headers` for every request), several microseconds per look-up."""
+    found = [raw for key, raw in request.headers.raw if key.lower() == name]
+    got = found[0] if len(found) == 1 else b", ".join(found)
+    return got.startswith(value) if prefix else got == value
+
+
+def _response(status: int, headers: dict[str, str], body: bytes = b"") -> httpx.Response:
+    """What `httpx.Response(status, headers=headers, content=body)` is once read, built without
+    the read (about 15 us of httpx streaming a body it already holds through its decoders).
+
+    `headers` must be final: with `Content-Length` where httpx would add it (last, for a
+    non-empty body). tests/test_simulation_world.py checks it against httpx's own.
+    """
+    response = httpx.Response(status, headers=headers, stream=httpx.ByteStream(body))
+    response._content = body  # noqa: SLF001 - what `read()` leaves; the body is in memory
+    response.is_stream_consumed = response.is_closed = True
+    return response
+
+
+def _json_response(
+    status: int, payload: Any, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """`httpx.Response(status, headers=headers, json=payload)`, built as `_response` is."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    json_headers = {"Content-Length": str(len(body)), "Content-Type": "application/json"}
+    return _response(status, {**headers, **json_headers} if headers else json_headers, body)
+
+
 class WorldAPI:
     """One async httpx handler for every service of the world."""
 
@@ -165,7 +197,7 @@ class WorldAPI:
         host = request.url.host
         service = SERVICE_OF_HOST.get(host)
         if service is None:
-            return httpx.Response(404, json={"message": f"no such host {host}"})
+            return _json_response(404, {"message": f"no such host {host}"})
         self.calls[service] += 1
         path = request.url.path
         if service == "github":
@@ -175,10 +207,8 @@ class WorldAPI:
         if self.fault_rate and self._fault_roll(host + path) < self.fault_rate:
             self.faults[service] += 1
             if self._fault_roll(host + path) < 0.5:
-                return httpx.Response(503, json={"message": "simulated outage"})
-            return httpx.Response(
-                429, headers={"Retry-After": "2"}, json={"message": "simulated rate limit"}
-            )
+                return _json_response(503, {"message": "simulated outage"})
+            return _json_response(429, {"message": "simulated rate limit"}, {"Retry-After": "2"})
         try:
             if host == "github.sim":
                 return self._github(request, path)
@@ -194,7 +224,7 @@ class WorldAPI:
                 return self._mastodon(request, path)
             return self._feed(request, path)
         except LookupError as missing:
-            return httpx.Response(404, json={"message": f"Not Found: {missing}"})
+            return _json_response(404, {"message": f"Not Found: {missing}"})
 
     def _json(
         self, request: httpx.Request, payload: Any, headers: dict[str, str] | None = None,
@@ -222,11 +252,22 @@ class WorldAPI:
         headers: dict[str, str] | None, service: str,
     ) -> httpx.Response:
         all_headers = {"ETag": etag, "Content-Type": "application/json; charset=utf-8"}
-        all_headers.update(headers or {})
-        if request.headers.get("if-none-match") == etag:
+        if headers:
+            all_headers.update(headers)
+        if _header_is(request, b"if-none-match", etag.encode()):
             self.not_modified[service or request.url.host] += 1
-            return httpx.Response(304, headers=all_headers)
-        return httpx.Response(200, headers=all_headers, content=body)
+            status, body = 304, b""
+        else:
+            status = 200
+            if body:  # where httpx's `content=` would put it
+                all_headers["Content-Length"] = str(len(body))
+        if service == "github":
+            # GitHub charges one point per request, except an authorised conditional 304.
+            if status != 304:
+                self._github_used += 1
+                self.github_points += 1
+            all_headers.update(self._github_headers())
+        return _response(status, all_headers, body)
 
     # -- GitHub ------------------------------------------------------------------------------
 
@@ -248,20 +289,10 @@ class WorldAPI:
             return None  # free, as on GitHub
         if self._github_used >= GITHUB_HOURLY_POINTS:
             self.limit_violations["github"] += 1
-            return httpx.Response(
-                403,
-                headers=self._github_headers(),
-                json={"message": "API rate limit exceeded"},
+            return _json_response(
+                403, {"message": "API rate limit exceeded"}, self._github_headers()
             )
         return None
-
-    def _github_charge(self, response: httpx.Response) -> httpx.Response:
-        # GitHub charges one point per request, except an authorised conditional 304.
-        if response.status_code != 304:
-            self._github_used += 1
-            self.github_points += 1
-        response.headers.update(self._github_headers())
-        return response
 
     def _repo_json(self, repo: SimRepo, at: float, full: bool = False) -> dict[str, Any]:
         owner = self.world.owner
@@ -367,16 +398,16 @@ class WorldAPI:
             }
             payload["resources"]["core"] = core
             payload["rate"] = core
-            return self._github_charge(self._json(request, payload, service="github"))
+            return self._json(request, payload, service="github")
         if parts[:1] == ["users"] and parts[2:] == ["repos"] or parts == ["user", "repos"]:
             listed = list(reversed(world.repositories(at)))
             # What a repository shows changes with its stars and its last push, not every second.
             state = tuple((r.id, world.stars(r, at), world.pushed_at(r, at)) for r in listed)
             chunk, headers = self._page(request, listed)
             key = ("repos", state, tuple(r.id for r in chunk))
-            return self._github_charge(self._json_for(
+            return self._json_for(
                 request, key, lambda: [self._repo_json(r, at) for r in chunk], headers, "github"
-            ))
+            )
         if parts[:1] == ["users"] and parts[2:] == ["events", "public"]:
             hour = int(at // HOUR)
             # The feed changes when a commit lands: keyed by the commits visible this hour.
@@ -384,21 +415,19 @@ class WorldAPI:
                 sum(1 for c in world.commits_in_hour(r.name, hour) if c.at <= at)
                 for r in world.repositories(at)
             )
-            return self._github_charge(self._json_for(
+            return self._json_for(
                 request, ("events", hour, visible), lambda: self._events(at),
                 {"X-Poll-Interval": str(self.events_poll_interval)}, "github",
-            ))
+            )
         if parts[:1] == ["repos"] and len(parts) >= 3:
             repo = world.repo(parts[2])
             if repo is None or repo.created_at > at:
                 raise LookupError(path)
             rest = parts[3:]
             if not rest:
-                return self._github_charge(
-                    self._json(request, self._repo_json(repo, at, full=True), service="github")
-                )
+                return self._json(request, self._repo_json(repo, at, full=True), service="github")
             if rest == ["languages"]:
-                return self._github_charge(self._json(request, repo.languages, service="github"))
+                return self._json(request, repo.languages, service="github")
             if rest == ["commits"]:
                 query = request.url.params
                 wanted = int(query.get("per_page", 30)) * int(query.get("page", 1))
@@ -408,17 +437,17 @@ class WorldAPI:
                     floor = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp()
                     commits = [c for c in commits if c.at > floor]
                 chunk, headers = self._page(request, [self._commit_json(c) for c in commits])
-                return self._github_charge(self._json(request, chunk, headers, "github"))
+                return self._json(request, chunk, headers, "github")
             if len(rest) == 2 and rest[0] == "commits":
                 commit = world.commit(repo.name, rest[1], at)
                 if commit is None:
                     raise LookupError(path)
                 payload = self._commit_json(commit, detail=True)
-                return self._github_charge(self._json(request, payload, service="github"))
+                return self._json(request, payload, service="github")
             if rest == ["releases"]:
                 releases = self._releases(repo, at)
                 chunk, headers = self._page(request, releases)
-                return self._github_charge(self._json(request, chunk, headers, "github"))
+                return self._json(request, chunk, headers, "github")
         raise LookupError(path)
 
     def _releases(self, repo: SimRepo, at: float) -> list[dict[str, Any]]:
@@ -500,13 +529,13 @@ class WorldAPI:
     def _spotify_token(self, request: httpx.Request) -> httpx.Response:
         form = parse_qs(request.content.decode())
         if form.get("grant_type") != ["refresh_token"] or not form.get("refresh_token"):
-            return httpx.Response(400, json={"error": "invalid_request"})
-        if not request.headers.get("authorization", "").startswith("Basic "):
-            return httpx.Response(401, json={"error": "invalid_client"})
+            return _json_response(400, {"error": "invalid_request"})
+        if not _header_is(request, b"authorization", b"Basic ", prefix=True):
+            return _json_response(401, {"error": "invalid_client"})
         self._tokens_issued += 1
-        return httpx.Response(
+        return _json_response(
             200,
-            json={
+            {
                 "access_token": f"sim-access-{self._tokens_issued}",
                 "token_type": "Bearer",
                 "expires_in": 3600,
@@ -533,15 +562,15 @@ class WorldAPI:
         return item
 
     def _spotify(self, request: httpx.Request, path: str) -> httpx.Response:
-        if not request.headers.get("authorization", "").startswith("Bearer sim-access-"):
-            return httpx.Response(
-                401, json={"error": {"status": 401, "message": "Invalid access token"}}
+        if not _header_is(request, b"authorization", b"Bearer sim-access-", prefix=True):
+            return _json_response(
+                401, {"error": {"status": 401, "message": "Invalid access token"}}
             )
         at = self.now()
         if path == "/me/player/currently-playing":
             playing = self.world.playing(at)
             if playing is None:
-                return httpx.Response(204)
+                return _response(204, {})
             track, progress, _ = playing
             payload = dict(_shared("currently-playing.spotify-web-api-js.json"))
             payload.update(
@@ -574,7 +603,7 @@ class WorldAPI:
         if path == "/audio-features":
             if not self.audio_features:
                 # What Spotify answers new and development-mode apps since 2024-11-27.
-                return httpx.Response(403, json={"error": {"status": 403, "message": "Forbidden"}})
+                return _json_response(403, {"error": {"status": 403, "message": "Forbidden"}})
             ids = request.url.params.get("ids", "").split(",")
             by_id = {t.id: t for t in self.world.tracks}
             features: list[dict[str, Any] | None] = []
@@ -636,7 +665,7 @@ class WorldAPI:
 
     def _weather(self, request: httpx.Request, path: str) -> httpx.Response:
         if not request.url.params.get("appid"):
-            return httpx.Response(401, json={"cod": 401, "message": "Invalid API key."})
+            return _json_response(401, {"cod": 401, "message": "Invalid API key."})
         at = self.now()
         # The model updates every 10 minutes: answers are the same within one.
         model_time = at - at % 600
@@ -726,8 +755,8 @@ class WorldAPI:
         }
 
     def _wakatime(self, request: httpx.Request, path: str) -> httpx.Response:
-        if not request.headers.get("authorization", "").startswith("Basic "):
-            return httpx.Response(401, json={"error": "Unauthorized"})
+        if not _header_is(request, b"authorization", b"Basic ", prefix=True):
+            return _json_response(401, {"error": "Unauthorized"})
         at = self.now()
         today = int(at // DAY)
         if path == "/users/current/status_bar/today":
@@ -849,7 +878,7 @@ class WorldAPI:
             "Last-Modified": format_datetime(datetime.fromtimestamp(last, tz=UTC), usegmt=True),
             "Content-Type": "application/rss+xml; charset=utf-8",
         }
-        if request.headers.get("if-none-match") == etag:
+        if _header_is(request, b"if-none-match", etag.encode()):
             self.not_modified["social"] += 1
-            return httpx.Response(304, headers=headers)
-        return httpx.Response(200, headers=headers, content=body)
+            return _response(304, headers)
+        return _response(200, {**headers, "Content-Length": str(len(body))}, body)
