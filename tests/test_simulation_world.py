@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -235,15 +236,19 @@ _ASKED = [  # one request per kind of answer the world keeps or reuses between a
 ]
 
 
-def _ask(api: WorldAPI, url: str) -> tuple[int, str | None, bytes]:
+def _ask(api: WorldAPI, url: str) -> httpx.Response:
     at = api.now()
     url = url.format(
         repo=api.world.repositories(at)[0].name,
         today=datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d"),
         week_ago=datetime.fromtimestamp(at - 6 * DAY, tz=UTC).strftime("%Y-%m-%d"),
     )
-    request = httpx.Request("GET", url, headers={"Authorization": "Basic a2V5"})
-    response = trio.run(api.handle, request)
+    auth = "Bearer sim-access-1" if "spotify" in url else "Basic a2V5"
+    request = httpx.Request("GET", url, headers={"Authorization": auth})
+    return trio.run(api.handle, request)
+
+
+def _seen(response: httpx.Response) -> tuple[int, str | None, bytes]:
     return response.status_code, response.headers.get("etag"), response.content
 
 
@@ -259,9 +264,28 @@ def test_answers_kept_between_asks_are_what_a_fresh_world_answers():
         now[0] = DEFAULT_START + 3 * DAY + step
         fresh = WorldAPI(World(seed=3), lambda: now[0])
         for url in _ASKED:
-            answer = _ask(kept, url)
+            answer = _seen(_ask(kept, url))
             assert answer[0] == 200, (url, answer)
-            assert answer == _ask(fresh, url), (url, step)
+            assert answer == _seen(_ask(fresh, url)), (url, step)
             changed.add((url, answer[1]))
     # Time went by: every kind of answer moved on at least once (so a stale one would show).
     assert all(sum(1 for u, _ in changed if u == url) > 1 for url in _ASKED)
+
+
+def test_the_worlds_answers_are_the_recorded_ones():
+    """Three days of asks at a 5 % fault rate, every answer (status, headers, body) hashed:
+    the digest recorded on 2026-11-26 before the world's answers were cached. Speed work on
+    the world must leave it alone; a change of what the world says must update it on purpose
+    (and says so in its commit)."""
+    now = [DEFAULT_START + 3 * DAY]
+    api = WorldAPI(World(seed=3), lambda: now[0], fault_rate=0.05)
+    spotify = ["http://api.spotify.sim/v1/me/player/currently-playing",
+               "http://api.spotify.sim/v1/me/player/recently-played?limit=50"]
+    digest = hashlib.sha256()
+    for step in range(0, 3 * DAY, 1700):
+        now[0] = DEFAULT_START + 3 * DAY + step
+        for url in _ASKED + spotify:
+            response = _ask(api, url)
+            seen = (response.status_code, response.headers.multi_items(), response.content)
+            digest.update(repr(seen).encode())
+    assert digest.hexdigest() == "4a7b83fc994746b4e30cd9369725a21360af9fb920a8b6db2473828b876a3557"

@@ -77,6 +77,12 @@ def _shared(name: str) -> Any:
     return _template(name)
 
 
+@cache
+def _push_template() -> dict[str, Any]:
+    """The example PushEvent (shared: clone it before changing it)."""
+    return next(e for e in _shared("users.events.public.json") if e["type"] == "PushEvent")
+
+
 def _roll(key: str) -> float:
     """A uniform number in [0, 1) that is a pure function of `key` (stable across runs)."""
     digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
@@ -208,6 +214,7 @@ class WorldAPI:
         # find the world unchanged cost a dictionary look-up, not a payload build.
         self._encoded: dict[Any, tuple[bytes, str]] = {}
         self._feeds: dict[Any, tuple[bytes, dict[str, str]]] = {}  # the RSS feed, likewise
+        self._repos: dict[tuple[int, int, float], msgspec.Raw] = {}  # see `_repo_raw`
 
     def transport(self) -> InProcessTransport:
         """An httpx transport that answers every world host (in this process: see
@@ -391,6 +398,19 @@ class WorldAPI:
             ]
         return item
 
+    def _repo_raw(
+        self, repo: SimRepo, state: tuple[tuple[int, int, float], ...], at: float
+    ) -> msgspec.Raw:
+        """`_repo_json(repo, at)` encoded, once per (id, stars, pushed_at) (its entry in
+        `state`): all that it changes with."""
+        shows = next(entry for entry in state if entry[0] == repo.id)
+        found = self._repos.get(shows)
+        if found is None:
+            if len(self._repos) >= 512:
+                self._repos.clear()
+            found = self._repos[shows] = msgspec.Raw(msgspec.json.encode(self._repo_json(repo, at)))
+        return found
+
     @functools.lru_cache(maxsize=8192)  # noqa: B019 - a commit's JSON never changes
     def _commit_raw(self, commit: SimCommit) -> msgspec.Raw:
         """`_commit_json(commit)` encoded, spliced as it is into the lists that show it."""
@@ -440,7 +460,8 @@ class WorldAPI:
             chunk, headers = self._page(request, listed)
             key = ("repos", state, tuple(r.id for r in chunk))
             return self._json_for(
-                request, key, lambda: [self._repo_json(r, at) for r in chunk], headers, "github"
+                request, key, lambda: [self._repo_raw(r, state, at) for r in chunk],
+                headers, "github",
             )
         if parts[:1] == ["users"] and parts[2:] == ["events", "public"]:
             hour = int(at // HOUR)
@@ -522,7 +543,7 @@ class WorldAPI:
         return self._push_events(hour, (hour + 1) * HOUR - 1e-6)
 
     def _push_events(self, hour: int, at: float) -> list[dict[str, Any]]:
-        template = next(e for e in _shared("users.events.public.json") if e["type"] == "PushEvent")
+        template = _push_template()
         owner = self.world.owner
         events = []
         for repo in self.world.repositories(at):

@@ -21,6 +21,7 @@ The rhythms:
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import math
@@ -462,15 +463,23 @@ class World:
     # -- weather -----------------------------------------------------------------------------
 
     def _sun(self, at: float) -> tuple[float, float]:
-        day = datetime.fromtimestamp(at, tz=UTC)
-        day_of_year = day.timetuple().tm_yday
+        return self._sun_on(at - at % DAY)
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019 - the same for every moment of a day
+    def _sun_on(self, midnight: float) -> tuple[float, float]:
+        day_of_year = datetime.fromtimestamp(midnight, tz=UTC).timetuple().tm_yday
         declination = math.radians(23.44) * math.sin(2 * math.pi * (284 + day_of_year) / 365)
         lat = math.radians(self.latitude)
         cos_hour = -math.tan(lat) * math.tan(declination)
         half_day = math.degrees(math.acos(max(-1.0, min(1.0, cos_hour)))) / 15 * HOUR
-        midnight = at - at % DAY
         solar_noon = midnight + 12 * HOUR - self.longitude / 15 * HOUR
         return solar_noon - half_day, solar_noon + half_day
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019
+    def _season(self, midnight: float) -> float:
+        day = datetime.fromtimestamp(midnight, tz=UTC).timetuple().tm_yday
+        north = self.latitude >= 0
+        return math.cos(2 * math.pi * (day - (200 if north else 15)) / 365)  # 1 = midsummer
 
     @functools.lru_cache(maxsize=1024)  # noqa: B019 - every moment of a block draws these
     def _weather_draws(self, block: int) -> _WeatherDraws:
@@ -485,9 +494,7 @@ class World:
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - polls ask on 10-minute and 3-hour marks
     def weather(self, at: float) -> WeatherState:
         """The weather at `at`."""
-        day = datetime.fromtimestamp(at, tz=UTC).timetuple().tm_yday
-        north = self.latitude >= 0
-        season = math.cos(2 * math.pi * (day - (200 if north else 15)) / 365)  # 1 = midsummer
+        season = self._season(at - at % DAY)
         sunrise, sunset = self._sun(at)
         local_hour = ((at % DAY) / HOUR + self.longitude / 15) % 24
         diurnal = math.cos(2 * math.pi * (local_hour - 15) / 24)
@@ -571,13 +578,18 @@ class World:
 
     def posts_between(self, since: float, until: float) -> list[tuple[str, float, str]]:
         """(post id, posted_at, text) for social posts in (since, until], oldest first."""
-        posts = [
-            post
-            for day in range(int(since // DAY), int(until // DAY) + 1)
-            for post in self._posts_on(day)
-            if since < post[1] <= until
-        ]
-        return sorted(posts, key=lambda p: p[1])
+        times, posts = self._posts_in_days(int(since // DAY), int(until // DAY))
+        return posts[bisect.bisect_right(times, since) : bisect.bisect_right(times, until)]
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - feeds ask about the same weeks all day
+    def _posts_in_days(
+        self, first: int, last: int
+    ) -> tuple[list[float], list[tuple[str, float, str]]]:
+        posts = sorted(
+            (post for day in range(first, last + 1) for post in self._posts_on(day)),
+            key=lambda p: p[1],
+        )
+        return [post[1] for post in posts], posts
 
     @functools.lru_cache(maxsize=1024)  # noqa: B019 - feeds ask about the same weeks again
     def _posts_on(self, day: int) -> tuple[tuple[str, float, str], ...]:
