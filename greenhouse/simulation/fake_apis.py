@@ -226,8 +226,8 @@ class WorldAPI:
     def _fault_roll(self, key: str) -> float:
         # Keyed by host, path and how often that path was asked: the same faults hit the same
         # requests whatever order concurrent pollers send them in.
-        self._fault_counts[key] += 1
-        return _roll(f"{self.world.seed}:fault:{key}:{self._fault_counts[key]}")
+        count = self._fault_counts[key] = self._fault_counts[key] + 1
+        return _roll(f"{self.world.seed}:fault:{key}:{count}")
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
