@@ -293,9 +293,9 @@ class SchedulerActor(Actor):
         self._inflight: dict[str, _Run] = {}  # task id -> its execution in flight
         self._unpublished: list[TaskRun] = []  # rows that did not fit the mailboxes at once
         self._nursery: trio.Nursery | None = None
-        self._wake = trio.Event()
-        self._sleep: trio.CancelScope | None = None  # the loop's wait, while it waits
-        self._sleep_target = math.inf  # and the monotonic time it waits for
+        self._alarm = self.clock.alarm()  # the loop's wait: its next due time, or a poke
+        self._sleeping = False
+        self._sleep_target = math.inf  # the monotonic time the loop waits for
         self._last_wall: float | None = None
         self._last_mono: float | None = None
         self._last_prune: float | None = None
@@ -450,8 +450,6 @@ class SchedulerActor(Actor):
     async def _loop(self) -> None:
         clock = self.clock
         while True:
-            if self._wake.is_set():
-                self._wake = trio.Event()
             now = self._tick()
             if self._last_prune is None or not 0 <= now - self._last_prune < DAY:
                 await self._prune(now)
@@ -461,13 +459,15 @@ class SchedulerActor(Actor):
             mono = clock.monotonic()
             delay = self._sleep_for(now, mono)
             self._sleep_target = mono + delay
-            deadline = trio.current_time() + clock.to_trio(delay)
-            with trio.CancelScope(deadline=deadline) as self._sleep:
-                await self._wake.wait()
-            self._sleep = None
+            self._alarm.deadline = trio.current_time() + clock.to_trio(delay)
+            self._sleeping = True
+            try:
+                await self._alarm.wait()
+            finally:
+                self._sleeping = False
 
     def _poke(self) -> None:
-        self._wake.set()
+        self._alarm.ring()
 
     # -- one step: find what is due, start what may start ----------------------------------------
 
@@ -763,11 +763,11 @@ class SchedulerActor(Actor):
 
     def _sleep_on(self, deadline: float, mono: float) -> None:
         """An attempt ended before its timeout: if the loop waits for that, it sleeps on."""
-        if self._sleep is None or deadline > self._sleep_target + _EPSILON:
+        if not self._sleeping or deadline > self._sleep_target + _EPSILON:
             return  # the loop wakes earlier anyway
         delay = self._sleep_for(self.clock.time(), mono)
         self._sleep_target = mono + delay
-        self._sleep.deadline = trio.current_time() + self.clock.to_trio(delay)
+        self._alarm.deadline = trio.current_time() + self.clock.to_trio(delay)
 
     def _finish(
         self, run: _Run, status: str, error: str | None, *, publish: bool = True

@@ -35,6 +35,7 @@ import trio
 from greenhouse.config import IntegrationSettings, settings_from_mapping
 from greenhouse.messages import VisitReceived
 from greenhouse.runtime import AskError, AskTimeout, Clock, ask
+from greenhouse.runtime.alarms import VirtualTimers
 from greenhouse.simulation.fake_apis import WorldAPI, demo_environment
 from greenhouse.simulation.world import DAY, DEFAULT_START, World
 from greenhouse.store import Store
@@ -296,7 +297,8 @@ def simulate(
     started = time.perf_counter()
 
     async def main() -> None:
-        clock = Clock(start_epoch=DEFAULT_START, threads=False)
+        timers = VirtualTimers()
+        clock = Clock(start_epoch=DEFAULT_START, threads=False, timers=timers)
         world = World(seed=seed, start=DEFAULT_START)
         api = WorldAPI(
             world, clock.time, fault_rate=fault_rate,
@@ -311,6 +313,7 @@ def simulate(
         holder.update(api=api, garden=garden)
         end = DEFAULT_START + days * DAY
         async with trio.open_nursery() as nursery:
+            nursery.start_soon(timers.run)
             await nursery.start(run_garden, garden)
             while clock.time() < end:
                 await clock.sleep(min(3600.0, end - clock.time()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -177,3 +179,113 @@ async def test_unknown_paths_and_hosts_are_404():
     async with httpx.AsyncClient(transport=api.transport()) as client:
         assert (await client.get("http://github.sim/nope")).status_code == 404
         assert (await client.get("http://elsewhere.sim/")).status_code == 404
+
+
+def _state(response: httpx.Response) -> tuple[Any, ...]:
+    return (
+        response.status_code, response.headers.multi_items(), response.content,
+        response.is_closed, response.is_stream_consumed, response.num_bytes_downloaded,
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body"),
+    [(200, {"ETag": 'W/"abc"', "Content-Type": "application/json"}, b'{"a":1}'),
+     (304, {"ETag": 'W/"abc"', "X-RateLimit-Used": "3"}, b""), (204, {}, b"")],
+)
+def test_the_worlds_responses_are_what_httpx_builds_from_content(status, headers, body):
+    from greenhouse.simulation.fake_apis import _response
+
+    built = httpx.Response(status, headers=headers, content=body or None)
+    final = {**headers, "Content-Length": str(len(body))} if body else headers
+    assert _state(_response(status, final, body)) == _state(built)
+
+
+@pytest.mark.parametrize(
+    ("payload", "headers"),
+    [({"message": "simulated rate limit"}, {"Retry-After": "2"}),
+     ({"error": {"status": 401, "message": "Inválid"}}, None)],
+)
+def test_the_worlds_json_responses_are_what_httpx_builds_from_json(payload, headers):
+    from greenhouse.simulation.fake_apis import _json_response
+
+    built = httpx.Response(429, headers=headers, json=payload)
+    assert _state(_json_response(429, payload, headers)) == _state(built)
+
+
+async def test_a_world_response_reads_and_closes_like_a_read_one():
+    from greenhouse.simulation.fake_apis import _response
+
+    response = _response(200, {"Content-Length": "2"}, b"{}")
+    assert await response.aread() == b"{}" and response.json() == {}
+    assert [chunk async for chunk in response.aiter_bytes()] == [b"{}"]
+    await response.aclose()
+
+
+_ASKED = [  # one request per kind of answer the world keeps or reuses between asks
+    "http://github.sim/user/repos?per_page=100",
+    "http://github.sim/users/gardener/events/public?per_page=100",
+    "http://github.sim/repos/gardener/{repo}/commits?per_page=100&page=2",
+    "http://weather.sim/data/2.5/weather?q=Lisbon&appid=k",
+    "http://weather.sim/data/2.5/forecast?q=Lisbon&cnt=40&appid=k",
+    "http://wakatime.sim/api/v1/users/current/summaries?start={week_ago}&end={today}",
+    "http://wakatime.sim/api/v1/users/current/stats/last_7_days",
+    "http://wakatime.sim/api/v1/users/current/durations?date={today}",
+    "http://mastodon.sim/api/v1/accounts/1/statuses?limit=20",
+    "http://feeds.sim/blog.xml",
+]
+
+
+def _ask(api: WorldAPI, url: str) -> httpx.Response:
+    at = api.now()
+    url = url.format(
+        repo=api.world.repositories(at)[0].name,
+        today=datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d"),
+        week_ago=datetime.fromtimestamp(at - 6 * DAY, tz=UTC).strftime("%Y-%m-%d"),
+    )
+    auth = "Bearer sim-access-1" if "spotify" in url else "Basic a2V5"
+    request = httpx.Request("GET", url, headers={"Authorization": auth})
+    return trio.run(api.handle, request)
+
+
+def _seen(response: httpx.Response) -> tuple[int, str | None, bytes]:
+    return response.status_code, response.headers.get("etag"), response.content
+
+
+def test_answers_kept_between_asks_are_what_a_fresh_world_answers():
+    """The world keeps built answers (keyed by the state they show) and the parts of them
+    that never change; asked again and again as time goes on, it must answer exactly what
+    a world asked for the first time at that moment answers."""
+    now = [DEFAULT_START + 3 * DAY]
+    kept = WorldAPI(World(seed=3), lambda: now[0])
+    steps = [0, 1, 599, 600, 1800, 3 * HOUR, 3 * HOUR + 7, 9 * HOUR, 14 * HOUR, DAY, DAY + 5]
+    changed = set()
+    for step in steps:
+        now[0] = DEFAULT_START + 3 * DAY + step
+        fresh = WorldAPI(World(seed=3), lambda: now[0])
+        for url in _ASKED:
+            answer = _seen(_ask(kept, url))
+            assert answer[0] == 200, (url, answer)
+            assert answer == _seen(_ask(fresh, url)), (url, step)
+            changed.add((url, answer[1]))
+    # Time went by: every kind of answer moved on at least once (so a stale one would show).
+    assert all(sum(1 for u, _ in changed if u == url) > 1 for url in _ASKED)
+
+
+def test_the_worlds_answers_are_the_recorded_ones():
+    """Three days of asks at a 5 % fault rate, every answer (status, headers, body) hashed:
+    the digest recorded on 2026-11-26 before the world's answers were cached. Speed work on
+    the world must leave it alone; a change of what the world says must update it on purpose
+    (and says so in its commit)."""
+    now = [DEFAULT_START + 3 * DAY]
+    api = WorldAPI(World(seed=3), lambda: now[0], fault_rate=0.05)
+    spotify = ["http://api.spotify.sim/v1/me/player/currently-playing",
+               "http://api.spotify.sim/v1/me/player/recently-played?limit=50"]
+    digest = hashlib.sha256()
+    for step in range(0, 3 * DAY, 1700):
+        now[0] = DEFAULT_START + 3 * DAY + step
+        for url in _ASKED + spotify:
+            response = _ask(api, url)
+            seen = (response.status_code, response.headers.multi_items(), response.content)
+            digest.update(repr(seen).encode())
+    assert digest.hexdigest() == "4a7b83fc994746b4e30cd9369725a21360af9fb920a8b6db2473828b876a3557"

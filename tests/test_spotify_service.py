@@ -12,7 +12,7 @@ import trio
 
 from greenhouse.config import Secret, SpotifyConfig
 from greenhouse.runtime import Clock
-from greenhouse.services.base import ErrorKind
+from greenhouse.services.base import ErrorKind, InProcessTransport
 from greenhouse.services.music_mood import FEATURES_CONFIDENCE, MAX_ESTIMATE_CONFIDENCE
 from greenhouse.services.spotify import SpotifyService
 from tests.fake_spotify import (
@@ -35,13 +35,8 @@ NOW = datetime(2024, 10, 7, 12, 0, tzinfo=UTC).timestamp()
 
 
 def service(fake: FakeSpotify, **kwargs) -> SpotifyService:
-    return SpotifyService(
-        SETTINGS,
-        transport=fake.transport(),
-        clock=Clock(start_epoch=NOW),
-        rng=random.Random(4),
-        **kwargs,
-    )
+    kwargs.setdefault("transport", fake.transport())
+    return SpotifyService(SETTINGS, clock=Clock(start_epoch=NOW), rng=random.Random(4), **kwargs)
 
 
 async def test_happy_path_measures_the_playing_track(autojump_clock) -> None:
@@ -118,14 +113,18 @@ async def test_401_that_persists_is_an_error_not_a_loop(autojump_clock) -> None:
     assert fake.count("/me/player/currently-playing") == 2  # one retry after one refresh
 
 
-async def test_rotated_refresh_token_is_kept_and_handed_over(autojump_clock) -> None:
+@pytest.mark.parametrize("in_process", [False, True])
+async def test_rotated_refresh_token_is_kept_and_handed_over(autojump_clock, in_process) -> None:
+    """Also through an `InProcessTransport` (the simulation's), which skips `AsyncClient.send`
+    for the token request too: the same form, the same Basic credentials."""
     fake = FakeSpotify(expires_in=120, rotate_to="AQ-rotated-token-2")
     handed: list[Secret] = []
 
     async def keep(token: Secret) -> None:
         handed.append(token)
 
-    async with service(fake, on_refresh_token=keep) as spotify:
+    extra = {"transport": InProcessTransport(fake.handle)} if in_process else {}
+    async with service(fake, on_refresh_token=keep, **extra) as spotify:
         assert (await spotify.get_currently_playing()).ok
         await trio.sleep(120)
         assert (await spotify.get_currently_playing()).ok

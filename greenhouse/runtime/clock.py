@@ -11,9 +11,14 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
+
+from .alarms import Alarm, TrioAlarm
+
+if TYPE_CHECKING:
+    from .alarms import VirtualTimers
 
 __all__ = ["Clock"]
 
@@ -34,7 +39,12 @@ class Clock:
     """
 
     def __init__(
-        self, start_epoch: float | None = None, *, scale: float = 1.0, threads: bool | None = None
+        self,
+        start_epoch: float | None = None,
+        *,
+        scale: float = 1.0,
+        threads: bool | None = None,
+        timers: VirtualTimers | None = None,
     ) -> None:
         if scale <= 0:
             raise ValueError("scale must be positive")
@@ -42,6 +52,9 @@ class Clock:
         # not under `trio.testing.MockClock`, where virtual time would jump ahead while a worker
         # thread runs (and a simulation's results would depend on how fast the disk was).
         self.threads = threads
+        # Under a MockClock, `VirtualTimers` (whose task then runs beside the garden) keep
+        # `sleep` and `alarm` waits without trio's cancel scopes: see `greenhouse.runtime.alarms`.
+        self.timers = timers
         self._start_epoch = start_epoch
         self.scale = scale
         self._origin: float | None = None
@@ -116,9 +129,18 @@ class Clock:
         await trio.lowlevel.checkpoint()
         return fn(*args)
 
+    def alarm(self) -> Alarm:
+        """A wait that ends at a deadline (trio time) or on `ring()`: see `Alarm`."""
+        return self.timers.alarm() if self.timers is not None else TrioAlarm()
+
     async def sleep(self, seconds: float) -> None:
         """Sleep `seconds` of garden time."""
-        await trio.sleep(max(0.0, seconds) / self.scale)
+        if self.timers is None:
+            await trio.sleep(max(0.0, seconds) / self.scale)
+            return
+        alarm = self.timers.alarm()
+        alarm.deadline = trio.current_time() + max(0.0, seconds) / self.scale
+        await alarm.wait()
 
     async def sleep_until(self, deadline: float) -> None:
         """Sleep until `monotonic()` reaches `deadline`."""

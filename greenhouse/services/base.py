@@ -551,11 +551,14 @@ class BaseIntegration:
             url = self._urls[key] = self.client.build_request("GET", path, params=params).url
         return url
 
-    def _in_process_request(
-        self, method: str, url: httpx.URL, json: Any, headers: dict[str, str]
+    def _build_request(
+        self, method: str, url: httpx.URL | str, headers: dict[str, str], **content: Any
     ) -> httpx.Request:
-        """What `client.build_request` builds, with the client's and these headers merged once
-        per distinct set (an in-process transport's requests keep no cookies to merge)."""
+        """`client.build_request`; for an in-process transport, the same request built with
+        the client's and these headers merged once per distinct set (its requests keep no
+        cookies to merge). `content` is httpx's `json=` or `data=`."""
+        if self._in_process is None:
+            return self.client.build_request(method, url, headers=headers, **content)
         key = tuple(headers.items())
         merged = self._merged_headers.get(key)
         if merged is None:
@@ -565,7 +568,15 @@ class BaseIntegration:
             merged.update(headers)
             self._merged_headers[key] = merged
         timeout = {"timeout": self.client.timeout.as_dict()}
-        return httpx.Request(method, url, json=json, headers=merged, extensions=timeout)
+        return httpx.Request(method, url, headers=merged, extensions=timeout, **content)
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """`client.send(request, stream=True)`, or straight to an in-process transport."""
+        if self._in_process is None:
+            return await self.client.send(request, stream=True)
+        response = await self._in_process.handle_async_request(request)
+        response.request = request
+        return response
 
     async def _read_capped(
         self, response: httpx.Response, declared: str | None = None
@@ -730,13 +741,8 @@ class BaseIntegration:
         try:
             with trio.move_on_after(self.timeout * 1.5) as scope:
                 url = self._request_url(path, params)
-                if self._in_process is not None:
-                    request = self._in_process_request(method, url, json, all_headers)
-                    response = await self._in_process.handle_async_request(request)
-                    response.request = request
-                else:
-                    request = self.client.build_request(method, url, json=json, headers=all_headers)
-                    response = await self.client.send(request, stream=True)
+                request = self._build_request(method, url, all_headers, json=json)
+                response = await self._send(request)
                 try:
                     seen = header_map(response.headers)
                     info = RateLimitInfo.from_headers(seen, self._time())

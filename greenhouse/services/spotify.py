@@ -157,10 +157,8 @@ class SpotifyService(BaseIntegration):
         form = {"grant_type": "refresh_token", "refresh_token": self._refresh_token.get()}
         try:
             with trio.fail_after(self.timeout * 1.5):
-                request = self.client.build_request(
-                    "POST", self.token_url, data=form, headers=headers
-                )
-                response = await self.client.send(request, stream=True)
+                request = self._build_request("POST", self.token_url, headers, data=form)
+                response = await self._send(request)
                 try:
                     # Capped like every other body: a broken proxy's 50 MB answer is refused
                     # after max_body_bytes instead of being held in memory whole.

@@ -14,8 +14,10 @@ arrived after the service had said its limit was spent (a correct client sends n
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
+import json
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -75,6 +77,12 @@ def _shared(name: str) -> Any:
     return _template(name)
 
 
+@cache
+def _push_template() -> dict[str, Any]:
+    """The example PushEvent (shared: clone it before changing it)."""
+    return next(e for e in _shared("users.events.public.json") if e["type"] == "PushEvent")
+
+
 def _roll(key: str) -> float:
     """A uniform number in [0, 1) that is a pure function of `key` (stable across runs)."""
     digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
@@ -85,12 +93,24 @@ def _clone(value: Any) -> Any:
     return msgspec.json.decode(msgspec.json.encode(value))
 
 
+@functools.lru_cache(maxsize=4096)  # the same moments come back in poll after poll
 def _iso(at: float) -> str:
     return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@functools.lru_cache(maxsize=1024)
 def _day(at: float) -> str:
     return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d")
+
+
+@functools.lru_cache(maxsize=512)
+def _day_range(day: int) -> dict[str, str]:
+    """A WakaTime summary's `range` for epoch day `day` (shared: read it, never change it)."""
+    start = datetime.fromtimestamp(day * DAY, tz=UTC)
+    return {"start": start.isoformat().replace("+00:00", "Z"),
+            "end": datetime.fromtimestamp((day + 1) * DAY - 1, tz=UTC).isoformat().replace("+00:00", "Z"),
+            "date": start.strftime("%Y-%m-%d"), "text": start.strftime("%a %b %d"),
+            "timezone": "UTC"}
 
 
 def demo_environment(feeds: bool = True) -> dict[str, str]:
@@ -116,6 +136,52 @@ def demo_environment(feeds: bool = True) -> dict[str, str]:
     if feeds:
         env["RSS_FEEDS"] = f"{HOSTS['feeds']}/blog.xml"
     return env
+
+
+def _header_is(request: httpx.Request, name: bytes, value: bytes, prefix: bool = False) -> bool:
+    """`request.headers.get(name, "") == value` (or `.startswith(value)`) for an ASCII `value`,
+    read from the raw bytes: httpx's `get` first probes the encoding of every header (a new
+    `Headers` for every request), several microseconds per look-up."""
+    found = [raw for key, raw in request.headers.raw if key.lower() == name]
+    got = found[0] if len(found) == 1 else b", ".join(found)
+    return got.startswith(value) if prefix else got == value
+
+
+@functools.lru_cache(maxsize=1024)
+def _query(query: bytes) -> httpx.QueryParams:
+    return httpx.QueryParams(query.decode("ascii"))
+
+
+def _params(request: httpx.Request) -> httpx.QueryParams:
+    """`_params(request)`, parsed once per distinct query (httpx parses at every access)."""
+    return _query(request.url.query)
+
+
+@functools.lru_cache(maxsize=1024)
+def _without_page(url: httpx.URL) -> str:
+    return str(url.copy_remove_param("page"))
+
+
+def _response(status: int, headers: dict[str, str], body: bytes = b"") -> httpx.Response:
+    """What `httpx.Response(status, headers=headers, content=body)` is once read, built without
+    the read (about 15 us of httpx streaming a body it already holds through its decoders).
+
+    `headers` must be final: with `Content-Length` where httpx would add it (last, for a
+    non-empty body). tests/test_simulation_world.py checks it against httpx's own.
+    """
+    response = httpx.Response(status, headers=headers, stream=httpx.ByteStream(body))
+    response._content = body  # noqa: SLF001 - what `read()` leaves; the body is in memory
+    response.is_stream_consumed = response.is_closed = True
+    return response
+
+
+def _json_response(
+    status: int, payload: Any, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """`httpx.Response(status, headers=headers, json=payload)`, built as `_response` is."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    json_headers = {"Content-Length": str(len(body)), "Content-Type": "application/json"}
+    return _response(status, {**headers, **json_headers} if headers else json_headers, body)
 
 
 class WorldAPI:
@@ -147,6 +213,8 @@ class WorldAPI:
         # Encoded answers keyed by the world state they show (see `_json_for`): polls that
         # find the world unchanged cost a dictionary look-up, not a payload build.
         self._encoded: dict[Any, tuple[bytes, str]] = {}
+        self._feeds: dict[Any, tuple[bytes, dict[str, str]]] = {}  # the RSS feed, likewise
+        self._repos: dict[tuple[int, int, float], msgspec.Raw] = {}  # see `_repo_raw`
 
     def transport(self) -> InProcessTransport:
         """An httpx transport that answers every world host (in this process: see
@@ -158,14 +226,14 @@ class WorldAPI:
     def _fault_roll(self, key: str) -> float:
         # Keyed by host, path and how often that path was asked: the same faults hit the same
         # requests whatever order concurrent pollers send them in.
-        self._fault_counts[key] += 1
-        return _roll(f"{self.world.seed}:fault:{key}:{self._fault_counts[key]}")
+        count = self._fault_counts[key] = self._fault_counts[key] + 1
+        return _roll(f"{self.world.seed}:fault:{key}:{count}")
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
         service = SERVICE_OF_HOST.get(host)
         if service is None:
-            return httpx.Response(404, json={"message": f"no such host {host}"})
+            return _json_response(404, {"message": f"no such host {host}"})
         self.calls[service] += 1
         path = request.url.path
         if service == "github":
@@ -175,10 +243,8 @@ class WorldAPI:
         if self.fault_rate and self._fault_roll(host + path) < self.fault_rate:
             self.faults[service] += 1
             if self._fault_roll(host + path) < 0.5:
-                return httpx.Response(503, json={"message": "simulated outage"})
-            return httpx.Response(
-                429, headers={"Retry-After": "2"}, json={"message": "simulated rate limit"}
-            )
+                return _json_response(503, {"message": "simulated outage"})
+            return _json_response(429, {"message": "simulated rate limit"}, {"Retry-After": "2"})
         try:
             if host == "github.sim":
                 return self._github(request, path)
@@ -194,7 +260,7 @@ class WorldAPI:
                 return self._mastodon(request, path)
             return self._feed(request, path)
         except LookupError as missing:
-            return httpx.Response(404, json={"message": f"Not Found: {missing}"})
+            return _json_response(404, {"message": f"Not Found: {missing}"})
 
     def _json(
         self, request: httpx.Request, payload: Any, headers: dict[str, str] | None = None,
@@ -222,11 +288,22 @@ class WorldAPI:
         headers: dict[str, str] | None, service: str,
     ) -> httpx.Response:
         all_headers = {"ETag": etag, "Content-Type": "application/json; charset=utf-8"}
-        all_headers.update(headers or {})
-        if request.headers.get("if-none-match") == etag:
+        if headers:
+            all_headers.update(headers)
+        if _header_is(request, b"if-none-match", etag.encode()):
             self.not_modified[service or request.url.host] += 1
-            return httpx.Response(304, headers=all_headers)
-        return httpx.Response(200, headers=all_headers, content=body)
+            status, body = 304, b""
+        else:
+            status = 200
+            if body:  # where httpx's `content=` would put it
+                all_headers["Content-Length"] = str(len(body))
+        if service == "github":
+            # GitHub charges one point per request, except an authorised conditional 304.
+            if status != 304:
+                self._github_used += 1
+                self.github_points += 1
+            all_headers.update(self._github_headers())
+        return _response(status, all_headers, body)
 
     # -- GitHub ------------------------------------------------------------------------------
 
@@ -248,20 +325,10 @@ class WorldAPI:
             return None  # free, as on GitHub
         if self._github_used >= GITHUB_HOURLY_POINTS:
             self.limit_violations["github"] += 1
-            return httpx.Response(
-                403,
-                headers=self._github_headers(),
-                json={"message": "API rate limit exceeded"},
+            return _json_response(
+                403, {"message": "API rate limit exceeded"}, self._github_headers()
             )
         return None
-
-    def _github_charge(self, response: httpx.Response) -> httpx.Response:
-        # GitHub charges one point per request, except an authorised conditional 304.
-        if response.status_code != 304:
-            self._github_used += 1
-            self.github_points += 1
-        response.headers.update(self._github_headers())
-        return response
 
     def _repo_json(self, repo: SimRepo, at: float, full: bool = False) -> dict[str, Any]:
         owner = self.world.owner
@@ -331,17 +398,35 @@ class WorldAPI:
             ]
         return item
 
+    def _repo_raw(
+        self, repo: SimRepo, state: tuple[tuple[int, int, float], ...], at: float
+    ) -> msgspec.Raw:
+        """`_repo_json(repo, at)` encoded, once per (id, stars, pushed_at) (its entry in
+        `state`): all that it changes with."""
+        shows = next(entry for entry in state if entry[0] == repo.id)
+        found = self._repos.get(shows)
+        if found is None:
+            if len(self._repos) >= 512:
+                self._repos.clear()
+            found = self._repos[shows] = msgspec.Raw(msgspec.json.encode(self._repo_json(repo, at)))
+        return found
+
+    @functools.lru_cache(maxsize=8192)  # noqa: B019 - a commit's JSON never changes
+    def _commit_raw(self, commit: SimCommit) -> msgspec.Raw:
+        """`_commit_json(commit)` encoded, spliced as it is into the lists that show it."""
+        return msgspec.Raw(msgspec.json.encode(self._commit_json(commit)))
+
     def _page(
         self, request: httpx.Request, items: list[Any], default: int = 30
     ) -> tuple[list[Any], dict[str, str]]:
-        query = request.url.params
+        query = _params(request)
         per_page = max(1, min(100, int(query.get("per_page", default))))
         page = max(1, int(query.get("page", 1)))
         chunk = items[(page - 1) * per_page : page * per_page]
         last = max(1, -(-len(items) // per_page))
         headers: dict[str, str] = {}
         links = []
-        base = str(request.url.copy_remove_param("page"))
+        base = _without_page(request.url)
         join = "&" if "?" in base else "?"
         if page < last:
             links.append(f'<{base}{join}page={page + 1}>; rel="next"')
@@ -367,16 +452,17 @@ class WorldAPI:
             }
             payload["resources"]["core"] = core
             payload["rate"] = core
-            return self._github_charge(self._json(request, payload, service="github"))
+            return self._json(request, payload, service="github")
         if parts[:1] == ["users"] and parts[2:] == ["repos"] or parts == ["user", "repos"]:
             listed = list(reversed(world.repositories(at)))
             # What a repository shows changes with its stars and its last push, not every second.
             state = tuple((r.id, world.stars(r, at), world.pushed_at(r, at)) for r in listed)
             chunk, headers = self._page(request, listed)
             key = ("repos", state, tuple(r.id for r in chunk))
-            return self._github_charge(self._json_for(
-                request, key, lambda: [self._repo_json(r, at) for r in chunk], headers, "github"
-            ))
+            return self._json_for(
+                request, key, lambda: [self._repo_raw(r, state, at) for r in chunk],
+                headers, "github",
+            )
         if parts[:1] == ["users"] and parts[2:] == ["events", "public"]:
             hour = int(at // HOUR)
             # The feed changes when a commit lands: keyed by the commits visible this hour.
@@ -384,41 +470,39 @@ class WorldAPI:
                 sum(1 for c in world.commits_in_hour(r.name, hour) if c.at <= at)
                 for r in world.repositories(at)
             )
-            return self._github_charge(self._json_for(
+            return self._json_for(
                 request, ("events", hour, visible), lambda: self._events(at),
                 {"X-Poll-Interval": str(self.events_poll_interval)}, "github",
-            ))
+            )
         if parts[:1] == ["repos"] and len(parts) >= 3:
             repo = world.repo(parts[2])
             if repo is None or repo.created_at > at:
                 raise LookupError(path)
             rest = parts[3:]
             if not rest:
-                return self._github_charge(
-                    self._json(request, self._repo_json(repo, at, full=True), service="github")
-                )
+                return self._json(request, self._repo_json(repo, at, full=True), service="github")
             if rest == ["languages"]:
-                return self._github_charge(self._json(request, repo.languages, service="github"))
+                return self._json(request, repo.languages, service="github")
             if rest == ["commits"]:
-                query = request.url.params
+                query = _params(request)
                 wanted = int(query.get("per_page", 30)) * int(query.get("page", 1))
                 commits = world.latest_commits(repo.name, at, limit=min(300, wanted))
-                since = request.url.params.get("since")
+                since = query.get("since")
                 if since:
                     floor = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp()
                     commits = [c for c in commits if c.at > floor]
-                chunk, headers = self._page(request, [self._commit_json(c) for c in commits])
-                return self._github_charge(self._json(request, chunk, headers, "github"))
+                chunk, headers = self._page(request, [self._commit_raw(c) for c in commits])
+                return self._json(request, chunk, headers, "github")
             if len(rest) == 2 and rest[0] == "commits":
                 commit = world.commit(repo.name, rest[1], at)
                 if commit is None:
                     raise LookupError(path)
                 payload = self._commit_json(commit, detail=True)
-                return self._github_charge(self._json(request, payload, service="github"))
+                return self._json(request, payload, service="github")
             if rest == ["releases"]:
                 releases = self._releases(repo, at)
                 chunk, headers = self._page(request, releases)
-                return self._github_charge(self._json(request, chunk, headers, "github"))
+                return self._json(request, chunk, headers, "github")
         raise LookupError(path)
 
     def _releases(self, repo: SimRepo, at: float) -> list[dict[str, Any]]:
@@ -459,7 +543,7 @@ class WorldAPI:
         return self._push_events(hour, (hour + 1) * HOUR - 1e-6)
 
     def _push_events(self, hour: int, at: float) -> list[dict[str, Any]]:
-        template = next(e for e in _shared("users.events.public.json") if e["type"] == "PushEvent")
+        template = _push_template()
         owner = self.world.owner
         events = []
         for repo in self.world.repositories(at):
@@ -500,13 +584,13 @@ class WorldAPI:
     def _spotify_token(self, request: httpx.Request) -> httpx.Response:
         form = parse_qs(request.content.decode())
         if form.get("grant_type") != ["refresh_token"] or not form.get("refresh_token"):
-            return httpx.Response(400, json={"error": "invalid_request"})
-        if not request.headers.get("authorization", "").startswith("Basic "):
-            return httpx.Response(401, json={"error": "invalid_client"})
+            return _json_response(400, {"error": "invalid_request"})
+        if not _header_is(request, b"authorization", b"Basic ", prefix=True):
+            return _json_response(401, {"error": "invalid_client"})
         self._tokens_issued += 1
-        return httpx.Response(
+        return _json_response(
             200,
-            json={
+            {
                 "access_token": f"sim-access-{self._tokens_issued}",
                 "token_type": "Bearer",
                 "expires_in": 3600,
@@ -532,25 +616,29 @@ class WorldAPI:
         item["album"] = dict(item["album"], name=track.album, id=track.id[::-1])
         return item
 
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - a track's JSON never changes
+    def _track_raw(self, track: SimTrack) -> msgspec.Raw:
+        return msgspec.Raw(msgspec.json.encode(self._track_json(track)))
+
     def _spotify(self, request: httpx.Request, path: str) -> httpx.Response:
-        if not request.headers.get("authorization", "").startswith("Bearer sim-access-"):
-            return httpx.Response(
-                401, json={"error": {"status": 401, "message": "Invalid access token"}}
+        if not _header_is(request, b"authorization", b"Bearer sim-access-", prefix=True):
+            return _json_response(
+                401, {"error": {"status": 401, "message": "Invalid access token"}}
             )
         at = self.now()
         if path == "/me/player/currently-playing":
             playing = self.world.playing(at)
             if playing is None:
-                return httpx.Response(204)
+                return _response(204, {})
             track, progress, _ = playing
             payload = dict(_shared("currently-playing.spotify-web-api-js.json"))
             payload.update(
                 timestamp=int(at * 1000), progress_ms=progress, is_playing=True,
-                item=self._track_json(track),
+                item=self._track_raw(track),
             )
             return self._json(request, payload, service="spotify")
         if path == "/me/player/recently-played":
-            query = request.url.params
+            query = _params(request)
             limit = max(1, min(50, int(query.get("limit", 20))))
             after = float(query["after"]) / 1000 if "after" in query else at - 2 * DAY
             before = float(query["before"]) / 1000 if "before" in query else at
@@ -558,7 +646,7 @@ class WorldAPI:
             plays = plays[-limit:][::-1]
             payload = {
                 "items": [
-                    {"track": self._track_json(t), "played_at": _iso(when), "context": None}
+                    {"track": self._track_raw(t), "played_at": _iso(when), "context": None}
                     for t, when in plays
                 ],
                 "next": None,
@@ -574,8 +662,8 @@ class WorldAPI:
         if path == "/audio-features":
             if not self.audio_features:
                 # What Spotify answers new and development-mode apps since 2024-11-27.
-                return httpx.Response(403, json={"error": {"status": 403, "message": "Forbidden"}})
-            ids = request.url.params.get("ids", "").split(",")
+                return _json_response(403, {"error": {"status": 403, "message": "Forbidden"}})
+            ids = _params(request).get("ids", "").split(",")
             by_id = {t.id: t for t in self.world.tracks}
             features: list[dict[str, Any] | None] = []
             for track_id in ids:
@@ -592,7 +680,7 @@ class WorldAPI:
                 features.append(row)
             return self._json(request, {"audio_features": features}, service="spotify")
         if path == "/artists":
-            ids = request.url.params.get("ids", "").split(",")
+            ids = _params(request).get("ids", "").split(",")
             artists = []
             for artist_id in ids:
                 by = next((t for t in self.world.tracks if t.artist_id == artist_id), None)
@@ -635,15 +723,16 @@ class WorldAPI:
         return payload
 
     def _weather(self, request: httpx.Request, path: str) -> httpx.Response:
-        if not request.url.params.get("appid"):
-            return httpx.Response(401, json={"cod": 401, "message": "Invalid API key."})
+        query = _params(request)
+        if not query.get("appid"):
+            return _json_response(401, {"cod": 401, "message": "Invalid API key."})
         at = self.now()
         # The model updates every 10 minutes: answers are the same within one.
         model_time = at - at % 600
         if path == "/data/2.5/weather":
             return self._json(request, self._weather_json(model_time), service="weather")
         if path == "/data/2.5/forecast":
-            count = max(1, min(40, int(request.url.params.get("cnt", 40))))
+            count = max(1, min(40, int(query.get("cnt", 40))))
             # The forecast moves on in 3-hour steps: one build per step, whoever asks.
             start = model_time - model_time % (3 * HOUR) + 3 * HOUR
             return self._json_for(
@@ -654,29 +743,32 @@ class WorldAPI:
 
     def _forecast(self, start: float, count: int) -> dict[str, Any]:
         template = _shared("forecast.5day3h.lisbon.captured.json")
-        entries = []
-        for n in range(count):
-            moment = start + n * 3 * HOUR
-            now_json = self._weather_json(moment)
-            entry = dict(template["list"][0])
-            entry.update(
-                dt=int(moment),
-                main=dict(entry["main"], **{k: now_json["main"][k] for k in ("temp", "feels_like", "temp_min", "temp_max", "pressure", "humidity")}),
-                weather=now_json["weather"],
-                clouds=now_json["clouds"],
-                wind=dict(entry.get("wind", {}), speed=now_json["wind"]["speed"], deg=now_json["wind"]["deg"]),
-                dt_txt=datetime.fromtimestamp(moment, tz=UTC).strftime("%Y-%m-%d %H:%M:%S"),
-                sys={"pod": "d" if now_json["weather"][0]["icon"].endswith("d") else "n"},
-            )
-            entry.pop("rain", None)
-            if "rain" in now_json:
-                entry["rain"] = {"3h": now_json["rain"]["1h"] * 3}
-            entries.append(entry)
+        entries = [self._forecast_entry(start + n * 3 * HOUR) for n in range(count)]
         city = dict(
             template["city"], name=self.world.city,
             coord={"lat": self.world.latitude, "lon": self.world.longitude},
         )
         return {"cod": "200", "message": 0, "cnt": count, "list": entries, "city": city}
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - a forecast step shows one model time
+    def _forecast_entry(self, moment: float) -> msgspec.Raw:
+        """One 3-hour step of the forecast, encoded (each is in up to 40 forecasts)."""
+        template = _shared("forecast.5day3h.lisbon.captured.json")
+        now_json = self._weather_json(moment)
+        entry = dict(template["list"][0])
+        entry.update(
+            dt=int(moment),
+            main=dict(entry["main"], **{k: now_json["main"][k] for k in ("temp", "feels_like", "temp_min", "temp_max", "pressure", "humidity")}),
+            weather=now_json["weather"],
+            clouds=now_json["clouds"],
+            wind=dict(entry.get("wind", {}), speed=now_json["wind"]["speed"], deg=now_json["wind"]["deg"]),
+            dt_txt=datetime.fromtimestamp(moment, tz=UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            sys={"pod": "d" if now_json["weather"][0]["icon"].endswith("d") else "n"},
+        )
+        entry.pop("rain", None)
+        if "rain" in now_json:
+            entry["rain"] = {"3h": now_json["rain"]["1h"] * 3}
+        return msgspec.Raw(msgspec.json.encode(entry))
 
     # -- WakaTime ----------------------------------------------------------------------------
 
@@ -698,6 +790,10 @@ class WorldAPI:
     def _past_day_summary(self, day: int) -> dict[str, Any]:
         return self._summary_of(day, (day + 1) * DAY)
 
+    @functools.lru_cache(maxsize=512)  # noqa: B019
+    def _past_day_raw(self, day: int) -> msgspec.Raw:
+        return msgspec.Raw(msgspec.json.encode(self._past_day_summary(day)))
+
     def _summary_of(self, day: int, until: float) -> dict[str, Any]:
         projects = self.world.coding_seconds(day)
         if (day + 1) * DAY > until:  # today: only what has been coded so far
@@ -709,15 +805,11 @@ class WorldAPI:
             if repo:
                 languages[repo.language] = languages.get(repo.language, 0.0) + secs
         total = sum(projects.values())
-        start = datetime.fromtimestamp(day * DAY, tz=UTC)
         return {
             "grand_total": {"total_seconds": total, "text": f"{int(total // 3600)} hrs {int(total % 3600 // 60)} mins",
                             "hours": int(total // 3600), "minutes": int(total % 3600 // 60),
                             "digital": f"{int(total // 3600)}:{int(total % 3600 // 60):02d}"},
-            "range": {"start": start.isoformat().replace("+00:00", "Z"),
-                      "end": datetime.fromtimestamp((day + 1) * DAY - 1, tz=UTC).isoformat().replace("+00:00", "Z"),
-                      "date": start.strftime("%Y-%m-%d"), "text": start.strftime("%a %b %d"),
-                      "timezone": "UTC"},
+            "range": _day_range(day),
             "projects": self._named(projects),
             "languages": self._named(languages),
             "editors": self._named({"VS Code": total}) if total else [],
@@ -726,21 +818,25 @@ class WorldAPI:
         }
 
     def _wakatime(self, request: httpx.Request, path: str) -> httpx.Response:
-        if not request.headers.get("authorization", "").startswith("Basic "):
-            return httpx.Response(401, json={"error": "Unauthorized"})
+        if not _header_is(request, b"authorization", b"Basic ", prefix=True):
+            return _json_response(401, {"error": "Unauthorized"})
         at = self.now()
         today = int(at // DAY)
         if path == "/users/current/status_bar/today":
             payload: dict[str, Any] = {"data": self._day_summary(today, at), "cached_at": _iso(at)}
             return self._json(request, payload, service="wakatime")
         if path == "/users/current/summaries":
-            query = request.url.params
+            query = _params(request)
             start = datetime.fromisoformat(query.get("start", _day(at - 6 * DAY))).replace(tzinfo=UTC)
             end = datetime.fromisoformat(query.get("end", _day(at))).replace(tzinfo=UTC)
             first, last = int(start.timestamp() // DAY), min(today, int(end.timestamp() // DAY))
             summaries = [self._day_summary(d, at) for d in range(first, last + 1)]
             total = sum(d["grand_total"]["total_seconds"] for d in summaries)
-            payload = {"data": summaries, "start": _iso(first * DAY), "end": _iso((last + 1) * DAY - 1),
+            data = [
+                self._past_day_raw(d) if (d + 1) * DAY <= at else summary
+                for d, summary in zip(range(first, last + 1), summaries, strict=True)
+            ]
+            payload = {"data": data, "start": _iso(first * DAY), "end": _iso((last + 1) * DAY - 1),
                        "cumulative_total": {"seconds": total, "total_seconds": total, "text": ""}}
             return self._json(request, payload, service="wakatime")
         if path.startswith("/users/current/stats/"):
@@ -756,7 +852,7 @@ class WorldAPI:
                     languages[lang["name"]] = languages.get(lang["name"], 0.0) + lang["total_seconds"]
             total = sum(projects.values())
             best = max(summaries, key=lambda s: s["grand_total"]["total_seconds"])
-            data = (_template("stats.last_7_days.waka-readme.json")["data"])
+            data = dict(_shared("stats.last_7_days.waka-readme.json")["data"])  # top level replaced
             data.update(
                 range=path.rsplit("/", 1)[-1], status="ok", is_up_to_date=True,
                 start=_iso((today - days + 1) * DAY), end=_iso(at), timezone="UTC",
@@ -770,15 +866,30 @@ class WorldAPI:
             )
             return self._json(request, {"data": data}, service="wakatime")
         if path == "/users/current/durations":
-            day_text = request.url.params.get("date", _day(at))
+            day_text = _params(request).get("date", _day(at))
             day = int(datetime.fromisoformat(day_text).replace(tzinfo=UTC).timestamp() // DAY)
-            durations: list[dict[str, Any]] = []
-            for repo in self.world.repos:
-                for commit in self.world.commits_between(repo.name, day * DAY, min(at, (day + 1) * DAY)):
-                    durations.append({"project": repo.name, "time": commit.at - 1800, "duration": 1700.0})
-            durations.sort(key=lambda d: d["time"])
-            return self._json(request, {"data": durations, "start": _iso(day * DAY), "end": _iso((day + 1) * DAY - 1), "timezone": "UTC"}, service="wakatime")
+            times, durations = self._day_durations(day)
+            shown = bisect.bisect_right(times, at)  # what has been coded by now
+            return self._json_for(
+                request, ("durations", day, shown),
+                lambda: {"data": durations[:shown], "start": _iso(day * DAY),
+                         "end": _iso((day + 1) * DAY - 1), "timezone": "UTC"},
+                service="wakatime",
+            )
         raise LookupError(path)
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - a day's commits never change
+    def _day_durations(self, day: int) -> tuple[list[float], list[dict[str, Any]]]:
+        """The whole day's durations, oldest first, beside the times of their commits: what
+        is shown at `at` is the prefix of commits at or before it."""
+        found: list[tuple[float, dict[str, Any]]] = []
+        for repo in self.world.repos:
+            for commit in self.world.commits_between(repo.name, day * DAY, (day + 1) * DAY):
+                found.append(
+                    (commit.at, {"project": repo.name, "time": commit.at - 1800, "duration": 1700.0})
+                )
+        found.sort(key=lambda pair: pair[1]["time"])
+        return [at for at, _ in found], [entry for _, entry in found]
 
     # -- social ------------------------------------------------------------------------------
 
@@ -792,20 +903,21 @@ class WorldAPI:
                        "following_count": 80, "statuses_count": 900}
             return self._json(request, account, service="social")
         if path == "/api/v1/accounts/1/statuses":
-            limit = max(1, min(40, int(request.url.params.get("limit", 20))))
+            limit = max(1, min(40, int(_params(request).get("limit", 20))))
             posts = self.world.posts_between(at - 30 * DAY, at)[-limit:][::-1]
-            statuses = []
+            shown = []
             for post_id, when, text in posts:
-                status = dict(self._status_json(post_id, when, text))
                 likes, boosts, replies = self._engagement(post_id)
                 grown = min(1.0, (at - when) / DAY + 0.1)  # engagement arrives over a day
-                status.update(
-                    favourites_count=int(likes * grown),
-                    reblogs_count=int(boosts * grown),
-                    replies_count=int(replies),
+                shown.append(
+                    (post_id, when, text, int(likes * grown), int(boosts * grown), int(replies))
                 )
-                statuses.append(status)
-            return self._json(request, statuses, service="social")
+            # Built and encoded once per set of counts: they move a few times a day.
+            key = ("statuses", *shown)
+            return self._json_for(
+                request, key, lambda: [self._status_counted(*post) for post in shown],
+                service="social",
+            )
         raise LookupError(path)
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 - a post's JSON never changes; read-only
@@ -820,6 +932,14 @@ class WorldAPI:
         )
         return status
 
+    def _status_counted(
+        self, post_id: str, when: float, text: str, likes: int, boosts: int, replies: int
+    ) -> dict[str, Any]:
+        return dict(
+            self._status_json(post_id, when, text),
+            favourites_count=likes, reblogs_count=boosts, replies_count=replies,
+        )
+
     @functools.lru_cache(maxsize=256)  # noqa: B019
     def _engagement(self, post_id: str) -> tuple[float, float, float]:
         rng = random.Random(f"{self.world.seed}:likes:{post_id}")
@@ -830,6 +950,21 @@ class WorldAPI:
             raise LookupError(path)
         at = self.now()
         posts = self.world.posts_between(at - 60 * DAY, at)[::4][-15:][::-1]
+        key = ("feed", *posts) if posts else ("feed", at)  # no posts: dated by `at`
+        found = self._feeds.get(key)
+        if found is None:
+            if len(self._feeds) >= 64:
+                self._feeds.clear()
+            found = self._feeds[key] = self._feed_body(posts, at)
+        body, headers = found
+        if _header_is(request, b"if-none-match", headers["ETag"].encode()):
+            self.not_modified["social"] += 1
+            return _response(304, headers)
+        return _response(200, {**headers, "Content-Length": str(len(body))}, body)
+
+    def _feed_body(
+        self, posts: list[tuple[str, float, str]], at: float
+    ) -> tuple[bytes, dict[str, str]]:
         items = "".join(
             f"<item><title>{text.split(':')[0]}</title>"
             f"<link>http://feeds.sim/posts/{post_id}</link><guid>{post_id}</guid>"
@@ -849,7 +984,4 @@ class WorldAPI:
             "Last-Modified": format_datetime(datetime.fromtimestamp(last, tz=UTC), usegmt=True),
             "Content-Type": "application/rss+xml; charset=utf-8",
         }
-        if request.headers.get("if-none-match") == etag:
-            self.not_modified["social"] += 1
-            return httpx.Response(304, headers=headers)
-        return httpx.Response(200, headers=headers, content=body)
+        return body, headers

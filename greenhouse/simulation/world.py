@@ -21,12 +21,14 @@ The rhythms:
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import math
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 __all__ = ["SimCommit", "SimRepo", "SimTrack", "WeatherState", "World", "DEFAULT_START"]
 
@@ -154,6 +156,18 @@ class WeatherState:
     sunrise: float
     sunset: float
     is_day: bool
+
+
+class _WeatherDraws(NamedTuple):
+    """The random part of one weather block (the rest follows the time of day and year)."""
+
+    temperature: float
+    roll: float
+    clouds: int
+    wind: float
+    humidity: int
+    pressure: float
+    wind_deg: int
 
 
 _BEFORE_MAX = 300  # the most commits `latest_commits` looks up before the current hour
@@ -449,30 +463,45 @@ class World:
     # -- weather -----------------------------------------------------------------------------
 
     def _sun(self, at: float) -> tuple[float, float]:
-        day = datetime.fromtimestamp(at, tz=UTC)
-        day_of_year = day.timetuple().tm_yday
+        return self._sun_on(at - at % DAY)
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019 - the same for every moment of a day
+    def _sun_on(self, midnight: float) -> tuple[float, float]:
+        day_of_year = datetime.fromtimestamp(midnight, tz=UTC).timetuple().tm_yday
         declination = math.radians(23.44) * math.sin(2 * math.pi * (284 + day_of_year) / 365)
         lat = math.radians(self.latitude)
         cos_hour = -math.tan(lat) * math.tan(declination)
         half_day = math.degrees(math.acos(max(-1.0, min(1.0, cos_hour)))) / 15 * HOUR
-        midnight = at - at % DAY
         solar_noon = midnight + 12 * HOUR - self.longitude / 15 * HOUR
         return solar_noon - half_day, solar_noon + half_day
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019
+    def _season(self, midnight: float) -> float:
+        day = datetime.fromtimestamp(midnight, tz=UTC).timetuple().tm_yday
+        north = self.latitude >= 0
+        return math.cos(2 * math.pi * (day - (200 if north else 15)) / 365)  # 1 = midsummer
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019 - every moment of a block draws these
+    def _weather_draws(self, block: int) -> _WeatherDraws:
+        # Drawn in the order `weather` has always drawn them from the block's generator.
+        rng = _rng(self.seed, "weather", self.weather_block_hours, block)
+        temperature, roll, clouds, wind = (
+            rng.gauss(0, 1.5), rng.random(), rng.randint(0, 10), rng.gauss(3.5, 2.0)
+        )
+        humidity, pressure, wind_deg = rng.randint(-10, 10), rng.gauss(0, 6), rng.randint(0, 359)
+        return _WeatherDraws(temperature, roll, clouds, wind, humidity, pressure, wind_deg)
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - polls ask on 10-minute and 3-hour marks
     def weather(self, at: float) -> WeatherState:
         """The weather at `at`."""
-        day = datetime.fromtimestamp(at, tz=UTC).timetuple().tm_yday
-        north = self.latitude >= 0
-        season = math.cos(2 * math.pi * (day - (200 if north else 15)) / 365)  # 1 = midsummer
+        season = self._season(at - at % DAY)
         sunrise, sunset = self._sun(at)
         local_hour = ((at % DAY) / HOUR + self.longitude / 15) % 24
         diurnal = math.cos(2 * math.pi * (local_hour - 15) / 24)
-        block = int(at // (self.weather_block_hours * HOUR))
-        rng = _rng(self.seed, "weather", self.weather_block_hours, block)
-        temperature = 16 + 7 * season + 5 * diurnal + rng.gauss(0, 1.5)
+        draws = self._weather_draws(int(at // (self.weather_block_hours * HOUR)))
+        temperature = 16 + 7 * season + 5 * diurnal + draws.temperature
         wet = 0.35 - 0.2 * season
-        roll = rng.random()
+        roll = draws.roll
         if roll < wet * 0.15:
             cid, main, desc, icon = 211, "Thunderstorm", "thunderstorm", "11"
         elif roll < wet * 0.6:
@@ -490,16 +519,16 @@ class World:
         if temperature < 1.5 and main in ("Rain", "Thunderstorm"):
             cid, main, desc, icon = 601, "Snow", "snow", "13"
         is_day = sunrise <= at < sunset
-        clouds = {"Clear": 0, "Clouds": 60, "Mist": 90}.get(main, 90) + rng.randint(0, 10)
-        wind = abs(rng.gauss(3.5, 2.0)) + (6 if main == "Thunderstorm" else 0)
+        clouds = {"Clear": 0, "Clouds": 60, "Mist": 90}.get(main, 90) + draws.clouds
+        wind = abs(draws.wind) + (6 if main == "Thunderstorm" else 0)
         rain = {500: 0.6, 502: 6.0, 211: 12.0}.get(cid, 0.0)
         return WeatherState(
             temperature=round(temperature, 2),
             feels_like=round(temperature - wind * 0.4, 2),
-            humidity=min(100, int(55 + 30 * wet + rng.randint(-10, 10) + (25 if rain else 0))),
-            pressure=int(1015 + rng.gauss(0, 6)),
+            humidity=min(100, int(55 + 30 * wet + draws.humidity + (25 if rain else 0))),
+            pressure=int(1015 + draws.pressure),
             wind_speed=round(wind, 2),
-            wind_deg=rng.randint(0, 359),
+            wind_deg=draws.wind_deg,
             clouds=min(100, clouds),
             condition_id=cid,
             main=main,
@@ -549,13 +578,18 @@ class World:
 
     def posts_between(self, since: float, until: float) -> list[tuple[str, float, str]]:
         """(post id, posted_at, text) for social posts in (since, until], oldest first."""
-        posts = [
-            post
-            for day in range(int(since // DAY), int(until // DAY) + 1)
-            for post in self._posts_on(day)
-            if since < post[1] <= until
-        ]
-        return sorted(posts, key=lambda p: p[1])
+        times, posts = self._posts_in_days(int(since // DAY), int(until // DAY))
+        return posts[bisect.bisect_right(times, since) : bisect.bisect_right(times, until)]
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - feeds ask about the same weeks all day
+    def _posts_in_days(
+        self, first: int, last: int
+    ) -> tuple[list[float], list[tuple[str, float, str]]]:
+        posts = sorted(
+            (post for day in range(first, last + 1) for post in self._posts_on(day)),
+            key=lambda p: p[1],
+        )
+        return [post[1] for post in posts], posts
 
     @functools.lru_cache(maxsize=1024)  # noqa: B019 - feeds ask about the same weeks again
     def _posts_on(self, day: int) -> tuple[tuple[str, float, str], ...]:
