@@ -59,10 +59,11 @@ SERVICES = ("github", "spotify", "weather", "wakatime", "social")
 SIMULATION_ENV = {"SPOTIFY_POLL_INTERVAL": "240"}
 SIMULATION_EVENTS_POLL_INTERVAL = 900
 # History rows (task runs, mood and growth history, observations) are committed in batches of
-# five garden minutes instead of a second: the same rows, a fraction of the transactions (about
-# 360 a simulated day instead of 880 at one garden minute; a commit, not a row, is most of the
-# persistence actor's cost). Garden events are still committed at once, with the rows pending.
-SIMULATION_FLUSH_INTERVAL = 300.0
+# fifteen garden minutes instead of a second: the same rows, a fraction of the transactions
+# (about 230 a simulated day; 365 at five garden minutes, 880 at one; a commit, not a row, is
+# most of the persistence actor's cost). Garden events are still committed at once, with the
+# rows pending, so most history rows ride along with an event's commit anyway.
+SIMULATION_FLUSH_INTERVAL = 900.0
 # SQLite checkpoints the WAL into the database file every 4000 pages instead of its default 1000:
 # each checkpoint syncs both files, and inline under the mock clock those waits were about a
 # quarter of the persistence actor's time. Commits still go to the WAL at once (a killed process
@@ -72,7 +73,7 @@ SIMULATION_CHECKPOINT_PAGES = 4000
 SIMULATION_DIFFERENCES = (
     ("Spotify poll", "240 s", "30 s, SPOTIFY_POLL_INTERVAL"),
     ("GitHub events feed", "900 s", "60 s, GitHub's X-Poll-Interval"),
-    ("history rows batched", "300 s", "1 s, GREENHOUSE_FLUSH_INTERVAL"),
+    ("history rows batched", "900 s", "1 s, GREENHOUSE_FLUSH_INTERVAL"),
     ("WAL checkpoint", "4000 pages", "1000 pages, SQLite's default"),
     ("API requests", "in process", "httpx AsyncClient.send"),
 )
