@@ -32,7 +32,7 @@ from greenhouse.messages import (
     ServerLimits,
 )
 from greenhouse.ratelimit import TokenBucket, WaitQueue, scope_bucket, take, wait_time
-from greenhouse.runtime import Actor, AskRequest, Bus, Clock, Mailbox
+from greenhouse.runtime import NOT_NOW, Actor, AskRequest, Bus, Clock, Mailbox
 
 __all__ = ["EndpointMetrics", "RateLimitActor", "scope_of"]
 
@@ -132,10 +132,7 @@ class RateLimitActor(Actor):
             self._server_limits(message)
             return None
         if isinstance(message, RequestRecorded):
-            if message.limits is not None:
-                self._server_limits(message.limits)
-            metrics = self.endpoints.setdefault(message.endpoint or "-", EndpointMetrics())
-            metrics.record(message.ok, message.elapsed_ms)
+            self._record(message)
             return None
         if isinstance(message, RateLimitStatsRequest):
             return self.stats()
@@ -145,47 +142,59 @@ class RateLimitActor(Actor):
 
     # -- acquiring -----------------------------------------------------------------------------
 
+    def answer_now(self, message: Any) -> Any:
+        """Settled at once while the actor is idle (see `greenhouse.runtime.answer_now`): an
+        `Acquire` that is granted or denied without waiting in line, and a `RequestRecorded`."""
+        if isinstance(message, Acquire):
+            return self._settle(message)
+        if isinstance(message, RequestRecorded):
+            self._record(message)
+            return None
+        return NOT_NOW
+
     def _acquire(self, request: AskRequest) -> None:
         want: Acquire = request.message
+        answer = self._settle(want)
+        if answer is not NOT_NOW:
+            request.answer(answer)
+            return
+        now = self.clock.monotonic()
+        scope = scope_of(want.endpoint)
+        self.queue.push(request, want.tokens, want.priority, now, now + want.max_wait, scope)
+        self._wake()
+
+    def _settle(self, want: Acquire) -> Any:
+        """`Granted` or `Denied` now, or `NOT_NOW` when the caller is to wait in line."""
         assert self.bucket is not None
         now = self.clock.monotonic()
         if not self.enabled:
-            self._grant(request, want.tokens, 0.0)
-            return
+            return self._granted(want.tokens, 0.0)
         if want.tokens > self.bucket.capacity or want.tokens < 0:
             self.denials += 1
-            request.answer(
-                Denied(
-                    service=self.service,
-                    retry_after=math.inf,
-                    reason=f"{want.tokens:g} tokens exceed the burst of {self.bucket.capacity:g}",
-                )
+            return Denied(
+                service=self.service,
+                retry_after=math.inf,
+                reason=f"{want.tokens:g} tokens exceed the burst of {self.bucket.capacity:g}",
             )
-            return
         scope = scope_of(want.endpoint)
         scoped = self._scoped.get(scope) if scope else None
         # Nobody in line and tokens at hand: grant at once. With a line, everyone queues, so a
         # newcomer cannot overtake callers that are already waiting.
         if not len(self.queue) and take(self.bucket, scoped, want.tokens, now):
-            self._grant(request, want.tokens, 0.0)
-            return
+            return self._granted(want.tokens, 0.0)
         # A caller that could not be served within its wait even with nobody ahead is told at
         # once (and does not hold up the line meanwhile).
         if want.max_wait <= 0 or wait_time(self.bucket, scoped, want.tokens, now) > want.max_wait:
-            self._deny(request, now, want.tokens, scope)
-            return
-        self.queue.push(request, want.tokens, want.priority, now, now + want.max_wait, scope)
-        self._wake()
+            return self._denied(now, want.tokens, scope)
+        return NOT_NOW
 
-    def _grant(self, request: AskRequest, tokens: float, waited: float) -> None:
+    def _granted(self, tokens: float, waited: float) -> Granted:
         self.granted += 1
         self.granted_tokens += tokens
         remaining = self.bucket.tokens if self.bucket is not None else 0.0
-        request.answer(
-            Granted(service=self.service, tokens=tokens, remaining=remaining, waited=waited)
-        )
+        return Granted(service=self.service, tokens=tokens, remaining=remaining, waited=waited)
 
-    def _deny(self, request: AskRequest, now: float, tokens: float, scope: str = "") -> None:
+    def _denied(self, now: float, tokens: float, scope: str = "") -> Denied:
         assert self.bucket is not None
         self.denials += 1
         retry_after = wait_time(self.bucket, self._scoped.get(scope), tokens, now)
@@ -194,7 +203,7 @@ class RateLimitActor(Actor):
             head = self.queue.head(now)
             assert head is not None
             retry_after = max(retry_after, self.bucket.wait_time(head.tokens, now))
-        request.answer(Denied(service=self.service, retry_after=retry_after))
+        return Denied(service=self.service, retry_after=retry_after)
 
     def _wake(self) -> None:
         self._kick.set()
@@ -207,9 +216,9 @@ class RateLimitActor(Actor):
             now = self.clock.monotonic()
             if self.bucket is not None:
                 for waiter in self.queue.expired(now):
-                    self._deny(waiter.item, now, waiter.tokens, waiter.scope)
+                    waiter.item.answer(self._denied(now, waiter.tokens, waiter.scope))
                 for waiter in self.queue.serve(self.bucket, now, self._scoped.get):
-                    self._grant(waiter.item, waiter.tokens, now - waiter.enqueued)
+                    waiter.item.answer(self._granted(waiter.tokens, now - waiter.enqueued))
                 wake_at = self.queue.next_event(self.bucket, now, self._scoped.get)
             else:
                 wake_at = math.inf
@@ -220,6 +229,12 @@ class RateLimitActor(Actor):
             )
             with trio.move_on_after(pause):
                 await self._kick.wait()
+
+    def _record(self, message: RequestRecorded) -> None:
+        if message.limits is not None:
+            self._server_limits(message.limits)
+        metrics = self.endpoints.setdefault(message.endpoint or "-", EndpointMetrics())
+        metrics.record(message.ok, message.elapsed_ms)
 
     def _server_limits(self, limits: ServerLimits) -> None:
         assert self.bucket is not None

@@ -32,7 +32,7 @@ from .messages import (
     ServerLimits,
 )
 from .ratelimit import PRIORITY_NORMAL
-from .runtime import AskError, AskTimeout, Mailbox, ask
+from .runtime import NOT_NOW, AskError, AskTimeout, Mailbox, answer_now, ask
 from .services.base import CachedResponse, RateLimitExceeded, RateLimitInfo
 
 __all__ = [
@@ -137,14 +137,12 @@ class ActorRequestGate:
         box = self._box(service)
         if box is None:
             return
+        want = Acquire(tokens=tokens, priority=self.priority, endpoint=endpoint, max_wait=self.max_wait)
         try:
-            reply = await ask(
-                box,
-                Acquire(
-                    tokens=tokens, priority=self.priority, endpoint=endpoint, max_wait=self.max_wait
-                ),
-                timeout=self.max_wait + self.ask_margin,
-            )
+            # An idle bucket settles most requests at once, in this task (no round trip).
+            reply = answer_now(box, want)
+            if reply is NOT_NOW:
+                reply = await ask(box, want, timeout=self.max_wait + self.ask_margin)
         except (AskTimeout, AskError) as error:
             log.warning("%s: bucket did not answer (%s); refusing the request", service, error)
             raise RateLimitExceeded(service, self.max_wait) from error
@@ -173,6 +171,12 @@ class ActorRequestGate:
                 endpoint=endpoint,
             )
         recorded = RequestRecorded(endpoint=endpoint, ok=ok, elapsed_ms=elapsed_ms, limits=limits)
+        try:
+            if answer_now(box, recorded) is not NOT_NOW:
+                return  # an idle bucket took it in this task
+        except AskError as error:  # as a told message's failure: the request itself went fine
+            log.warning("%s: bucket failed on a request report (%s)", service, error)
+            return
         # Told without a schedule point of its own when the mailbox has room: the request
         # that this reports on has just passed several (the `Acquire` ask, the network).
         if not (box.fits(1) and box.put_nowait(recorded)):

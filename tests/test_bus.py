@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from greenhouse.messages import Message
 from greenhouse.runtime import (
+    NOT_NOW,
     Actor,
     AskError,
     AskTimeout,
@@ -18,6 +19,7 @@ from greenhouse.runtime import (
     MailboxClosed,
     MailboxOverflow,
     OverflowPolicy,
+    answer_now,
     ask,
 )
 
@@ -325,3 +327,54 @@ def test_publish_many_leaves_every_mailbox_as_publishing_one_by_one_would(
     delivered = trio.run(many.publish_many, messages)
     assert state(many, many_boxes) == state(one_by_one, one_by_one_boxes)
     assert delivered == sum(box.stats.delivered for box in many_boxes) - min(preload, capacities[0])
+
+
+class Doubler(Actor):
+    """Answers `Other` at once (`answer_now`) except for values over 100; records what it saw."""
+
+    def __init__(self, name, inbox, bus):
+        super().__init__(name, inbox, bus)
+        self.seen: list[tuple[str, int]] = []
+        self.gate = trio.Event()
+
+    def answer_now(self, message):
+        if isinstance(message, Other) and message.value <= 100:
+            if message.value < 0:
+                raise ValueError("negative")
+            self.seen.append(("now", message.value))
+            return message.value * 2
+        return NOT_NOW
+
+    async def handle(self, message):
+        self.seen.append(("mailbox", message.value))
+        if message.value == 999:
+            await self.gate.wait()  # busy in a handler until the test lets go
+        return message.value * 2
+
+
+async def test_answer_now_only_while_the_reader_is_idle_and_never_overtakes():
+    bus = Bus()
+    box = bus.mailbox("doubler")
+    actor = Doubler("doubler", box, bus)
+    assert answer_now(box, Other(value=1)) is NOT_NOW  # not running: no answerer yet
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(actor.run)
+        await trio.testing.wait_all_tasks_blocked()
+        assert answer_now(box, Other(value=4)) == 8  # idle: answered in this task
+        assert answer_now(box, Other(value=500)) is NOT_NOW  # the actor declines
+        with pytest.raises(AskError, match="doubler failed on Other: negative"):
+            answer_now(box, Other(value=-1))
+        box.put_nowait(Other(value=7))  # queued: a new message must not overtake it
+        assert answer_now(box, Other(value=5)) is NOT_NOW
+        await trio.testing.wait_all_tasks_blocked()
+        box.put_nowait(Other(value=999))  # busy in a handler: not idle either
+        await trio.testing.wait_all_tasks_blocked()
+        assert answer_now(box, Other(value=6)) is NOT_NOW
+        actor.gate.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert answer_now(box, Other(value=3)) == 6
+        nursery.cancel_scope.cancel()
+    assert actor.seen == [("now", 4), ("mailbox", 7), ("mailbox", 999), ("now", 3)]
+    assert box.answerer is None  # stopped: no answers from a dead actor
+    box.close()
+    assert answer_now(box, Other(value=1)) is NOT_NOW

@@ -23,7 +23,9 @@ from greenhouse.messages import (
     RequestRecorded,
     ServerLimits,
 )
-from greenhouse.runtime import Bus, Clock, ask
+from greenhouse.runtime import NOT_NOW, Bus, Clock, ask
+from greenhouse.service_hooks import ActorRequestGate, bucket_mailbox_name
+from greenhouse.services.base import RateLimitExceeded, RateLimitInfo
 
 EPOCH = 1_764_000_000.0
 
@@ -332,3 +334,77 @@ class ScaledClock(Clock):
 
     def _elapsed(self) -> float:
         return (trio.current_time() + 5000.0) * self.scale
+
+
+class MailboxOnly(RateLimitActor):
+    """The same bucket, answering only through its mailbox (what every ask did before
+    `answer_now`)."""
+
+    def answer_now(self, message: Any) -> Any:
+        return NOT_NOW
+
+
+def gate_outcomes(
+    actor_type: type[RateLimitActor], calls: list[tuple[float, int, bool, int | None]],
+    max_wait: float,
+) -> tuple[list[Any], dict[str, Any]]:
+    """Callers arriving at increasing times through `ActorRequestGate`: what each got, and the
+    bucket's stats at the end."""
+    outcomes: list[Any] = []
+
+    async def main() -> dict[str, Any]:
+        bus = Bus()
+        box = bus.mailbox(bucket_mailbox_name("svc"), capacity=4096)
+        actor = actor_type("svc", box, bus, per_minute=60.0, burst=3.0,
+                           clock=Clock(start_epoch=EPOCH))
+        gate = ActorRequestGate({box.owner: box}, max_wait=max_wait)
+
+        async def caller(at: float, tokens: int, ok: bool, remaining: int | None) -> None:
+            await trio.sleep_until(at)
+            try:
+                await gate.acquire("svc", "/things", tokens)
+            except RateLimitExceeded as refused:
+                outcomes.append((at, "refused", round(refused.retry_after, 6)))
+                return
+            outcomes.append((at, "granted", trio.current_time()))
+            info = None if remaining is None else RateLimitInfo(remaining=remaining, limit=10)
+            await gate.report("svc", "/things", info, ok, 12.5)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(actor.run)
+            at = 0.0
+            for gap, tokens, ok, remaining in calls:
+                at += gap
+                nursery.start_soon(caller, at, tokens, ok, remaining)
+            await trio.sleep(at + 100)
+            stats = await ask(box, RateLimitStatsRequest())
+            nursery.cancel_scope.cancel()
+        return stats
+
+    stats = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    return sorted(outcomes, key=lambda o: o[0]), stats
+
+
+@given(
+    calls=st.lists(
+        st.tuples(
+            st.floats(0.01, 2.0),  # gap after the previous caller (no ties: a strict order)
+            st.integers(1, 4),  # tokens (4 is over the burst: denied for ever)
+            st.booleans(),  # the request went well
+            st.one_of(st.none(), st.integers(0, 3)),  # the server's remaining count
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    max_wait=st.sampled_from([0.0, 1.5, 60.0]),
+)
+def test_answering_in_the_callers_task_changes_no_outcome(
+    calls: list[tuple[float, int, bool, int | None]], max_wait: float
+) -> None:
+    """`answer_now` skips the mailbox round trip when the bucket is idle; every grant, refusal,
+    wait and metric is what the mailbox path gives."""
+    inline = gate_outcomes(RateLimitActor, calls, max_wait)
+    assert inline == gate_outcomes(MailboxOnly, calls, max_wait)
+    assert inline[1]["endpoints"].get("/things", {}).get("requests", 0) == sum(
+        1 for o in inline[0] if o[1] == "granted"
+    )

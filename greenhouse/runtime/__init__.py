@@ -1,6 +1,6 @@
 """The actor runtime: actors, mailboxes, the bus, supervision and the clock."""
 
-from .actor import Actor, AskError, AskRequest, AskTimeout, Reply, ask
+from .actor import NOT_NOW, Actor, AskError, AskRequest, AskTimeout, Reply, answer_now, ask
 from .bus import Bus, Subscription
 from .clock import Clock
 from .mailbox import (
@@ -15,6 +15,7 @@ from .mailbox import (
 from .supervisor import ActorStatus, ChildSpec, Restart, Runnable, Supervisor, SupervisorEscalation
 
 __all__ = [
+    "NOT_NOW",
     "Actor",
     "ActorStatus",
     "AskError",
@@ -35,6 +36,7 @@ __all__ = [
     "Supervisor",
     "SupervisorEscalation",
     "WaitGraph",
+    "answer_now",
     "ask",
     "current_actor_name",
 ]

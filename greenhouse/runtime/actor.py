@@ -17,9 +17,9 @@ import trio
 
 from .bus import Bus
 from .clock import Clock
-from .mailbox import Mailbox, OverflowPolicy, current_actor_name
+from .mailbox import NOT_NOW, Mailbox, OverflowPolicy, current_actor_name
 
-__all__ = ["Actor", "AskError", "AskRequest", "AskTimeout", "ask"]
+__all__ = ["NOT_NOW", "Actor", "AskError", "AskRequest", "AskTimeout", "answer_now", "ask"]
 
 
 class AskTimeout(TimeoutError):
@@ -113,6 +113,27 @@ async def ask(target: Mailbox, message: Any, timeout: float = 5.0) -> Any:  # no
     return value
 
 
+def answer_now(target: Mailbox, message: Any) -> Any:
+    """The answer of `target`'s actor to `message`, given at once in this task; or `NOT_NOW`.
+
+    An actor may answer some messages without awaiting anything (`Actor.answer_now`: a bucket
+    with tokens at hand grants them). While its reader is idle (waiting in `get` on an empty
+    mailbox, so no queued message is overtaken and none of its handlers is half-way), the caller
+    runs that answer in its own task instead of a round trip through the mailbox (two task
+    switches and a timeout scope: most of an `ask`). The actor's state is still changed only by
+    the actor's own code, and trio runs one task at a time, so it is the answer the actor would
+    have sent. `NOT_NOW` (the reader is busy or has messages queued, or declines): send the
+    message the usual way (`ask`, `put`). The answer raising is an `AskError`, as from `ask`.
+    """
+    answerer = target.answerer
+    if answerer is None or not target.reader_idle():
+        return NOT_NOW
+    try:
+        return answerer(message)
+    except Exception as error:
+        raise AskError(f"{target.owner} failed on {type(message).__name__}: {error}") from error
+
+
 class Actor:
     """Base class: a named loop over one mailbox. Override `handle`, and `started`/`stopped`."""
 
@@ -144,6 +165,15 @@ class Actor:
         """Handle one message; for an `ask` the return value is the reply."""
         raise NotImplementedError(f"{type(self).__name__} does not handle {type(message).__name__}")
 
+    def answer_now(self, message: Any) -> Any:
+        """Answer `message` without awaiting, or return `NOT_NOW` (always, by default).
+
+        Called by `answer_now(inbox, message)` from another task while this actor is idle; an
+        override handles only what it can settle at once, and returns `NOT_NOW` for the rest
+        (which then arrives through the mailbox as usual). A told message's answer is ignored.
+        """
+        return NOT_NOW
+
     async def run(self) -> None:
         """Read the mailbox until it closes; overridable for actors with their own loop."""
         token = current_actor_name.set(self.name)
@@ -152,9 +182,13 @@ class Actor:
             if self.inbox is None:
                 await trio.sleep(math.inf)
                 return
+            if type(self).answer_now is not Actor.answer_now:
+                self.inbox.answerer = self.answer_now
             async for message in self.inbox:
                 await self.dispatch(message)
         finally:
+            if self.inbox is not None and self.inbox.answerer == self.answer_now:
+                self.inbox.answerer = None
             current_actor_name.reset(token)
             with trio.CancelScope(shield=True):
                 await self.stopped()

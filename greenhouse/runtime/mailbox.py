@@ -33,6 +33,7 @@ from typing import Any
 import trio
 
 __all__ = [
+    "NOT_NOW",
     "Mailbox",
     "MailboxClosed",
     "MailboxOverflow",
@@ -46,6 +47,18 @@ __all__ = [
 current_actor_name: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "current_actor_name", default=None
 )
+
+
+class _NotNow:
+    """The sentinel `NOT_NOW` (see `greenhouse.runtime.actor.answer_now`)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_NOW"
+
+
+NOT_NOW: Any = _NotNow()
 
 
 class OverflowPolicy(enum.StrEnum):
@@ -123,6 +136,8 @@ class Mailbox:
         self._woken = trio.lowlevel.ParkingLot()
         self._wait_graph = wait_graph if wait_graph is not None else WaitGraph()
         self._closed: type[MailboxClosed] | None = None
+        # The reader's synchronous answers (`Actor.answer_now`), set while its loop runs.
+        self.answerer: Callable[[Any], Any] | None = None
 
     def __len__(self) -> int:
         return len(self._items)
@@ -130,6 +145,11 @@ class Mailbox:
     @property
     def closed(self) -> bool:
         return self._closed is not None
+
+    def reader_idle(self) -> bool:
+        """The reader waits in `get` on an empty, open mailbox: nothing queued is ahead of a
+        new message, and the reader is in none of its handlers."""
+        return not self._items and bool(self._not_empty) and self._closed is None
 
     def _append(self, message: Any) -> None:
         items = self._items

@@ -93,7 +93,7 @@ def _clone(value: Any) -> Any:
     return msgspec.json.decode(msgspec.json.encode(value))
 
 
-@functools.lru_cache(maxsize=4096)  # the same moments come back in poll after poll
+@functools.lru_cache(maxsize=2048)  # the same moments come back in poll after poll
 def _iso(at: float) -> str:
     return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -411,7 +411,7 @@ class WorldAPI:
             found = self._repos[shows] = msgspec.Raw(msgspec.json.encode(self._repo_json(repo, at)))
         return found
 
-    @functools.lru_cache(maxsize=8192)  # noqa: B019 - a commit's JSON never changes
+    @functools.lru_cache(maxsize=2048)  # noqa: B019 - a commit's JSON never changes
     def _commit_raw(self, commit: SimCommit) -> msgspec.Raw:
         """`_commit_json(commit)` encoded, spliced as it is into the lists that show it."""
         return msgspec.Raw(msgspec.json.encode(self._commit_json(commit)))
@@ -790,7 +790,7 @@ class WorldAPI:
     def _past_day_summary(self, day: int) -> dict[str, Any]:
         return self._summary_of(day, (day + 1) * DAY)
 
-    @functools.lru_cache(maxsize=512)  # noqa: B019
+    @functools.lru_cache(maxsize=64)  # noqa: B019
     def _past_day_raw(self, day: int) -> msgspec.Raw:
         return msgspec.Raw(msgspec.json.encode(self._past_day_summary(day)))
 
