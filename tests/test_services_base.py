@@ -559,3 +559,37 @@ async def test_an_in_process_transport_gives_the_same_outcomes_as_the_client_pat
             seen.append(outcome(result, sent, sleep.sleeps))
             await service.aclose()
         assert seen[0] == seen[1], name
+
+
+async def test_an_in_process_transport_builds_a_repeated_bodiless_request_once(
+    autojump_clock: Any,
+) -> None:
+    """A poll sends the same GET again and again: built once; a request with a body never is
+    reused (each carries its own body)."""
+    from greenhouse.services.base import InProcessTransport
+
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json=[{"id": len(sent), "name": request.content.decode()}])
+
+    service = TokenService(
+        "https://api.example.test/v1",
+        transport=InProcessTransport(handler),
+        clock=Clock(start_epoch=EPOCH),
+    )
+    first = await service.get("/items", list[Item])
+    second = await service.get("/items", list[Item])
+    other = await service.get("/items", list[Item], params={"page": 2})
+    posted = [
+        await service.make_request("POST", "/items", response_type=list[Item], json={"n": n})
+        for n in (1, 2)
+    ]
+    await service.aclose()
+    assert [r.data[0].id for r in (first, second, other)] == [1, 2, 3]
+    assert sent[0] is sent[1] and sent[2] is not sent[0]
+    assert sent[2].url.params["page"] == "2"
+    assert sent[0].headers["authorization"] == f"Bearer {TOKEN}"
+    assert [p.data[0].name for p in posted] == ['{"n":1}', '{"n":2}']
+    assert sent[3] is not sent[4]

@@ -201,18 +201,6 @@ def test_the_worlds_responses_are_what_httpx_builds_from_content(status, headers
     assert _state(_response(status, final, body)) == _state(built)
 
 
-@pytest.mark.parametrize(
-    ("payload", "headers"),
-    [({"message": "simulated rate limit"}, {"Retry-After": "2"}),
-     ({"error": {"status": 401, "message": "Inválid"}}, None)],
-)
-def test_the_worlds_json_responses_are_what_httpx_builds_from_json(payload, headers):
-    from greenhouse.simulation.fake_apis import _json_response
-
-    built = httpx.Response(429, headers=headers, json=payload)
-    assert _state(_json_response(429, payload, headers)) == _state(built)
-
-
 async def test_a_world_response_reads_and_closes_like_a_read_one():
     from greenhouse.simulation.fake_apis import _response
 

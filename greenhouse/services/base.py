@@ -459,6 +459,8 @@ class BaseIntegration:
         self._transport = transport
         self._in_process = transport if isinstance(transport, InProcessTransport) else None
         self._merged_headers: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
+        # In-process requests without a body, built once per method, URL and headers.
+        self._bodiless: dict[tuple[str, httpx.URL | str, tuple[tuple[str, str], ...]], httpx.Request] = {}
         self._user_agent = user_agent
         self._client: httpx.AsyncClient | None = None
         self._urls: dict[tuple[str, tuple[tuple[str, type, Any], ...]], httpx.URL] = {}
@@ -556,10 +558,17 @@ class BaseIntegration:
     ) -> httpx.Request:
         """`client.build_request`; for an in-process transport, the same request built with
         the client's and these headers merged once per distinct set (its requests keep no
-        cookies to merge). `content` is httpx's `json=` or `data=`."""
+        cookies to merge), and one without a body built once (the handler only reads it; a
+        poll sends the same request again and again). `content` is httpx's `json=` or `data=`.
+        """
         if self._in_process is None:
             return self.client.build_request(method, url, headers=headers, **content)
         key = tuple(headers.items())
+        bodiless = not any(value is not None for value in content.values())
+        if bodiless:
+            request = self._bodiless.get((method, url, key))
+            if request is not None:
+                return request
         merged = self._merged_headers.get(key)
         if merged is None:
             if len(self._merged_headers) >= URL_CACHE_SIZE:
@@ -568,7 +577,12 @@ class BaseIntegration:
             merged.update(headers)
             self._merged_headers[key] = merged
         timeout = {"timeout": self.client.timeout.as_dict()}
-        return httpx.Request(method, url, headers=merged, extensions=timeout, **content)
+        request = httpx.Request(method, url, headers=merged, extensions=timeout, **content)
+        if bodiless:
+            if len(self._bodiless) >= URL_CACHE_SIZE:
+                self._bodiless.clear()  # URLs with a timestamp in them never come back
+            self._bodiless[method, url, key] = request
+        return request
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
         """`client.send(request, stream=True)`, or straight to an in-process transport."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
-import json
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -178,10 +177,9 @@ def _response(status: int, headers: dict[str, str], body: bytes = b"") -> httpx.
 def _json_response(
     status: int, payload: Any, headers: dict[str, str] | None = None
 ) -> httpx.Response:
-    """`httpx.Response(status, headers=headers, json=payload)`, built as `_response` is."""
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-    json_headers = {"Content-Length": str(len(body)), "Content-Type": "application/json"}
-    return _response(status, {**headers, **json_headers} if headers else json_headers, body)
+    """An error or token answer, encoded by httpx itself (its JSON layout differs between
+    versions; these are a few answers in a hundred, so its read of the body costs little)."""
+    return httpx.Response(status, headers=headers, json=payload)
 
 
 class WorldAPI:
