@@ -1,4 +1,4 @@
-"""The `task_runs` table's indexes: one on `started_at`, used by both readers and retention."""
+"""The `task_runs` table: keyed by (started_at, id), used by both readers and retention."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ def run(execution_id: str, task: str, started: float, took: float = 2.0) -> Task
 def indexes(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'task_runs'"
-        " AND name NOT LIKE 'sqlite_autoindex%'"
     )}
 
 
@@ -30,31 +29,50 @@ def plan(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> str:
     return " ".join(str(row[-1]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
 
 
-def test_a_new_garden_has_one_index_and_every_query_uses_it(tmp_path: Path) -> None:
+def test_a_new_garden_keys_runs_by_start_and_every_query_walks_that_key(tmp_path: Path) -> None:
     store = Store(tmp_path / "garden.db")
     conn = store.conn
-    assert indexes(conn) == {"task_runs_started"}
+    assert indexes(conn) == set()  # the table is its only b-tree
+    (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'task_runs'").fetchone()
+    assert "PRIMARY KEY (started_at, id)" in sql and "WITHOUT ROWID" in sql
     by_task = "SELECT id FROM task_runs WHERE task = ? ORDER BY started_at DESC LIMIT ?"
     newest = "SELECT id FROM task_runs ORDER BY started_at DESC LIMIT ?"
     prune = "DELETE FROM task_runs WHERE started_at < ? AND finished_at < ?"
-    assert "USING INDEX task_runs_started" in plan(conn, by_task, ("a", 10))
-    assert "USING INDEX task_runs_started" in plan(conn, newest, (10,))
-    assert "SEARCH task_runs USING INDEX task_runs_started" in plan(conn, prune, (1.0, 1.0))
+    for query, params in ((by_task, ("a", 10)), (newest, (10,))):
+        assert "TEMP B-TREE" not in plan(conn, query, params)  # read in key order, no sort
+    assert "SEARCH task_runs USING PRIMARY KEY (started_at<?)" in plan(conn, prune, (1.0, 1.0))
     store.close()
 
 
-def test_an_older_garden_keeps_its_rows_and_gets_the_new_index(tmp_path: Path) -> None:
+def test_an_older_garden_keeps_its_rows_in_the_new_table(tmp_path: Path) -> None:
     path = tmp_path / "garden.db"
-    before = [m for m in MIGRATIONS if m.name != "scheduler_0002_task_runs_started"]
+    before = [m for m in MIGRATIONS if not m.name.startswith(("scheduler_0002", "scheduler_0003"))]
     old = Store(path, migrations=before)
     register_task_run_writers(old)
-    old.write_batch([run("x1", "mood", START), run("x2", "health", START + 60)], START)
-    assert indexes(old.conn) == {"task_runs_task", "task_runs_finished"}
+    rows = [run("x1", "mood", START), run("x2", "health", START + 60)]
+    failed = TaskRun(execution_id="x3", task_id="sync", trigger="manual", status="failed",
+                     started_at=START + 120, finished_at=START + 150, duration=30.0, attempts=3,
+                     error="HTTP 503")
+    old.write_batch([*rows, failed], START)
+    assert indexes(old.conn) == {"task_runs_task", "task_runs_finished", "sqlite_autoindex_task_runs_1"}
+    before_rows = recent_task_runs(old.conn)
     old.close()
 
     store = Store(path)
-    assert indexes(store.conn) == {"task_runs_started"}
-    assert [r["id"] for r in recent_task_runs(store.conn)] == ["x2", "x1"]
+    assert indexes(store.conn) == set()
+    assert recent_task_runs(store.conn) == before_rows
+    assert [r["id"] for r in before_rows] == ["x3", "x2", "x1"]
+    assert before_rows[0]["error"] == "HTTP 503" and before_rows[0]["attempts"] == 3
+    store.close()
+
+
+def test_a_run_written_again_replaces_itself(tmp_path: Path) -> None:
+    store = Store(tmp_path / "garden.db")
+    register_task_run_writers(store)
+    store.write_batch([run("a", "mood", START)], START)
+    store.write_batch([run("a", "mood", START, took=5.0)], START)
+    rows = recent_task_runs(store.conn)
+    assert [(r["id"], r["duration"]) for r in rows] == [("a", 5.0)]
     store.close()
 
 
