@@ -298,6 +298,7 @@ def simulate(
 
     async def main() -> None:
         timers = VirtualTimers()
+        timers.install()
         clock = Clock(start_epoch=DEFAULT_START, threads=False, timers=timers)
         world = World(seed=seed, start=DEFAULT_START)
         api = WorldAPI(
@@ -313,7 +314,6 @@ def simulate(
         holder.update(api=api, garden=garden)
         end = DEFAULT_START + days * DAY
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(timers.run)
             await nursery.start(run_garden, garden)
             while clock.time() < end:
                 await clock.sleep(min(3600.0, end - clock.time()))

@@ -23,18 +23,20 @@ START = 1_800_000_000.0
 
 @asynccontextmanager
 async def alarms(kind: str) -> AsyncIterator[Callable[[], Alarm]]:
-    """A factory of alarms of `kind`; for "virtual", with the timekeeper running."""
+    """A factory of alarms of `kind`; for "virtual" ("virtual-public": trio's public statistics
+    only), with the timers installed in the run."""
     if kind == "trio":
         yield TrioAlarm
         return
     timers = VirtualTimers()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(timers.run)
+    timers.install(private=kind == "virtual")
+    try:
         yield timers.alarm
-        nursery.cancel_scope.cancel()
+    finally:
+        timers.uninstall()
 
 
-KINDS = ["trio", "virtual"]
+KINDS = ["trio", "virtual", "virtual-public"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -108,9 +110,12 @@ async def test_a_cancelled_wait_is_cancelled_and_never_fires_later(
         assert trio.current_time() == pytest.approx(30)
 
 
-async def test_virtual_timers_keep_trio_deadlines_and_wake_every_tie(autojump_clock: Any) -> None:
+@pytest.mark.parametrize("kind", ["virtual", "virtual-public"])
+async def test_virtual_timers_keep_trio_deadlines_and_wake_every_tie(
+    autojump_clock: Any, kind: str
+) -> None:
     order: list[str] = []
-    async with alarms("virtual") as make:
+    async with alarms(kind) as make:
 
         async def sleeper(name: str, deadline: float) -> None:
             alarm = make()
@@ -130,22 +135,29 @@ async def test_virtual_timers_keep_trio_deadlines_and_wake_every_tie(autojump_cl
 
 async def test_clock_sleep_with_timers_moves_the_same_virtual_time(autojump_clock: Any) -> None:
     timers = VirtualTimers()
+    timers.install()
     clock = Clock(start_epoch=START, scale=60, timers=timers)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(timers.run)
-        clock.time()
-        await clock.sleep(1800)  # 30 garden minutes: 30 trio seconds at 60x
-        assert trio.current_time() == pytest.approx(30)
-        assert clock.time() == pytest.approx(START + 1800)
-        await clock.sleep(-5)  # nothing to wait: a schedule point only
-        assert trio.current_time() == pytest.approx(30)
-        nursery.cancel_scope.cancel()
+    clock.time()
+    await clock.sleep(1800)  # 30 garden minutes: 30 trio seconds at 60x
+    assert trio.current_time() == pytest.approx(30)
+    assert clock.time() == pytest.approx(START + 1800)
+    await clock.sleep(-5)  # nothing to wait: a schedule point only
+    assert trio.current_time() == pytest.approx(30)
+    timers.uninstall()
     assert timers.jumps == 1
 
 
-async def test_virtual_timers_need_a_mock_clock() -> None:
+async def test_virtual_timers_need_an_autojumping_mock_clock() -> None:
     with pytest.raises(RuntimeError, match="MockClock"):
-        await VirtualTimers().run()
+        VirtualTimers().install()
+
+
+def test_virtual_timers_refuse_a_mock_clock_that_does_not_autojump() -> None:
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match="autojump_threshold=0"):
+            VirtualTimers().install()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=1.0))
 
 
 class Owner(Actor):
@@ -163,6 +175,8 @@ class Owner(Actor):
 
 
 async def _one_day(timers: VirtualTimers | None) -> tuple[list[tuple[str, float]], Counter[str]]:
+    if timers is not None:
+        timers.install()
     bus = Bus()
     seen: list[tuple[str, float]] = []
     names = ["health", "spotify", "mood", "github", "github_events", "wakatime", "weather",
@@ -175,8 +189,6 @@ async def _one_day(timers: VirtualTimers | None) -> tuple[list[tuple[str, float]
     scheduler = SchedulerActor(bus.mailbox("scheduler"), bus, clock=clock, seed=3)
     scheduler.schedule_default_tasks(IntegrationSettings(), boxes)
     async with trio.open_nursery() as nursery:
-        if timers is not None:
-            nursery.start_soon(timers.run)
         for owner in owners:
             nursery.start_soon(owner.run)
         nursery.start_soon(scheduler.run)
@@ -194,4 +206,4 @@ def test_the_scheduler_runs_the_same_day_on_either_kind_of_alarm() -> None:
     virtual = trio.run(_one_day, timers, clock=trio.testing.MockClock(autojump_threshold=0))
     assert with_trio[1]["spotify_sync"] == 2880 and with_trio[1]["mood_synthesis"] == 480
     assert virtual == with_trio
-    assert timers.jumps > 5000  # the timekeeper, not autojump, moved the clock
+    assert timers.jumps > 5000  # the timers, not autojump, moved the clock to the runs

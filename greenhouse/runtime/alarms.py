@@ -7,12 +7,13 @@ it, i.e. by raising and catching `Cancelled` through the waiting task.
 
 Under `trio.testing.MockClock` (the simulation: a month of virtual time in seconds) most waits
 end by their deadline, and the exception is most of what a wait costs (about 30 us of 50 per
-wake-up here). `VirtualTimers` replaces MockClock's autojump for such waits: one timekeeper task
-waits until every other task is blocked (`wait_all_tasks_blocked`, which wakes it without an
-exception), moves the MockClock to the earliest deadline (its own alarms' or trio's cancel
-scopes', so `move_on_after` and friends still fire on time) and reschedules the alarms that are
-due. Virtual time still moves only when the whole tree is idle, exactly as with autojump, and
-ties go in the order the alarms were set, so a run stays deterministic.
+wake-up here). `VirtualTimers` keep such waits instead: a trio instrument that, each time the
+run loop finds nothing to run, moves the MockClock to the earliest alarm itself (unless a cancel
+scope's deadline comes first: then MockClock's autojump takes that one, so `move_on_after` and
+friends still fire on time) and reschedules the alarms that are due, which then run in the same
+pass of the loop. Virtual time still moves only when the whole tree is idle, exactly as with
+autojump, and alarms due at the same instant are woken in the order they were set, so a run
+stays deterministic.
 """
 
 from __future__ import annotations
@@ -131,19 +132,21 @@ class VirtualAlarm(_Deadline):
             self._rung = False
 
 
-class VirtualTimers:
-    """The timekeeper of `VirtualAlarm`s under a MockClock (see the module docstring).
+class VirtualTimers(trio.abc.Instrument):
+    """The keeper of `VirtualAlarm`s under a MockClock (see the module docstring).
 
-    Start `run` in a nursery before anything waits on an alarm; it advances the clock itself
-    (MockClock's autojump stays off while it waits: trio skips autojump while a task is in
-    `wait_all_tasks_blocked`).
+    A trio instrument: `install()` it in the run (before anything waits on one of its alarms),
+    `uninstall()` when done. Each time the run loop finds no task to run, before it would let
+    MockClock's autojump move the clock, it moves the clock to the earliest alarm itself (when
+    no cancel scope's deadline comes first) and reschedules the alarms that are due, so their
+    tasks run in that same pass of the loop.
     """
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, VirtualAlarm]] = []
         self._sequence = itertools.count()
-        self._idle = trio.lowlevel.ParkingLot()  # the timekeeper, when nothing is timed at all
-        self.jumps = 0
+        self._clock: Any = None
+        self.jumps = 0  # how often these timers moved the clock
 
     def alarm(self) -> VirtualAlarm:
         """A new alarm kept by these timers."""
@@ -156,8 +159,6 @@ class VirtualTimers:
             return
         sequence = alarm.sequence = next(self._sequence)
         heapq.heappush(self._heap, (alarm.deadline, sequence, alarm))
-        if self._idle:
-            self._idle.unpark()
 
     def _next(self) -> float:
         heap = self._heap
@@ -165,27 +166,54 @@ class VirtualTimers:
             heapq.heappop(heap)  # superseded, rung or cancelled
         return heap[0][0] if heap else math.inf
 
-    async def run(self) -> None:
-        """Advance the MockClock whenever every other task is blocked, and fire due alarms."""
-        from trio.testing import MockClock, wait_all_tasks_blocked
+    def install(self, *, private: bool = True) -> None:
+        """Start keeping time in the current run (which must use a MockClock).
+
+        Each pass of the run loop asks whether any task is runnable. trio's public answer
+        (`current_statistics`) builds a statistics object each time, which costs about as much
+        as the timers save; so, as the simulation's `_ordered_timer_ties` does, this reads the
+        runner's queue and deadlines directly, and falls back to the public answer if trio
+        ever changes them (or with `private=False`).
+        """
+        from trio.testing import MockClock
 
         clock = trio.lowlevel.current_clock()
-        if not isinstance(clock, MockClock):
-            raise RuntimeError("VirtualTimers needs trio.testing.MockClock")
+        if not isinstance(clock, MockClock) or clock.autojump_threshold != 0:
+            # (with a larger threshold the loop would sleep that long before noticing the
+            # alarms it just rescheduled)
+            raise RuntimeError("VirtualTimers need trio.testing.MockClock(autojump_threshold=0)")
+        self._clock = clock
+        context = getattr(trio._core._run, "GLOBAL_RUN_CONTEXT", None)  # noqa: SLF001
+        runner = getattr(context, "runner", None)
+        deadlines = getattr(runner, "deadlines", None)
+        if private and hasattr(runner, "runq") and hasattr(deadlines, "next_deadline"):
+            self._idle_until = lambda: math.nan if runner.runq else runner.deadlines.next_deadline()
+        trio.lowlevel.add_instrument(self)
+
+    def uninstall(self) -> None:
+        """Stop (alarms still waiting then wait for a `ring`)."""
+        trio.lowlevel.remove_instrument(self)
+
+    def _idle_until(self) -> float:
+        """The next cancel-scope deadline when no task is runnable; NaN while one is."""
+        statistics = trio.lowlevel.current_statistics()
+        if statistics.tasks_runnable:
+            return math.nan
+        return self._clock.current_time() + statistics.seconds_to_next_deadline
+
+    def before_io_wait(self, timeout: float) -> None:
+        theirs = self._idle_until()
+        if theirs != theirs:
+            return  # a task is runnable: time does not move
+        ours = self._next()
+        if ours == math.inf or theirs < ours:
+            return  # nothing timed, or a cancel scope's deadline first (autojump takes it)
+        now = self._clock.current_time()
+        if ours > now:
+            self._clock.jump(ours - now)
+            self.jumps += 1
         heap = self._heap
-        while True:
-            await wait_all_tasks_blocked()
-            now = trio.current_time()
-            ours = self._next()
-            theirs = now + trio.lowlevel.current_statistics().seconds_to_next_deadline
-            target = min(ours, theirs)
-            if target == math.inf:
-                await self._idle.park()  # nothing timed: wait for an alarm to be set
-                continue
-            if target > now:
-                clock.jump(target - now)
-                self.jumps += 1
-            while heap and heap[0][0] <= target:
-                _, sequence, alarm = heapq.heappop(heap)
-                if sequence == alarm.sequence:
-                    alarm.fire()
+        while heap and heap[0][0] <= ours:
+            _, sequence, alarm = heapq.heappop(heap)
+            if sequence == alarm.sequence:
+                alarm.fire()
