@@ -250,7 +250,8 @@ class RateLimitActor(Actor):
             now, remaining=limits.remaining, reset=reset, retry_after=limits.retry_after
         )
         self.server_clamps += 1
-        self._wake()
+        if len(self.queue):
+            self._wake()  # the line may have to wait longer (or less); nobody waiting: no one to tell
 
     # -- metrics -------------------------------------------------------------------------------
 

@@ -108,7 +108,7 @@ class VirtualAlarm(_Deadline):
         self.fire()
 
     def fire(self) -> None:
-        """Wake the waiting task, if any (the timekeeper's call at the deadline)."""
+        """Wake the waiting task, if any (the timers' call at the deadline)."""
         task, self._task = self._task, None
         self.sequence = -1
         if task is not None:
@@ -187,23 +187,23 @@ class VirtualTimers(trio.abc.Instrument):
         runner = getattr(context, "runner", None)
         deadlines = getattr(runner, "deadlines", None)
         if private and hasattr(runner, "runq") and hasattr(deadlines, "next_deadline"):
-            self._idle_until = lambda: math.nan if runner.runq else runner.deadlines.next_deadline()
+            self._idle_until = lambda: None if runner.runq else runner.deadlines.next_deadline()
         trio.lowlevel.add_instrument(self)
 
     def uninstall(self) -> None:
         """Stop (alarms still waiting then wait for a `ring`)."""
         trio.lowlevel.remove_instrument(self)
 
-    def _idle_until(self) -> float:
-        """The next cancel-scope deadline when no task is runnable; NaN while one is."""
+    def _idle_until(self) -> float | None:
+        """The next cancel scope's deadline when no task is runnable; None while one is."""
         statistics = trio.lowlevel.current_statistics()
         if statistics.tasks_runnable:
-            return math.nan
+            return None
         return self._clock.current_time() + statistics.seconds_to_next_deadline
 
     def before_io_wait(self, timeout: float) -> None:
         theirs = self._idle_until()
-        if theirs != theirs:
+        if theirs is None:
             return  # a task is runnable: time does not move
         ours = self._next()
         if ours == math.inf or theirs < ours:
