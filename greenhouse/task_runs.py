@@ -25,22 +25,20 @@ __all__ = [
 ]
 
 
+# The columns after `id`, in their order (the first table and its rebuild keyed by start).
+_RUN_COLUMNS = """
+    task TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    finished_at REAL NOT NULL,
+    duration REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    error TEXT"""
+
+
 def _create_task_runs(db: sqlite_utils.Database) -> None:
-    db.execute(
-        """
-        CREATE TABLE IF NOT EXISTS task_runs (
-            id TEXT PRIMARY KEY,
-            task TEXT NOT NULL,
-            trigger TEXT NOT NULL,
-            status TEXT NOT NULL,
-            started_at REAL NOT NULL,
-            finished_at REAL NOT NULL,
-            duration REAL NOT NULL,
-            attempts INTEGER NOT NULL,
-            error TEXT
-        )
-        """
-    )
+    db.execute(f"CREATE TABLE IF NOT EXISTS task_runs (id TEXT PRIMARY KEY,{_RUN_COLUMNS})")
     db.execute("CREATE INDEX IF NOT EXISTS task_runs_task ON task_runs(task, started_at)")
     db.execute("CREATE INDEX IF NOT EXISTS task_runs_finished ON task_runs(finished_at)")
 
@@ -66,20 +64,8 @@ def _keyed_by_start(db: sqlite_utils.Database) -> None:
     # table is the only b-tree and new rows land on its last pages. A run written again (same
     # start, same id) still replaces itself; the columns and their order are unchanged.
     db.execute(
-        """
-        CREATE TABLE task_runs_by_start (
-            id TEXT NOT NULL,
-            task TEXT NOT NULL,
-            trigger TEXT NOT NULL,
-            status TEXT NOT NULL,
-            started_at REAL NOT NULL,
-            finished_at REAL NOT NULL,
-            duration REAL NOT NULL,
-            attempts INTEGER NOT NULL,
-            error TEXT,
-            PRIMARY KEY (started_at, id)
-        ) WITHOUT ROWID
-        """
+        f"CREATE TABLE task_runs_by_start (id TEXT NOT NULL,{_RUN_COLUMNS},"
+        " PRIMARY KEY (started_at, id)) WITHOUT ROWID"
     )
     db.execute(
         f"INSERT OR REPLACE INTO task_runs_by_start({_COLUMNS}) SELECT {_COLUMNS} FROM task_runs"
