@@ -137,7 +137,9 @@ class ActorRequestGate:
         box = self._box(service)
         if box is None:
             return
-        want = Acquire(tokens=tokens, priority=self.priority, endpoint=endpoint, max_wait=self.max_wait)
+        want = Acquire(
+            tokens=tokens, priority=self.priority, endpoint=endpoint, max_wait=self.max_wait
+        )
         try:
             # An idle bucket settles most requests at once, in this task (no round trip).
             reply = answer_now(box, want)
@@ -177,8 +179,9 @@ class ActorRequestGate:
         except AskError as error:  # as a told message's failure: the request itself went fine
             log.warning("%s: bucket failed on a request report (%s)", service, error)
             return
-        # Told without a schedule point of its own when the mailbox has room: the request
-        # that this reports on has just passed several (the `Acquire` ask, the network).
+        # Told without a schedule point of its own when the mailbox has room: a report ends a
+        # request, and its caller reaches a schedule point soon after (the next request, its
+        # own publish, its mailbox).
         if not (box.fits(1) and box.put_nowait(recorded)):
             await box.put(recorded)
 

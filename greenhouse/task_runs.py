@@ -47,8 +47,10 @@ def _started_index(db: sqlite_utils.Database) -> None:
     # Every commit of history rows touched a leaf page of `task_runs_task` per task in the batch
     # (rows cluster by task, each task's newest at the end of its own run) and one of
     # `task_runs_finished`: about a third of all WAL pages the garden wrote. One index on
-    # `started_at` takes new rows on its last page and serves both readings of
-    # `recent_task_runs` (newest first, walked backwards) and retention's range.
+    # `started_at` takes new rows on its last page and serves `recent_task_runs` (newest
+    # first, walked backwards; for one task it reads back until it has `limit` of that task's
+    # runs: a few days of all runs for a daily task, which only the API and tests ask) and
+    # retention's range.
     db.execute("DROP INDEX IF EXISTS task_runs_task")
     db.execute("DROP INDEX IF EXISTS task_runs_finished")
     db.execute("CREATE INDEX IF NOT EXISTS task_runs_started ON task_runs(started_at)")

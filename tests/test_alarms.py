@@ -108,6 +108,30 @@ async def test_a_cancelled_wait_is_cancelled_and_never_fires_later(
         other.deadline = 30.0
         await other.wait()  # the cancelled entry at 10 s wakes nobody on the way
         assert trio.current_time() == pytest.approx(30)
+        if kind != "trio":  # the timers jumped once, straight to 30 (3 was autojump's)
+            assert make.__self__.jumps == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("kind", ["virtual", "trio"])
+async def test_the_timers_let_wait_all_tasks_blocked_wake_first(
+    autojump_clock: Any, kind: str
+) -> None:
+    """Idle means what trio means: a task in `wait_all_tasks_blocked` wakes before the clock
+    moves to the next alarm (trio's autojump does the same for its own deadlines)."""
+    async with alarms(kind) as make:
+
+        async def ticker() -> None:
+            alarm = make()
+            while True:
+                alarm.deadline = trio.current_time() + 1
+                await alarm.wait()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ticker)
+            with trio.fail_after(100):  # (the clock running on past it would end here)
+                await trio.testing.wait_all_tasks_blocked()
+            assert trio.current_time() == 0
+            nursery.cancel_scope.cancel()
 
 
 @pytest.mark.parametrize("kind", ["virtual", "virtual-public"])

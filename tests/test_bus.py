@@ -362,8 +362,6 @@ async def test_answer_now_only_while_the_reader_is_idle_and_never_overtakes():
         await trio.testing.wait_all_tasks_blocked()
         assert answer_now(box, Other(value=4)) == 8  # idle: answered in this task
         assert answer_now(box, Other(value=500)) is NOT_NOW  # the actor declines
-        with pytest.raises(AskError, match="doubler failed on Other: negative"):
-            answer_now(box, Other(value=-1))
         box.put_nowait(Other(value=7))  # queued: a new message must not overtake it
         assert answer_now(box, Other(value=5)) is NOT_NOW
         await trio.testing.wait_all_tasks_blocked()
@@ -375,6 +373,31 @@ async def test_answer_now_only_while_the_reader_is_idle_and_never_overtakes():
         assert answer_now(box, Other(value=3)) == 6
         nursery.cancel_scope.cancel()
     assert actor.seen == [("now", 4), ("mailbox", 7), ("mailbox", 999), ("now", 3)]
+    assert box.stats.answered_now == 2
     assert box.answerer is None  # stopped: no answers from a dead actor
     box.close()
     assert answer_now(box, Other(value=1)) is NOT_NOW
+
+
+async def test_an_answer_that_raises_fails_the_caller_and_crashes_the_actor():
+    """As if the actor's own task had raised: its state may be half-changed, so it does not
+    carry on (a supervisor restarts it); the caller gets an `AskError`."""
+    bus = Bus()
+    box = bus.mailbox("doubler")
+    actor = Doubler("doubler", box, bus)
+    crashed = trio.Event()
+
+    async def run() -> None:
+        with pytest.raises(RuntimeError, match="doubler: answer_now failed") as failure:
+            await actor.run()
+        assert isinstance(failure.value.__cause__, ValueError)
+        crashed.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        await trio.testing.wait_all_tasks_blocked()
+        with pytest.raises(AskError, match="doubler failed on Other: negative"):
+            answer_now(box, Other(value=-1))
+        assert answer_now(box, Other(value=2)) is NOT_NOW  # no more answers from it
+        await crashed.wait()
+    assert box.answerer is None and box.stats.answered_now == 0

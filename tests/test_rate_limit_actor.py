@@ -346,10 +346,10 @@ class MailboxOnly(RateLimitActor):
 
 def gate_outcomes(
     actor_type: type[RateLimitActor], calls: list[tuple[float, int, bool, int | None]],
-    max_wait: float,
+    max_wait: float, answered_now: list[int] | None = None,
 ) -> tuple[list[Any], dict[str, Any]]:
-    """Callers arriving at increasing times through `ActorRequestGate`: what each got, and the
-    bucket's stats at the end."""
+    """Callers arriving at the given gaps through `ActorRequestGate`: what each got, and the
+    bucket's stats at the end (`answered_now` gets how many it settled in callers' tasks)."""
     outcomes: list[Any] = []
 
     async def main() -> dict[str, Any]:
@@ -379,6 +379,8 @@ def gate_outcomes(
             await trio.sleep(at + 100)
             stats = await ask(box, RateLimitStatsRequest())
             nursery.cancel_scope.cancel()
+        if answered_now is not None:
+            answered_now.append(box.stats.answered_now)
         return stats
 
     stats = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
@@ -402,9 +404,23 @@ def test_answering_in_the_callers_task_changes_no_outcome(
     calls: list[tuple[float, int, bool, int | None]], max_wait: float
 ) -> None:
     """`answer_now` skips the mailbox round trip when the bucket is idle; every grant, refusal,
-    wait and metric is what the mailbox path gives."""
-    inline = gate_outcomes(RateLimitActor, calls, max_wait)
-    assert inline == gate_outcomes(MailboxOnly, calls, max_wait)
+    wait and metric is what the mailbox path gives (callers at distinct instants: at the same
+    instant trio's batch order, which differs with the number of task steps, decides)."""
+    settled: list[int] = []
+    inline = gate_outcomes(RateLimitActor, calls, max_wait, settled)
+    assert inline == gate_outcomes(MailboxOnly, calls, max_wait, settled)
+    assert settled[0] > 0 and settled[1] == 0  # the fast path was taken, and only there
     assert inline[1]["endpoints"].get("/things", {}).get("requests", 0) == sum(
         1 for o in inline[0] if o[1] == "granted"
     )
+
+
+@pytest.mark.parametrize("actor_type", [RateLimitActor, MailboxOnly])
+def test_callers_at_the_same_instant_share_the_burst_either_way(
+    actor_type: type[RateLimitActor],
+) -> None:
+    """Eight callers at one instant, a burst of three, no waiting: three are granted and five
+    refused, whichever path each takes and in whatever order trio runs them."""
+    outcomes, stats = gate_outcomes(actor_type, [(0.0, 1, True, None)] * 8, 0.0)
+    assert sorted(kind for _, kind, _ in outcomes) == ["granted"] * 3 + ["refused"] * 5
+    assert stats["granted"] == 3 and stats["denials"] == 5

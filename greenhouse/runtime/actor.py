@@ -9,6 +9,7 @@ and does not crash the actor, which is how OTP's `gen_server:call` errors behave
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from typing import Any
@@ -17,7 +18,7 @@ import trio
 
 from .bus import Bus
 from .clock import Clock
-from .mailbox import NOT_NOW, Mailbox, OverflowPolicy, current_actor_name
+from .mailbox import NOT_NOW, Mailbox, MailboxClosed, OverflowPolicy, current_actor_name
 
 __all__ = ["NOT_NOW", "Actor", "AskError", "AskRequest", "AskTimeout", "answer_now", "ask"]
 
@@ -123,15 +124,36 @@ def answer_now(target: Mailbox, message: Any) -> Any:
     switches and a timeout scope: most of an `ask`). The actor's state is still changed only by
     the actor's own code, and trio runs one task at a time, so it is the answer the actor would
     have sent. `NOT_NOW` (the reader is busy or has messages queued, or declines): send the
-    message the usual way (`ask`, `put`). The answer raising is an `AskError`, as from `ask`.
+    message the usual way (`ask`, `put`).
+
+    The answer raising is an `AskError` for the caller, and the actor crashes as if its own task
+    had raised (its supervisor restarts it): a half-made change to its state is not carried on.
     """
     answerer = target.answerer
     if answerer is None or not target.reader_idle():
         return NOT_NOW
+    token = current_actor_name.set(target.owner)  # the answer runs as the actor's code
     try:
-        return answerer(message)
+        answer = answerer(message)
     except Exception as error:
+        target.answerer = None
+        with contextlib.suppress(MailboxClosed):
+            target.put_nowait(_AnswerFailed(error))  # idle: the mailbox is empty, it fits
         raise AskError(f"{target.owner} failed on {type(message).__name__}: {error}") from error
+    finally:
+        current_actor_name.reset(token)
+    if answer is not NOT_NOW:
+        target.stats.answered_now += 1
+    return answer
+
+
+class _AnswerFailed:
+    """Sent to an actor whose `answer_now` raised in another task: its loop raises it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
 
 
 class Actor:
@@ -185,6 +207,8 @@ class Actor:
             if type(self).answer_now is not Actor.answer_now:
                 self.inbox.answerer = self.answer_now
             async for message in self.inbox:
+                if type(message) is _AnswerFailed:
+                    raise RuntimeError(f"{self.name}: answer_now failed") from message.error
                 await self.dispatch(message)
         finally:
             if self.inbox is not None and self.inbox.answerer == self.answer_now:

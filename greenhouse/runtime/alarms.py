@@ -11,9 +11,10 @@ wake-up here). `VirtualTimers` keep such waits instead: a trio instrument that, 
 run loop finds nothing to run, moves the MockClock to the earliest alarm itself (unless a cancel
 scope's deadline comes first: then MockClock's autojump takes that one, so `move_on_after` and
 friends still fire on time) and reschedules the alarms that are due, which then run in the same
-pass of the loop. Virtual time still moves only when the whole tree is idle, exactly as with
-autojump, and alarms due at the same instant are woken in the order they were set, so a run
-stays deterministic.
+pass of the loop. Virtual time still moves only when the whole tree is idle, as with autojump
+(no task runnable, none woken by I/O, none waiting in `wait_all_tasks_blocked`: see
+`VirtualTimers.install` for the one case the fallback cannot see), and alarms due at the same
+instant are woken in the order they were set, so a run stays deterministic.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ __all__ = ["Alarm", "TrioAlarm", "VirtualAlarm", "VirtualTimers"]
 
 
 class Alarm(Protocol):
-    """Wait until `deadline` (trio time) or until `ring()`; the deadline may move meanwhile."""
+    """Wait until `deadline` (trio time) or until `ring()`; the deadline may move meanwhile.
+
+    One task waits on an alarm at a time (it belongs to one loop, as the scheduler's does).
+    """
 
     deadline: float
 
@@ -136,16 +140,17 @@ class VirtualTimers(trio.abc.Instrument):
     """The keeper of `VirtualAlarm`s under a MockClock (see the module docstring).
 
     A trio instrument: `install()` it in the run (before anything waits on one of its alarms),
-    `uninstall()` when done. Each time the run loop finds no task to run, before it would let
-    MockClock's autojump move the clock, it moves the clock to the earliest alarm itself (when
-    no cancel scope's deadline comes first) and reschedules the alarms that are due, so their
-    tasks run in that same pass of the loop.
+    `uninstall()` when done. Each time the run loop finds no task to run after its I/O wait,
+    where MockClock's autojump would move the clock, it moves the clock to the earliest alarm
+    itself (when no cancel scope's deadline comes first) and reschedules the alarms that are
+    due, so their tasks run in that same pass of the loop.
     """
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, VirtualAlarm]] = []
         self._sequence = itertools.count()
         self._clock: Any = None
+        self._runner: Any = None  # trio's runner, when its private state is readable
         self.jumps = 0  # how often these timers moved the clock
 
     def alarm(self) -> VirtualAlarm:
@@ -173,7 +178,9 @@ class VirtualTimers(trio.abc.Instrument):
         (`current_statistics`) builds a statistics object each time, which costs about as much
         as the timers save; so, as the simulation's `_ordered_timer_ties` does, this reads the
         runner's queue and deadlines directly, and falls back to the public answer if trio
-        ever changes them (or with `private=False`).
+        ever changes them (or with `private=False`). The public answer does not show tasks in
+        `trio.testing.wait_all_tasks_blocked`: on that path the timers may move the clock
+        before such a task wakes (the garden itself never waits that way).
         """
         from trio.testing import MockClock
 
@@ -184,10 +191,14 @@ class VirtualTimers(trio.abc.Instrument):
             raise RuntimeError("VirtualTimers need trio.testing.MockClock(autojump_threshold=0)")
         self._clock = clock
         context = getattr(trio._core._run, "GLOBAL_RUN_CONTEXT", None)  # noqa: SLF001
-        runner = getattr(context, "runner", None)
-        deadlines = getattr(runner, "deadlines", None)
-        if private and hasattr(runner, "runq") and hasattr(deadlines, "next_deadline"):
-            self._idle_until = lambda: None if runner.runq else runner.deadlines.next_deadline()
+        runner: Any = getattr(context, "runner", None)
+        needed = ("runq", "waiting_for_idle", "deadlines")
+        if (
+            private
+            and all(hasattr(runner, name) for name in needed)
+            and hasattr(runner.deadlines, "next_deadline")
+        ):
+            self._runner = runner
         trio.lowlevel.add_instrument(self)
 
     def uninstall(self) -> None:
@@ -195,13 +206,27 @@ class VirtualTimers(trio.abc.Instrument):
         trio.lowlevel.remove_instrument(self)
 
     def _idle_until(self) -> float | None:
-        """The next cancel scope's deadline when no task is runnable; None while one is."""
+        """The next cancel scope's deadline when the run is idle; None while it is not.
+
+        Idle: no task is runnable (I/O that arrived has made its tasks runnable by now) and,
+        on the private path, no task waits in `wait_all_tasks_blocked`, which trio wakes
+        before it moves the clock (the public statistics cannot see those waiters).
+        """
+        runner = self._runner
+        if runner is not None:
+            if runner.runq or runner.waiting_for_idle:
+                return None
+            deadline: float = runner.deadlines.next_deadline()
+            return deadline
         statistics = trio.lowlevel.current_statistics()
         if statistics.tasks_runnable:
             return None
         return self._clock.current_time() + statistics.seconds_to_next_deadline
 
-    def before_io_wait(self, timeout: float) -> None:
+    def after_io_wait(self, timeout: float) -> None:
+        # After the I/O wait, where trio itself decides whether to autojump: events that woke a
+        # task are in the run queue by now, and trio's deadlines up to the instant jumped to
+        # expire right after this, in the same pass.
         theirs = self._idle_until()
         if theirs is None:
             return  # a task is runnable: time does not move

@@ -52,7 +52,7 @@ class Clock:
         # not under `trio.testing.MockClock`, where virtual time would jump ahead while a worker
         # thread runs (and a simulation's results would depend on how fast the disk was).
         self.threads = threads
-        # Under a MockClock, `VirtualTimers` (whose task then runs beside the garden) keep
+        # Under a MockClock, `VirtualTimers` (installed in the run as a trio instrument) keep
         # `sleep` and `alarm` waits without trio's cancel scopes: see `greenhouse.runtime.alarms`.
         self.timers = timers
         self._start_epoch = start_epoch

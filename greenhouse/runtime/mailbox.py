@@ -86,6 +86,7 @@ class MailboxStats:
     blocked: int = 0
     overdraft: int = 0
     high_water: int = 0
+    answered_now: int = 0  # settled by the idle reader in the sender's task (`answer_now`)
 
 
 class WaitGraph:

@@ -91,6 +91,10 @@ class _APIClient(httpx.AsyncClient):
     def cookies(self) -> httpx.Cookies:
         return _NO_COOKIES
 
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        pass  # an assignment (httpx's API allows one) is ignored: nothing is ever kept
+
 
 _NO_COOKIES = _NoCookies()
 

@@ -850,8 +850,8 @@ class WorldAPI:
                     languages[lang["name"]] = languages.get(lang["name"], 0.0) + lang["total_seconds"]
             total = sum(projects.values())
             best = max(summaries, key=lambda s: s["grand_total"]["total_seconds"])
-            data = dict(_shared("stats.last_7_days.waka-readme.json")["data"])  # top level replaced
-            data.update(
+            stats = dict(_shared("stats.last_7_days.waka-readme.json")["data"])  # top level replaced
+            stats.update(
                 range=path.rsplit("/", 1)[-1], status="ok", is_up_to_date=True,
                 start=_iso((today - days + 1) * DAY), end=_iso(at), timezone="UTC",
                 total_seconds=total, daily_average=total / days, days_including_holidays=days,
@@ -862,7 +862,7 @@ class WorldAPI:
                 categories=self._named({"Coding": total}) if total else [],
                 operating_systems=self._named({"Linux": total}) if total else [],
             )
-            return self._json(request, {"data": data}, service="wakatime")
+            return self._json(request, {"data": stats}, service="wakatime")
         if path == "/users/current/durations":
             day_text = _params(request).get("date", _day(at))
             day = int(datetime.fromisoformat(day_text).replace(tzinfo=UTC).timestamp() // DAY)
