@@ -41,6 +41,9 @@ from greenhouse.store import PreparedBatch, Store
 
 __all__ = ["PersistenceActor"]
 
+# What makes a batch due at once: a garden event, or a caller waiting for durability.
+_URGENT = (GardenEvent, AskRequest)
+
 # Below this many queued messages, encoding them takes less time than handing the GIL to the
 # worker thread and back, so the actor does not wait for the worker to reach SQLite first.
 _OVERLAP_MIN = 32
@@ -68,10 +71,10 @@ class PersistenceActor(Actor):
         self.shutdown_timeout = shutdown_timeout
         self.commits = 0
         self.rows_written = 0
-        # The batch being gathered (already encoded), the asks in it, and whether an event or
-        # an ask makes it due at once.
-        # Messages are taken as they come but encoded only when the batch is claimed, or while
-        # the worker writes the batch before (`_encode`): one `Store.prepare` per batch.
+        # The batch being gathered: `_batch` is its encoded part, `_taken` what was taken but
+        # not encoded yet (encoded when the batch is claimed, or while the worker writes the
+        # batch before: one `Store.prepare` per batch); `_asks` the asks in it; `_urgent`
+        # whether an event or an ask makes it due at once.
         self._batch: PreparedBatch | None = None
         self._taken: list[Any] = []  # taken, not yet encoded into `_batch`
         self._asks: list[AskRequest] = []
@@ -97,11 +100,10 @@ class PersistenceActor(Actor):
             if isinstance(item, AskRequest):
                 self._asks.append(item)
                 taken.append(item.message)
-                self._urgent = True
             else:
                 taken.append(item)
-                if not self._urgent and isinstance(item, GardenEvent):
-                    self._urgent = True
+            if not self._urgent and isinstance(item, _URGENT):
+                self._urgent = True
 
     def _encode(self) -> None:
         """Encode what was taken into the batch (ids follow the batch being written)."""
@@ -122,7 +124,7 @@ class PersistenceActor(Actor):
         assert inbox is not None
         queued = len(inbox)
         return (
-            isinstance(message, (GardenEvent, AskRequest))
+            isinstance(message, _URGENT)
             or queued + self._pending() >= self.max_batch
             or queued >= inbox.capacity  # senders would wait for room
         )

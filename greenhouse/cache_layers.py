@@ -259,9 +259,7 @@ class SQLiteLayer:
         self.stale_for = stale_for
         self.stats = LayerStats()
         self._lock = threading.Lock()
-        self.conn = open_connection(self.path)
-        if checkpoint_pages is not None:
-            self.conn.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages)}")
+        self.conn = open_connection(self.path, checkpoint_pages=checkpoint_pages)
         with self._lock, self.conn:
             _ensure_schema(self.conn)  # idempotent; the garden's migration normally did it
         # Reads have their own connection: in WAL mode a reader never waits for a writer, so a

@@ -124,8 +124,11 @@ CORE_MIGRATIONS: list[Migration] = [
 ]
 
 
-def open_connection(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """A connection with the garden's pragmas (WAL, NORMAL sync, busy timeout)."""
+def open_connection(
+    path: str | Path, *, readonly: bool = False, checkpoint_pages: int | None = None
+) -> sqlite3.Connection:
+    """A connection with the garden's pragmas (WAL, NORMAL sync, busy timeout); a writer may
+    set its own `wal_autocheckpoint` (`checkpoint_pages`; SQLite's default is 1000)."""
     if readonly:
         uri = f"file:{Path(path).resolve()}?mode=ro"
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10.0)
@@ -135,6 +138,8 @@ def open_connection(path: str | Path, *, readonly: bool = False) -> sqlite3.Conn
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=10000")
     conn.execute("PRAGMA foreign_keys=ON")
+    if checkpoint_pages is not None:
+        conn.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages)}")
     return conn
 
 
@@ -205,14 +210,12 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.conn = open_connection(self.path)
+            self.conn = open_connection(self.path, checkpoint_pages=checkpoint_pages)
         except sqlite3.DatabaseError as error:
             raise DatabaseCorrupt(
                 f"{self.path} is not a usable SQLite database ({error}); restore a backup or "
                 "move it away to start a new garden"
             ) from None
-        if checkpoint_pages is not None:
-            self.conn.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages)}")
         self.db = sqlite_utils.Database(self.conn)
         self._lock = threading.Lock()
         self.writers: dict[type, Writer] = {}

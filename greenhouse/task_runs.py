@@ -56,7 +56,9 @@ def _started_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS task_runs_started ON task_runs(started_at)")
 
 
-_COLUMNS = "id, task, trigger, status, started_at, finished_at, duration, attempts, error"
+_NAMES = ("id", "task", "trigger", "status", "started_at", "finished_at", "duration", "attempts",
+          "error")
+_COLUMNS = ", ".join(_NAMES)
 
 
 def _keyed_by_start(db: sqlite_utils.Database) -> None:
@@ -86,9 +88,7 @@ TASK_RUNS_MIGRATIONS: list[Migration] = [
 def write_task_runs(db: sqlite_utils.Database, runs: Sequence[TaskRun]) -> None:
     """Table writer for `TaskRun` (runs inside persistence's batch transaction)."""
     db.conn.executemany(
-        "INSERT OR REPLACE INTO task_runs"
-        "(id, task, trigger, status, started_at, finished_at, duration, attempts, error)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR REPLACE INTO task_runs({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (r.execution_id, r.task_id, r.trigger, r.status, r.started_at, r.finished_at,
              r.duration, r.attempts, r.error)
@@ -117,16 +117,11 @@ def recent_task_runs(
     conn: sqlite3.Connection, task_id: str | None = None, limit: int = 100
 ) -> list[dict[str, object]]:
     """The newest runs (optionally of one task), newest first, from a reader connection."""
-    query = (
-        "SELECT id, task, trigger, status, started_at, finished_at, duration, attempts, error"
-        " FROM task_runs"
-    )
+    query = f"SELECT {_COLUMNS} FROM task_runs"
     params: list[object] = []
     if task_id is not None:
         query += " WHERE task = ?"
         params.append(task_id)
     query += " ORDER BY started_at DESC LIMIT ?"
     params.append(limit)
-    columns = ("id", "task", "trigger", "status", "started_at", "finished_at", "duration",
-               "attempts", "error")
-    return [dict(zip(columns, row, strict=True)) for row in conn.execute(query, params)]
+    return [dict(zip(_NAMES, row, strict=True)) for row in conn.execute(query, params)]

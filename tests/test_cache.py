@@ -177,8 +177,13 @@ async def test_plain_reads_are_answered_while_a_fetch_is_in_flight(db_path: Path
 
         nursery.start_soon(fetch_slow)
         await trio.testing.wait_all_tasks_blocked()
+        assert actor._nursery is not None
+        spawned: list[Any] = []
+        start_soon = actor._nursery.start_soon
+        actor._nursery.start_soon = lambda *a, **k: (spawned.append(a), start_soon(*a, **k))
         hit = await ask(box, CacheGet(key="ready"), timeout=5)
         miss = await ask(box, CacheGet(key="absent"), timeout=5)
+        assert spawned == []  # both read in line, in the actor's own task
         assert hit.found and hit.value == {"n": 1} and hit.etag == '"r"'
         assert not miss.found and not fetched
         release.set()

@@ -15,6 +15,7 @@ import pytest
 import trio
 import trio.testing
 
+from actors.mood import MOOD_INPUTS
 from actors.tree import Garden, build_garden, run_garden
 from greenhouse.config import load_settings
 from greenhouse.engines.growth import ProjectSnapshot
@@ -350,6 +351,8 @@ async def test_a_new_track_from_a_poll_is_one_synthesis(clock: Any, tmp_path: Pa
         assert mood_actor is not None
         assert mood_actor.inputs.music.track == "t2" and mood_actor.inputs.music.at == T0 + 30
     assert len(query(db, "SELECT at FROM mood_history")) == 2  # one synthesis per new track
+    # ...and the mood actor is not even woken for the TrackChanged beside each MusicObserved.
+    assert TrackChanged not in MOOD_INPUTS
 
 
 async def test_weather_observation_from_a_real_payload(clock: Any, tmp_path: Path) -> None:

@@ -48,8 +48,9 @@ async def run_for(scheduler: SchedulerActor, seconds: float) -> None:
 def scheduler_with(
     service: Service, *, interval: float, jitter: float = 0.0, retries: int = 2,
     backoff: float = 5.0, clock: Clock | None = None, holds: dict[str, float] | None = None,
+    kind: type[SchedulerActor] = SchedulerActor,
 ) -> SchedulerActor:
-    scheduler = SchedulerActor(clock=clock or Clock(START), seed=3, not_before=holds)
+    scheduler = kind(clock=clock or Clock(START), seed=3, not_before=holds)
     scheduler.register_task(TaskDefinition("sync", service.target(), max_retries=retries,
                                            retry_backoff=backoff, jitter=jitter))
     scheduler.schedule_task("sync", interval_seconds=interval)
@@ -158,9 +159,7 @@ async def test_occurrences_inside_a_hold_are_counted_without_waking_the_loop(
             return super()._tick()
 
     service = Service([(True, 300.0)])  # like the events feed's X-Poll-Interval
-    scheduler = Counting(clock=Clock(START), seed=3)
-    scheduler.register_task(TaskDefinition("sync", service.target()))
-    scheduler.schedule_task("sync", interval_seconds=10)
+    scheduler = scheduler_with(service, interval=10, retries=0, backoff=30.0, kind=Counting)
     t0 = trio.current_time()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(scheduler.run)

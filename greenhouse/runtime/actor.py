@@ -9,7 +9,6 @@ and does not crash the actor, which is how OTP's `gen_server:call` errors behave
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from typing import Any
@@ -18,7 +17,7 @@ import trio
 
 from .bus import Bus
 from .clock import Clock
-from .mailbox import NOT_NOW, Mailbox, MailboxClosed, OverflowPolicy, current_actor_name
+from .mailbox import NOT_NOW, Mailbox, OverflowPolicy, current_actor_name
 
 __all__ = ["NOT_NOW", "Actor", "AskError", "AskRequest", "AskTimeout", "answer_now", "ask"]
 
@@ -137,8 +136,7 @@ def answer_now(target: Mailbox, message: Any) -> Any:
         answer = answerer(message)
     except Exception as error:
         target.answerer = None
-        with contextlib.suppress(MailboxClosed):
-            target.put_nowait(_AnswerFailed(error))  # idle: the mailbox is empty, it fits
+        target.put_nowait(_AnswerFailed(error))  # idle: the mailbox is open and empty, it fits
         raise AskError(f"{target.owner} failed on {type(message).__name__}: {error}") from error
     finally:
         current_actor_name.reset(token)

@@ -8,6 +8,7 @@ sanitising); this module only decides what counts as broken and maps entries to 
 from __future__ import annotations
 
 import calendar
+import functools
 import html
 import re
 from collections.abc import Mapping
@@ -54,6 +55,7 @@ _SPACES = re.compile(r"\s+")
 _EMAIL = re.compile(r"\(?<?[\w.+-]+@[\w-]+(\.[\w-]+)+>?\)?")
 
 
+@functools.lru_cache(maxsize=512)  # pure; every poll shows the same posts again (304s too)
 def html_to_text(markup: str) -> str:
     """Plain text of an HTML fragment, whitespace collapsed."""
     if "<" not in markup:

@@ -14,7 +14,6 @@ Twitter API, never to someone's RSS feed. Every client maps its API's shape to `
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -201,7 +200,7 @@ class MastodonClient(BaseIntegration):
             source="mastodon",
             id=status.id,
             published=iso_to_epoch(status.created_at),
-            text=_status_text(f"{shown.spoiler_text} {shown.content}"),
+            text=html_to_text(f"{shown.spoiler_text} {shown.content}"),
             url=shown.url or shown.uri,
             author=shown.account.acct if shown.account else self.account,
             likes=status.favourites_count if own else 0,
@@ -209,12 +208,6 @@ class MastodonClient(BaseIntegration):
             replies=status.replies_count if own else 0,
             tags=tuple(tag.name.lower() for tag in shown.tags),
         )
-
-
-@functools.lru_cache(maxsize=512)
-def _status_text(markup: str) -> str:
-    """`html_to_text`, remembered: every poll shows the same statuses again (304s included)."""
-    return html_to_text(markup)
 
 
 # --------------------------------------------------------------------------------------------

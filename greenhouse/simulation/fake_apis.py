@@ -152,7 +152,7 @@ def _query(query: bytes) -> httpx.QueryParams:
 
 
 def _params(request: httpx.Request) -> httpx.QueryParams:
-    """`_params(request)`, parsed once per distinct query (httpx parses at every access)."""
+    """`request.url.params`, parsed once per distinct query (httpx parses at every access)."""
     return _query(request.url.query)
 
 
@@ -268,18 +268,28 @@ class WorldAPI:
         etag = 'W/"' + hashlib.sha1(body).hexdigest()[:20] + '"'
         return self._answer(request, body, etag, headers, service)
 
+    @staticmethod
+    def _kept(table: dict[Any, Any], key: Any, build: Callable[[], Any], limit: int) -> Any:
+        """`table[key]`, built once; the table is emptied when full (its keys move on with
+        time, and old ones are never asked again)."""
+        found = table.get(key)
+        if found is None:
+            if len(table) >= limit:
+                table.clear()
+            found = table[key] = build()
+        return found
+
     def _json_for(
         self, request: httpx.Request, key: Any, build: Callable[[], Any],
         headers: dict[str, str] | None = None, service: str = "",
     ) -> httpx.Response:
         """`_json` of `build()`, built and encoded once per `key` (the world state it shows)."""
-        found = self._encoded.get(key)
-        if found is None:
-            if len(self._encoded) >= 512:
-                self._encoded.clear()  # keys move on with time; old ones are never asked again
+        def encoded() -> tuple[bytes, str]:
             body = msgspec.json.encode(build())
-            found = self._encoded[key] = (body, 'W/"' + hashlib.sha1(body).hexdigest()[:20] + '"')
-        return self._answer(request, found[0], found[1], headers, service)
+            return body, 'W/"' + hashlib.sha1(body).hexdigest()[:20] + '"'
+
+        body, etag = self._kept(self._encoded, key, encoded, 512)
+        return self._answer(request, body, etag, headers, service)
 
     def _answer(
         self, request: httpx.Request, body: bytes, etag: str,
@@ -396,18 +406,13 @@ class WorldAPI:
             ]
         return item
 
-    def _repo_raw(
-        self, repo: SimRepo, state: tuple[tuple[int, int, float], ...], at: float
-    ) -> msgspec.Raw:
-        """`_repo_json(repo, at)` encoded, once per (id, stars, pushed_at) (its entry in
-        `state`): all that it changes with."""
-        shows = next(entry for entry in state if entry[0] == repo.id)
-        found = self._repos.get(shows)
-        if found is None:
-            if len(self._repos) >= 512:
-                self._repos.clear()
-            found = self._repos[shows] = msgspec.Raw(msgspec.json.encode(self._repo_json(repo, at)))
-        return found
+    def _repo_raw(self, repo: SimRepo, shows: tuple[int, int, float], at: float) -> msgspec.Raw:
+        """`_repo_json(repo, at)` encoded, once per what it `shows` (id, stars, pushed_at): all
+        that it changes with."""
+        return self._kept(
+            self._repos, shows, lambda: msgspec.Raw(msgspec.json.encode(self._repo_json(repo, at))),
+            512,
+        )
 
     @functools.lru_cache(maxsize=2048)  # noqa: B019 - a commit's JSON never changes
     def _commit_raw(self, commit: SimCommit) -> msgspec.Raw:
@@ -457,10 +462,12 @@ class WorldAPI:
             state = tuple((r.id, world.stars(r, at), world.pushed_at(r, at)) for r in listed)
             chunk, headers = self._page(request, listed)
             key = ("repos", state, tuple(r.id for r in chunk))
-            return self._json_for(
-                request, key, lambda: [self._repo_raw(r, state, at) for r in chunk],
-                headers, "github",
-            )
+
+            def build() -> list[msgspec.Raw]:
+                shows = {entry[0]: entry for entry in state}
+                return [self._repo_raw(r, shows[r.id], at) for r in chunk]
+
+            return self._json_for(request, key, build, headers, "github")
         if parts[:1] == ["users"] and parts[2:] == ["events", "public"]:
             hour = int(at // HOUR)
             # The feed changes when a commit lands: keyed by the commits visible this hour.
@@ -596,7 +603,6 @@ class WorldAPI:
             },
         )
 
-    @functools.lru_cache(maxsize=256)  # noqa: B019 - a track's JSON never changes; read-only
     def _track_json(self, track: SimTrack) -> dict[str, Any]:
         item = dict(_shared("currently-playing.spotify-web-api-js.json")["item"])
         item.update(
@@ -949,12 +955,7 @@ class WorldAPI:
         at = self.now()
         posts = self.world.posts_between(at - 60 * DAY, at)[::4][-15:][::-1]
         key = ("feed", *posts) if posts else ("feed", at)  # no posts: dated by `at`
-        found = self._feeds.get(key)
-        if found is None:
-            if len(self._feeds) >= 64:
-                self._feeds.clear()
-            found = self._feeds[key] = self._feed_body(posts, at)
-        body, headers = found
+        body, headers = self._kept(self._feeds, key, lambda: self._feed_body(posts, at), 64)
         if _header_is(request, b"if-none-match", headers["ETag"].encode()):
             self.not_modified["social"] += 1
             return _response(304, headers)

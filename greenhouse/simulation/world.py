@@ -322,7 +322,8 @@ class World:
         return tuple(sorted(commits, key=lambda c: c.at))
 
     def commit(self, name: str, sha: str, at: float) -> SimCommit | None:
-        """The commit `sha` of repository `name`, if it exists at `at`."""
+        """The commit `sha` of repository `name`, if it exists at `at` and the world has listed
+        it already (its hour was generated: a client asks only about commits it was shown)."""
         found = self._by_sha.get(sha)
         if found is None or found.repo != name or found.at > at:
             return None
@@ -348,7 +349,7 @@ class World:
             found.extend(self._commits_before(name, hour, limit - len(found)))
         return found[:limit]
 
-    def _commits_before(self, name: str, hour: int, need: int = _BEFORE_MAX) -> list[SimCommit]:
+    def _commits_before(self, name: str, hour: int, need: int) -> list[SimCommit]:
         """The `need` (at most 300) newest commits before hour `hour` within 120 days, newest
         first: the first `need` of the whole such list, however it was walked.
 
