@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from actors.scheduler import SchedulerActor  # noqa: E402
 from bench._report import report  # noqa: E402
+from bench._steps import StepTimer  # noqa: E402
 from greenhouse.config import IntegrationSettings  # noqa: E402
 from greenhouse.messages import RunTask  # noqa: E402
 from greenhouse.runtime import Actor, Bus, Clock, Mailbox  # noqa: E402
@@ -51,28 +52,8 @@ class Owner(Actor):
         return None
 
 
-class SchedulerSteps:
-    """A trio instrument: time and count of the task steps of the scheduler's tasks."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.steps = 0
-        self._started = 0.0
-
-    def before_task_step(self, task: Any) -> None:
-        self._started = time.perf_counter()
-
-    def after_task_step(self, task: Any) -> None:
-        if "SchedulerActor" in task.name:
-            self.seconds += time.perf_counter() - self._started
-            self.steps += 1
-
-
-trio.abc.Instrument.register(SchedulerSteps)
-
-
 def one_day(
-    kind: str, steps: SchedulerSteps | None = None
+    kind: str, steps: StepTimer | None = None
 ) -> tuple[float, float, Counter[str]]:
     """Run a virtual day; returns wall seconds, CPU seconds and runs per task."""
     counts: Counter[str] = Counter()
@@ -119,9 +100,10 @@ def main() -> None:
     for kind in ("function", "actor"):
         wall, cpu, counts = min((one_day(kind) for _ in range(args.repeat)), key=lambda r: r[0])
         total = sum(counts.values())
-        steps = SchedulerSteps()
+        steps = StepTimer()
         one_day(kind, steps)
-        rows.append([kind, total, wall, cpu, total / wall, steps.seconds * 1000, steps.steps])
+        rows.append([kind, total, wall, cpu, total / wall, steps.total("SchedulerActor")[0] * 1000,
+                     steps.total("SchedulerActor")[1]])
         per_task = dict(sorted(counts.items()))
     report(
         "scheduler_day",

@@ -23,6 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._report import report  # noqa: E402
+from bench._steps import StepTimer  # noqa: E402
 
 GOAL_SECONDS = 30.0  # for 30 simulated days
 
@@ -49,32 +50,13 @@ def one_run(days: int, seed: int, db: Path) -> dict[str, float]:
     }
 
 
-class StepTimer:
-    """A trio instrument: wall time and count of task steps, by task name; the rest is trio's."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self.steps: dict[str, int] = {}
-        self._started = 0.0
-
-    def before_task_step(self, task: Any) -> None:
-        self._started = time.perf_counter()
-
-    def after_task_step(self, task: Any) -> None:
-        spent = time.perf_counter() - self._started
-        name = "rate_limit.* (buckets)" if task.name.startswith("rate_limit.") else task.name
-        self.seconds[name] = self.seconds.get(name, 0.0) + spent
-        self.steps[name] = self.steps.get(name, 0) + 1
-
-
 def by_actor(days: int, seed: int, db: Path) -> None:
     """One more run with a `StepTimer`: milliseconds and steps per simulated day per task."""
-    import trio
-
     from actors.simulation import simulate
 
-    timer = StepTimer()
-    trio.abc.Instrument.register(StepTimer)
+    timer = StepTimer(
+        lambda name: "rate_limit.* (buckets)" if name.startswith("rate_limit.") else name
+    )
     wall = time.perf_counter()
     simulate(days, seed, db, progress=None, instruments=[timer])
     wall = time.perf_counter() - wall

@@ -33,6 +33,7 @@ import msgspec
 import trio
 
 from greenhouse.runtime.clock import Clock
+from greenhouse.services.decode_memo import DecodeMemo
 
 __all__ = [
     "APIResponse",
@@ -62,6 +63,10 @@ KEPT_HEADERS = ("link", "x-poll-interval", "last-modified", "etag", "content-typ
 # Request URLs (base URL, path and query merged and parsed by httpx) kept per client: pollers
 # ask the same few paths again and again, and parsing a URL is about a third of building one.
 URL_CACHE_SIZE = 256
+
+
+def _json_decode(body: bytes, type_: Any) -> Any:
+    return msgspec.json.decode(body, type=type_)
 
 
 def header_map(headers: httpx.Headers) -> dict[str, str]:
@@ -421,6 +426,9 @@ class BaseIntegration:
 
     name: str = "service"
     health_path: str = "/"
+    # A client whose response types are frozen models reuses the values of a body that is the
+    # same bytes as the last one of its type (a 304's cached body, an unchanged answer).
+    memo_decoded: bool = False
 
     def __init__(
         self,
@@ -464,6 +472,7 @@ class BaseIntegration:
         self._user_agent = user_agent
         self._client: httpx.AsyncClient | None = None
         self._urls: dict[tuple[str, tuple[tuple[str, type, Any], ...]], httpx.URL] = {}
+        self._decode_memo = DecodeMemo() if self.memo_decoded else None
         # Our own memory of server limits, so no request the limit says will fail is ever sent,
         # whatever gate is plugged in (a `monotonic()` deadline).
         self._blocked_until = 0.0
@@ -616,6 +625,8 @@ class BaseIntegration:
     def _decode(self, body: bytes, type_: Any) -> Any:
         if type_ is bytes:
             return body
+        if self._decode_memo is not None:
+            return self._decode_memo.decode(body, type_, _json_decode)
         return msgspec.json.decode(body, type=type_)
 
     async def _wait_for_server_limit(self, endpoint: str) -> APIResponse[Any] | None:

@@ -31,7 +31,6 @@ from greenhouse.models import (
 )
 
 from .base import APIResponse, BaseIntegration, RateLimitInfo
-from .decode_memo import DecodeMemo
 
 __all__ = ["GitHubService", "impact_score", "next_link"]
 
@@ -81,6 +80,7 @@ class GitHubService(BaseIntegration):
     """GitHub's REST API through `BaseIntegration` (token auth, conditional GETs, pagination)."""
 
     name = "github"
+    memo_decoded = True  # the repository listing and events feed: mostly 304s, frozen models
     health_path = "/rate_limit"  # GitHub does not count calls to /rate_limit
 
     def __init__(self, config: GitHubConfig | None = None, **kwargs: Any) -> None:
@@ -90,7 +90,6 @@ class GitHubService(BaseIntegration):
         self.events_poll_interval = DEFAULT_EVENTS_POLL_INTERVAL
         self._events_next_poll = 0.0
         self._events_last: APIResponse[list[GitHubEvent]] | None = None
-        self._decode_memo = DecodeMemo()  # the repository listing and events feed: mostly 304s
 
     # ---- BaseIntegration hooks ----------------------------------------------------------------
 
@@ -102,10 +101,6 @@ class GitHubService(BaseIntegration):
 
     def _secrets(self) -> list[str]:
         return [self.config.token.get()] if self.config.token else []
-
-    def _decode(self, body: bytes, type_: Any) -> Any:
-        # GitHub's models are frozen: an unchanged body's values are reused, not decoded again.
-        return self._decode_memo.decode(body, type_, super()._decode)
 
     def _is_rate_limited(self, response: httpx.Response, info: RateLimitInfo | None) -> bool:
         # GitHub answers an exhausted primary limit with 403 + remaining 0, and a secondary limit

@@ -29,7 +29,6 @@ from greenhouse.models import (
 
 from .atmosphere import analyze_atmospheric_mood, seasonal_influence, summarize_forecast
 from .base import APIResponse, BaseIntegration, HealthStatus
-from .decode_memo import DecodeMemo
 
 __all__ = ["MIN_INTERVAL", "WeatherService"]
 
@@ -53,6 +52,9 @@ class WeatherService(BaseIntegration):
     """OpenWeatherMap 2.5 client on `BaseIntegration`."""
 
     name = "weather"
+    # A forecast fetched again after its floor is often the same body (OpenWeather updates it
+    # every few hours): its decoded Forecast is reused, so `_summary` folds it once.
+    memo_decoded = True
     health_path = "/data/2.5/weather"
 
     def __init__(
@@ -76,9 +78,6 @@ class WeatherService(BaseIntegration):
         # The last forecast folded into days, and the fold: a forecast kept for an hour is
         # summarised once, not on every 15-minute poll.
         self._folded: tuple[Forecast, int, tuple[ForecastSummary, ...]] | None = None
-        # A forecast fetched again after its floor is often the same body (OpenWeather updates
-        # it every few hours): its decoded Forecast is reused, so `_summary` folds it once.
-        self._decode_memo = DecodeMemo()
         self.requests_sent = 0
 
     @property
@@ -94,9 +93,6 @@ class WeatherService(BaseIntegration):
         else:
             place = {"q": self.settings.city}
         return {**place, "units": self.units}
-
-    def _decode(self, body: bytes, type_: Any) -> Any:
-        return self._decode_memo.decode(body, type_, super()._decode)
 
     def _secrets(self) -> list[str]:
         key = self.settings.api_key.get()

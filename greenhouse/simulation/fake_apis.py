@@ -298,7 +298,14 @@ class WorldAPI:
         all_headers = {"ETag": etag, "Content-Type": "application/json; charset=utf-8"}
         if headers:
             all_headers.update(headers)
-        if _header_is(request, b"if-none-match", etag.encode()):
+        return self._conditional(request, body, all_headers, service)
+
+    def _conditional(
+        self, request: httpx.Request, body: bytes, all_headers: dict[str, str], service: str
+    ) -> httpx.Response:
+        """A 304 when the request holds the answer's ETag, else the 200 (GitHub charged as it
+        charges); `all_headers` (with the ETag) is taken over, not copied."""
+        if _header_is(request, b"if-none-match", all_headers["ETag"].encode()):
             self.not_modified[service or request.url.host] += 1
             status, body = 304, b""
         else:
@@ -956,10 +963,7 @@ class WorldAPI:
         posts = self.world.posts_between(at - 60 * DAY, at)[::4][-15:][::-1]
         key = ("feed", *posts) if posts else ("feed", at)  # no posts: dated by `at`
         body, headers = self._kept(self._feeds, key, lambda: self._feed_body(posts, at), 64)
-        if _header_is(request, b"if-none-match", headers["ETag"].encode()):
-            self.not_modified["social"] += 1
-            return _response(304, headers)
-        return _response(200, {**headers, "Content-Length": str(len(body))}, body)
+        return self._conditional(request, body, dict(headers), "social")
 
     def _feed_body(
         self, posts: list[tuple[str, float, str]], at: float
