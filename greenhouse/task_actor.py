@@ -20,16 +20,11 @@ async def offer_or_publish(actor: Actor, messages: list[Any]) -> None:
     """Publish `messages` in order, without a schedule point when every mailbox takes them now.
 
     For a handler's last messages: the handler began at a schedule point (getting its message,
-    or awaiting a request), so it needs no extra trip through trio's scheduler per message. A
-    mailbox that would wait (or drop) gets the rest through `publish_many`, which waits.
+    or awaiting a request), so it needs no extra trip through trio's scheduler per message; a
+    mailbox that is full still makes it wait (`Bus.publish_many(checkpoint=False)`).
     """
-    bus = actor.bus
-    if bus is None:
-        return
-    for index, message in enumerate(messages):
-        if not bus.offer(message):
-            await bus.publish_many(messages[index:])
-            return
+    if actor.bus is not None:
+        await actor.bus.publish_many(messages, checkpoint=False)
 
 
 async def run_task(
